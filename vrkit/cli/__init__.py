@@ -1,0 +1,77 @@
+"""The ``vrkit`` command. Each subcommand lives in its own module of this package.
+
+A command module defines ``register(subparsers)``, which adds its parser and sets
+``func=handler``; a handler takes the parsed arguments and returns an exit code. Modules keep
+their top-level imports light (no OpenGL, no cv2) so that ``vrkit --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from vrkit import __version__
+from vrkit.core.errors import VrkitError
+
+# Order here is the order in `vrkit --help`.
+COMMAND_MODULES: list[str] = []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="vrkit", description="Toolkit for people who build VR headsets."
+    )
+    parser.add_argument("--version", action="version", version=f"vrkit {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"vrkit.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``vrkit`` console script.
+
+    Args:
+        argv: Arguments without the program name; ``sys.argv[1:]`` when None.
+
+    Returns:
+        The process exit code: 0 on success, 1 on a reported error, 130 on Ctrl-C.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="vrkit: %(message)s",
+        stream=sys.stderr,
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except VrkitError as exc:
+        if args.debug:
+            raise
+        print(f"vrkit {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"vrkit {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, not bad input: one line, and how to see more
+        if args.debug:
+            raise
+        print(
+            f"vrkit {args.command}: internal error: {type(exc).__name__}: {exc} "
+            "(run with --debug for the traceback and please report it)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

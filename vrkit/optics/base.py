@@ -1,0 +1,53 @@
+"""The lens-model interface. Pure numpy: no GL here.
+
+Coordinates. A lens model relates two sets of 2-D points, both in tan-angle units about the
+lens's optical axis (x right, y up):
+
+* *ideal* (undistorted) coordinates ``(tan(theta_x), tan(theta_y))``: the direction in which
+  the eye sees a point, measured from the eye at the lens's eye point;
+* *panel* (distorted) coordinates: the position on the panel of the pixel that appears there,
+  in metres from the lens centre divided by the screen-to-lens distance.
+
+``distort`` maps ideal to panel (what the Cardboard SDK calls Distort: where on the panel to
+draw what should appear at a direction) and ``undistort`` maps panel to ideal (where a panel
+pixel appears to the eye). Models are per colour channel: ``channel`` 0, 1, 2 is red, green,
+blue; a model without chromatic terms maps every channel alike.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+CHANNELS = ("red", "green", "blue")
+
+
+class LensModel(ABC):
+    """A lens distortion model with a forward and an inverse mapping per colour channel."""
+
+    #: Name used in profiles (``"radial"``, ``"brown_conrady"``, ``"panotools"``, ``"grid"``).
+    kind: ClassVar[str]
+
+    @abstractmethod
+    def distort(self, ideal: ArrayLike, channel: int = 1) -> NDArray[np.float64]:
+        """Map ideal tan-angle points (N, 2) to panel tan units (N, 2) for one channel."""
+
+    @abstractmethod
+    def undistort(self, panel: ArrayLike, channel: int = 1) -> NDArray[np.float64]:
+        """Map panel points (N, 2) in tan units to ideal tan-angle points (N, 2).
+
+        Raises:
+            ValueError: A point lies outside the range where the model is invertible.
+        """
+
+    @property
+    @abstractmethod
+    def max_radius(self) -> float:
+        """Largest ideal radius (tan units) over which ``distort`` is monotonic and usable."""
+
+    @abstractmethod
+    def to_dict(self) -> dict[str, Any]:
+        """Parameters as they appear in a headset profile (includes ``"kind"``)."""

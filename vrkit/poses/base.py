@@ -1,0 +1,92 @@
+"""The pose-source interface shared by every backend.
+
+A pose source answers one question: where is the head at time ``when_ns`` (host clock, ns)?
+Sources that sample (mouse, tracker, replay) predict forward from their newest sample to the
+requested display time; scripted sources evaluate their motion exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+from vrkit.core.types import Pose
+from vrkit.math.transforms import quat_from_axis_angle, quat_multiply
+
+
+class PoseSource(ABC):
+    """Where the head is, as ``T_space_head``, at a requested time."""
+
+    #: Short name for logs and ``--pose-source``.
+    name: str = "pose source"
+
+    @abstractmethod
+    def pose_at(self, when_ns: int) -> Pose:
+        """Head pose ``T_space_head`` predicted or evaluated at ``when_ns`` (host clock, ns)."""
+
+    def poll(self, now_ns: int) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Take in new samples or input up to ``now_ns``; sources without input ignore it."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Release devices or files; safe to call twice."""
+
+
+class StaticPose(PoseSource):
+    """A head that never moves.
+
+    Args:
+        pose: The constant ``T_space_head``; standing eye height 1.6 m by default.
+    """
+
+    name = "static"
+
+    def __init__(self, pose: Pose | None = None) -> None:
+        self._pose = pose if pose is not None else Pose([0.0, 1.6, 0.0])
+
+    def pose_at(self, when_ns: int) -> Pose:
+        """The constant pose."""
+        return self._pose
+
+
+class ScriptedMotion(PoseSource):
+    """A head pose given as a function of time in seconds since ``start_ns``.
+
+    Args:
+        func: Maps seconds (float) to ``T_space_head``.
+        start_ns: Time (ns) that counts as t = 0.
+    """
+
+    name = "scripted"
+
+    def __init__(self, func: Callable[[float], Pose], start_ns: int = 0) -> None:
+        self._func = func
+        self._start_ns = int(start_ns)
+
+    def pose_at(self, when_ns: int) -> Pose:
+        """Evaluate the script at ``when_ns``."""
+        return self._func((when_ns - self._start_ns) * 1e-9)
+
+
+def look_around(
+    t_s: float,
+    height_m: float = 1.6,
+    yaw_amplitude_rad: float = math.radians(20),
+    pitch_amplitude_rad: float = math.radians(8),
+    period_s: float = 4.0,
+) -> Pose:
+    """The demo's head motion: a slow yaw sweep with a smaller pitch nod and a little sway.
+
+    Args:
+        t_s: Time in seconds.
+        height_m: Eye height in metres.
+        yaw_amplitude_rad: Peak yaw in radians.
+        pitch_amplitude_rad: Peak pitch in radians.
+        period_s: Period of the yaw sweep in seconds.
+    """
+    w = 2 * math.pi / period_s
+    yaw = yaw_amplitude_rad * math.sin(w * t_s)
+    pitch = pitch_amplitude_rad * math.sin(2 * w * t_s)
+    q = quat_multiply(quat_from_axis_angle([0, 1, 0], yaw), quat_from_axis_angle([1, 0, 0], pitch))
+    sway = 0.02 * math.sin(w * t_s)
+    return Pose([sway, height_m, 0.0], q)
