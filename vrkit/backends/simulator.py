@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import threading
 import time
 from collections import deque
 from typing import Any, ClassVar
@@ -65,17 +66,20 @@ def letterbox(
 class FramePacer:
     """Display-time prediction and pacing on the host clock for a swap-buffers window.
 
-    With vsync the pacer keeps a grid of vertical blanks ``anchor + k * period``. A swap that
-    blocked (took longer than ``block_threshold_ns``) returned at a real blank and re-anchors
-    the grid; a swap that returned at once (a display that does not wait, e.g. Xvfb) is paced
-    by sleeping to the next grid point, so the loop still runs at the refresh rate. Without
-    vsync nothing sleeps and a frame is shown as soon as it is swapped.
+    With vsync the pacer keeps a grid of vertical blanks ``anchor + k * period`` anchored at
+    the latest present. A swap that returns at least ``pace_fraction`` of a period after the
+    previous present is taken as presented at a real blank (the display paces us) and
+    re-anchors the grid; a swap that returns sooner (a display that does not wait, e.g. Xvfb,
+    or a compositor that queues frames) is paced by sleeping to the next blank of the grid,
+    so the loop still runs at the refresh rate. Without vsync nothing sleeps and a frame
+    reaches the display as soon as it is swapped.
 
     Args:
         period_ns: Refresh period in ns.
         vsync: Whether presentation waits for vertical blank.
         smoothing: Weight of the newest frame in the running render-time estimate.
-        block_threshold_ns: A swap at least this long is taken to have waited for a blank.
+        pace_fraction: Present intervals shorter than this fraction of a period mean the
+            display did not wait for a blank.
     """
 
     def __init__(
@@ -83,14 +87,14 @@ class FramePacer:
         period_ns: int,
         vsync: bool,
         smoothing: float = 0.1,
-        block_threshold_ns: int = 1_000_000,
+        pace_fraction: float = 0.75,
     ) -> None:
         if period_ns <= 0:
             raise ValueError(f"period_ns must be positive, got {period_ns}")
         self.period_ns = int(period_ns)
         self.vsync = vsync
         self.smoothing = smoothing
-        self.block_threshold_ns = block_threshold_ns
+        self.pace_fraction = pace_fraction
         self.render_ns = self.period_ns // 2
         self.anchor_ns: int | None = None
         self.last_present_ns: int | None = None
@@ -123,12 +127,11 @@ class FramePacer:
         sleep_ns = 0
         present_ns = swap_end_ns
         if self.vsync:
-            if swap_end_ns - swap_start_ns >= self.block_threshold_ns or self.anchor_ns is None:
-                self.anchor_ns = swap_end_ns
-            else:
+            last = self.last_present_ns
+            if last is not None and swap_end_ns - last < self.pace_fraction * self.period_ns:
                 present_ns = self.next_vblank_after(swap_end_ns - 1)
                 sleep_ns = present_ns - swap_end_ns
-                self.anchor_ns = present_ns
+            self.anchor_ns = present_ns
         if self.last_present_ns is not None:
             self.intervals_ns.append(present_ns - self.last_present_ns)
         self.last_present_ns = present_ns
@@ -318,6 +321,9 @@ class WindowBackend(Backend):
     name: ClassVar[str] = "window"
     upscale: ClassVar[bool] = True
     overlay_default: ClassVar[bool] = True
+    #: After the display is lost, seconds to wait for the frame loop to end before exiting
+    #: the process (a driver can block forever inside a swap on a dead X connection).
+    lost_grace_s: ClassVar[float] = 3.0
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -353,6 +359,7 @@ class WindowBackend(Backend):
         self._captured = False
         self._cursor: tuple[float, float] | None = None
         self._quit_requested = False
+        self._closed = threading.Event()
 
     # --- lifecycle ---------------------------------------------------------------------------
     @property
@@ -388,6 +395,7 @@ class WindowBackend(Backend):
             period_ns = round(1e9 / (hz if hz > 0 else self.config.fps))
             self.pacer = FramePacer(period_ns, self.config.vsync)
             ctx.check_error(f"opening the {self.name} backend")
+            self._start_watchdog()
         except BaseException:
             self.close()
             raise
@@ -402,13 +410,37 @@ class WindowBackend(Backend):
             self.pose_source.name,
         )
 
+    def _lost_error(self, where: str) -> SessionLostError:
+        return SessionLostError(
+            f"lost the display {os.environ.get('DISPLAY', '')!r} while {where} "
+            f"after {self.frames_presented} frames (X server gone or screen disconnected)",
+            "check the display connection and run again",
+        )
+
     def _check_display(self, where: str) -> None:
         if self._ctx is not None and self._ctx.display_lost:
-            raise SessionLostError(
-                f"lost the display {os.environ.get('DISPLAY', '')!r} while {where} "
-                f"after {self.frames_presented} frames (X server gone or screen disconnected)",
-                "check the display connection and run again",
-            )
+            raise self._lost_error(where)
+
+    def _start_watchdog(self) -> None:
+        """Exit the process if the display is lost and the frame loop does not end in time.
+
+        Normally the loop notices the loss at its next check and raises SessionLostError;
+        this only acts when a driver call never returns on the dead connection.
+        """
+        ctx, closed = self._ctx, self._closed
+
+        def watch() -> None:
+            while not closed.wait(0.1):
+                if ctx.display_lost:
+                    if closed.wait(self.lost_grace_s):
+                        return
+                    log.error(
+                        "%s (the display driver did not return; exiting)",
+                        self._lost_error("presenting a frame"),
+                    )
+                    os._exit(1)
+
+        threading.Thread(target=watch, name=f"vrkit-{self.name}-watchdog", daemon=True).start()
 
     def begin_frame(self) -> FrameInfo | None:
         """Handle input, then locate the views for the next predicted display time."""
@@ -451,21 +483,25 @@ class WindowBackend(Backend):
         ctx = self.gl
         self.compositor.compose([fb.color for fb in self.eyes.framebuffers])
         window = ctx.framebuffer_size
-        ctx.bind_framebuffer(0, (0, 0, *window))
-        ctx.clear((0.0, 0.0, 0.0, 1.0), depth=False)
-        ctx.bind_framebuffer(0, self.present_rect())
-        ctx.set_state(depth_test=False)
-        self._blit.use()
-        self._blit.set_int("u_image", 0)
-        self.compositor.framebuffer.color.bind(0)
-        ctx.draw_fullscreen_triangle()
-        if self.show_overlay:
+        self._check_display("presenting a frame")  # a dead connection gives garbage sizes
+        if min(window) > 0:  # 0x0 while minimised: nothing to draw
+            ctx.bind_framebuffer(0, (0, 0, *window))
+            ctx.clear((0.0, 0.0, 0.0, 1.0), depth=False)
+            assert self.layout is not None
+            ctx.bind_framebuffer(0, letterbox(self.layout.panel_size, window, self.upscale))
+            ctx.set_state(depth_test=False)
+            self._blit.use()
+            self._blit.set_int("u_image", 0)
+            self.compositor.framebuffer.color.bind(0)
+            ctx.draw_fullscreen_triangle()
+        if self.show_overlay and min(window) > 0:
             times = [t * 1e-6 for t in self.pacer.intervals_ns]
             geometry = overlay_geometry(times, self.pacer.fps(), self.pacer.period_ns * 1e-6)
             self.overlay.draw(window, geometry)
         if self.capture:
             self.last_window = ctx.read_window_rgba()
         frame.timing["submit_ns"] = swap_start = time.monotonic_ns()
+        self._check_display("presenting a frame")
         ctx.swap_buffers()
         swap_end = time.monotonic_ns()
         self._check_display("presenting a frame")
@@ -489,6 +525,7 @@ class WindowBackend(Backend):
             if self._ctx is not None:
                 self._ctx.release()
                 self._ctx = None
+            self._closed.set()
 
     def summary(self) -> dict[str, Any]:
         """Frames presented and the measured rate."""

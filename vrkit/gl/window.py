@@ -6,6 +6,9 @@ import ctypes
 import ctypes.util
 import logging
 import os
+import select
+import socket
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -47,8 +50,30 @@ def key_name(key: int) -> str:
 # Xlib's default I/O error handler prints a line and calls exit(1) when the X connection
 # breaks, so a vanished display would kill the process without vrkit's own message. These
 # handlers record the loss and return; libX11 (>= 1.7) then marks the connection dead and
-# later calls fail fast. Windows check ``display_lost`` and the backend raises SessionLostError.
-_x11_state: dict[str, Any] = {"lost": False, "callbacks": None}
+# later calls fail fast. Xlib only notices on its next call, and a driver may block inside a
+# swap before that, so a watcher thread also polls the connection's socket for hang-up.
+# Windows report ``display_lost``; the backends raise SessionLostError.
+_x11_state: dict[str, Any] = {"lost": False, "callbacks": None, "generation": 0}
+
+
+def _watch_x11_socket(fd: int, generation: int) -> None:
+    """Flag the display as lost when the X server closes the connection (until terminate)."""
+    try:
+        sock = socket.socket(fileno=os.dup(fd))
+    except OSError as exc:
+        log.debug("cannot watch the X connection: %s", exc)
+        return
+    hangup = select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
+    poller = select.poll()
+    poller.register(sock.fileno(), hangup)
+    try:
+        while _x11_state["generation"] == generation and not _x11_state["lost"]:
+            if any(ev & hangup for _fd, ev in poller.poll(100)):
+                if _x11_state["generation"] == generation:
+                    _x11_state["lost"] = True
+                break
+    finally:
+        sock.close()
 
 
 def _install_x11_io_handlers() -> None:
@@ -78,6 +103,14 @@ def _install_x11_io_handlers() -> None:
     set_exit.argtypes = [ctypes.c_void_p, exit_type, ctypes.c_void_p]
     set_exit(ctypes.c_void_p(dpy), callbacks[1], None)
     _x11_state["callbacks"] = callbacks  # keep the ctypes thunks alive
+    x11.XConnectionNumber.argtypes = [ctypes.c_void_p]
+    fd = int(x11.XConnectionNumber(ctypes.c_void_p(dpy)))
+    threading.Thread(
+        target=_watch_x11_socket,
+        args=(fd, _x11_state["generation"]),
+        name="vrkit-x11-watch",
+        daemon=True,
+    ).start()
 
 
 def _glfw_error(code: int, description: bytes) -> None:
@@ -103,11 +136,13 @@ def _init_glfw() -> None:
     _glfw_users += 1
 
 
-def _done_glfw() -> None:
+def _done_glfw(terminate: bool = True) -> None:
     global _glfw_users
     _glfw_users -= 1
     if _glfw_users == 0:
-        glfw.terminate()
+        _x11_state["generation"] += 1  # stops the socket watcher
+        if terminate:
+            glfw.terminate()
 
 
 def list_monitors() -> list[dict[str, Any]]:
@@ -287,6 +322,23 @@ class WindowContext(GLContext):
     def on_mouse_button(self, callback: Callable[[int, int, int], None]) -> None:
         """Call ``callback(button, action, mods)`` on mouse button events."""
         glfw.set_mouse_button_callback(self.window, lambda _w, *a: callback(*a))
+
+    def release(self) -> None:
+        """Release owned objects and the window; safe to call twice.
+
+        After the display was lost, GL and glfw calls on the dead connection can crash the
+        driver, so the objects are only forgotten (the process is about to end anyway).
+        """
+        if self.display_lost and not self.released:
+            for res in list(self._owned.values()):
+                res.glo = 0
+            self._owned.clear()
+            self.released = True
+            self.window = None
+            _done_glfw(terminate=False)
+            log.debug("window context abandoned: the display connection is gone")
+            return
+        super().release()
 
     def _destroy(self) -> None:
         glfw.destroy_window(self.window)
