@@ -246,3 +246,49 @@ def format_report(report: dict[str, Any]) -> str:
     if "ipd_m" in report:
         lines.append(f"IPD {report['ipd_m'] * 1e3:.1f} mm")
     return "\n".join(lines)
+
+
+def _boundary_deg(eye: dict[str, float], yaw_deg: float, n: int = 100) -> np.ndarray:
+    """The border of an eye's frustum as (azimuth, elevation) degrees, (4n, 2)."""
+    tl, tr = math.tan(math.radians(eye["left"])), math.tan(math.radians(eye["right"]))
+    tu, td = math.tan(math.radians(eye["up"])), math.tan(math.radians(eye["down"]))
+    t = np.linspace(0, 1, n, endpoint=False)
+    x = np.concatenate([tl + (tr - tl) * t, np.full(n, tr), tr - (tr - tl) * t, np.full(n, tl)])
+    y = np.concatenate([np.full(n, tu), tu - (tu - td) * t, np.full(n, td), td + (tu - td) * t])
+    az = np.degrees(np.arctan(x)) + yaw_deg
+    el = np.degrees(np.arctan2(y, np.sqrt(1 + x * x)))
+    return np.stack([az, el], axis=1)
+
+
+def plot_fov(report: dict[str, Any], path: Any) -> None:
+    """Draw both eyes' fields and their overlap on an angular grid (PNG, matplotlib Agg).
+
+    Azimuth / elevation in degrees in the head frame; each eye's frustum is outlined and filled,
+    so the binocular overlap shows where the fills mix.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cant = report.get("canting", 0.0)
+    fig, ax = plt.subplots(figsize=(8, 6), dpi=100)
+    for name, colour, yaw in (("left", "tab:blue", -cant), ("right", "tab:red", cant)):
+        b = _boundary_deg(report["eyes"][name], yaw)
+        ax.fill(b[:, 0], b[:, 1], color=colour, alpha=0.25, label=f"{name} eye")
+        ax.plot(np.append(b[:, 0], b[0, 0]), np.append(b[:, 1], b[0, 1]), color=colour)
+    ax.set_xlabel("azimuth (deg, + right)")
+    ax.set_ylabel("elevation (deg, + up)")
+    title = report.get("profile") or report.get("source", "")
+    ax.set_title(
+        f"FOV {title}: total H {report['total_horizontal']:.1f} deg, binocular overlap "
+        f"{report['binocular_overlap']:.1f} deg"
+    )
+    ax.set_xticks(np.arange(-90, 91, 10))
+    ax.set_yticks(np.arange(-90, 91, 10))
+    ax.grid(True, alpha=0.4)
+    ax.set_aspect("equal")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -59,7 +59,9 @@ def _describe(node: dict[str, Any]) -> str:
         return f"one of {node['enum']}"
     t = node.get("type")
     if t:
-        parts.append({"number": "a number", "integer": "an integer"}.get(t, f"a {t}"))
+        parts.append(
+            {"integer": "an integer", "array": "an array", "object": "an object"}.get(t, f"a {t}")
+        )
     if "exclusiveMinimum" in node:
         parts.append(f"> {node['exclusiveMinimum']}")
     if "minimum" in node:
@@ -251,10 +253,11 @@ class HeadsetProfile:
         return self.size_m[0] / 2 + sign * self.lens_separation_m / 2, self.lens_height_m
 
     def eye_viewport(self, eye: int) -> tuple[int, int, int, int]:
-        """The eye's part of the panel ``(x, y, width, height)`` in pixels, GL convention.
+        """The eye's part of the panel ``(x, y, width, height)`` in pixels.
 
-        ``(x, y)`` is the viewport's bottom-left corner counted from the panel's bottom-left, as
-        ``glViewport`` takes it. The left eye gets the left half, the right eye the right half.
+        ``(x, y)`` is the viewport's top-left corner counted from the panel's top-left corner
+        (as :class:`vrkit.render.panel.PanelLayout` takes it). The left eye gets the left half,
+        the right eye the right half, both the full height.
         """
         w, h = self.resolution_px
         half = w // 2
@@ -269,7 +272,8 @@ class HeadsetProfile:
         px = self.size_m[0] / self.resolution_px[0]
         py = self.size_m[1] / self.resolution_px[1]
         cx, cy = self.lens_center_m(eye)
-        return x * px - cx, (x + w) * px - cx, y * py - cy, (y + h) * py - cy
+        bottom_px = self.resolution_px[1] - y - h  # rows below the viewport
+        return x * px - cx, (x + w) * px - cx, bottom_px * py - cy, (bottom_px + h) * py - cy
 
     def viewport_extent_tan(self, eye: int) -> tuple[float, float, float, float]:
         """:meth:`viewport_extent_m` in panel tan units (divided by ``screen_to_lens_m``)."""
