@@ -258,3 +258,17 @@ def test_bad_mesh_requests():
 
     with pytest.raises(InputError, match="per-pixel distortion variant supports radial"):
         PerPixelDistortionPass(None, profile_from_dict(bc), layout_for_profile(profile))
+
+
+def test_auto_resolution_is_the_coarsest_mesh_within_tolerance():
+    from vrkit.render.distortion import AUTO_CANDIDATES, auto_resolution, mesh_error_px
+
+    profile = load_profile("cardboard-v1")
+    n, m = auto_resolution(profile, tolerance_px=0.25)
+    assert n == m
+    assert max(mesh_error_px(profile, e, (n, n)) for e in (0, 1)) <= 0.25
+    coarser = AUTO_CANDIDATES[AUTO_CANDIDATES.index(n) - 1]
+    assert max(mesh_error_px(profile, e, (coarser, coarser)) for e in (0, 1)) > 0.25
+    # Linear interpolation error falls as 1 / n^2.
+    e16, e32 = (mesh_error_px(profile, 0, (k, k)) for k in (16, 32))
+    assert 3.0 < e16 / e32 < 5.0
