@@ -175,3 +175,13 @@ def test_optics_pattern_scene_renders(tmp_path):
     img = cv2.imread(str(tmp_path / "frame_00000_left.png"))
     # The wall's axis lines are white, its background dark; rings are pure R, G, B.
     assert img.max() == 255 and np.median(img) < 60
+
+
+def test_cli_run_headless_end_to_end(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["run", str(ROOM), "--backend", "headless", "--frames", "2", "--out", str(out),
+                 "--eye-size", "64x72", "--json"])  # fmt: skip
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["frames"] == 2 and summary["backend"] == "headless"
+    assert cv2.imread(str(out / "frame_00001_panel.png")).shape == (72, 128, 3)
