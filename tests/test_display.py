@@ -47,33 +47,47 @@ def run_backend(backend):
         backend.close()
 
 
-def test_full_screen_native_resolution_matches_headless_panel(xvfb):  # noqa: F811
-    xvfb(*PANEL)
-    # One frame each: the room's spinner turns with time, and the two backends' clocks differ.
-    headless = HeadlessBackend(RunConfig(frames=1, eye_size=EYE, pose_source=StaticPose(HEAD)))
-    run_backend(headless)
-    display = DisplayBackend(
-        RunConfig(
-            frames=1,
-            eye_size=EYE,
-            pose_source=StaticPose(HEAD),
-            vsync=False,
-            extra={"capture_window": True},
+@pytest.mark.parametrize(
+    ("profile_name", "eye_size", "panel"),
+    [(None, EYE, PANEL), ("oculus-dk1", (320, 400), (1280, 800))],
+    ids=["no-profile", "oculus-dk1"],
+)
+def test_full_screen_native_resolution_matches_headless_panel(
+    xvfb,  # noqa: F811
+    profile_name,
+    eye_size,
+    panel,
+):
+    from vrkit.optics.profile import load_profile
+
+    profile = load_profile(profile_name) if profile_name else None
+    xvfb(*panel)  # a screen of the panel's size, as a DK1 on HDMI would be
+
+    def config(**extra):
+        # One frame each: the room's spinner turns with time, and the backends' clocks differ.
+        return RunConfig(
+            frames=1, eye_size=eye_size, profile=profile, pose_source=StaticPose(HEAD), **extra
         )
-    )
+
+    headless = HeadlessBackend(config())
+    run_backend(headless)
+    display = DisplayBackend(config(vsync=False, extra={"capture_window": True}))
     display.open()
     try:
         assert display.gl.monitor is not None  # a full-screen window
-        assert display.gl.framebuffer_size == PANEL == display.layout.panel_size
-        assert display.present_rect() == (0, 0, *PANEL)
+        assert display.gl.framebuffer_size == panel == display.layout.panel_size
+        assert display.present_rect() == (0, 0, *panel)
+        assert display.layout.distorted == (profile is not None)
         run_scene(display, load_scene(ROOM))
     finally:
         display.close()
-    window, panel = display.last_window, headless.last_panel
-    assert window.shape == panel.shape == (PANEL[1], PANEL[0], 4)
-    diff = np.abs(window.astype(int) - panel.astype(int))
+    window, reference = display.last_window, headless.last_panel
+    assert window.shape == reference.shape == (panel[1], panel[0], 4)
+    diff = np.abs(window.astype(int) - reference.astype(int))
     assert diff.max() <= 2, f"max abs diff {diff.max()}"
-    assert panel[..., :3].std() > 20  # a real image, not two blank ones
+    assert reference[..., :3].std() > 20  # a real image, not two blank ones
+    if profile is not None:  # pre-distorted: the panel corners are outside the lens (black)
+        assert reference[:4, :4, :3].max() == 0
 
 
 def test_monitor_that_does_not_exist_lists_the_monitors(xvfb):  # noqa: F811
@@ -167,7 +181,6 @@ def test_cli_display_with_replayed_poses_and_bad_monitor(xvfb, tmp_path):  # noq
     )
 
 
-@pytest.mark.slow
 def test_killing_the_x_server_mid_run_exits_with_one_clear_line():
     server = start_xvfb(*PANEL)
     try:

@@ -362,3 +362,76 @@ def test_overlay_geometry_marks_late_frames():
     colors = tris[:, 2:]
     assert np.isclose(colors, BAR_LATE_COLOR).all(1).sum() == 6  # the 40 ms bar
     assert np.isclose(colors, BAR_OK_COLOR).all(1).sum() == 6  # the 16 ms bar
+
+
+# --- with a real headset profile (lens pre-distortion and chromatic correction) ----------------
+def lens_panel_px(profile, eye, tan_xy, channel):
+    """Panel pixel (x right, y down, full panel) where the lens model draws direction tan_xy."""
+    lens = profile.lens(eye)
+    panel = lens.distort(np.array([tan_xy]), channel)[0]
+    left, right, bottom, top = profile.viewport_extent_tan(eye)
+    vx, vy, vw, vh = profile.eye_viewport(eye)
+    fx = (panel[0] - left) / (right - left)
+    fy = (panel[1] - bottom) / (top - bottom)
+    return np.array([vx + fx * vw, vy + (1 - fy) * vh])
+
+
+def channel_centroid(img, region, channel):
+    x0, x1 = region
+    mask = img[:, x0:x1, channel] > 100
+    assert mask.sum() > 10, f"the marker is not visible in channel {channel}"
+    ys, xs = np.nonzero(mask)
+    return np.array([xs.mean() + 0.5 + x0, ys.mean() + 0.5])
+
+
+def test_profile_distortion_and_chromatic_correction_toggle_with_l(xvfb):  # noqa: F811
+    from vrkit.optics.profile import load_profile
+
+    xvfb(1280, 800)
+    profile = load_profile("oculus-dk1")
+    cfg = RunConfig(
+        profile=profile,
+        eye_size=(640, 800),
+        vsync=False,
+        extra={"capture_window": True, "overlay": False, "window_size": (1280, 800)},
+    )
+    b = SimulatorBackend(cfg)
+    b.open()
+    try:
+        assert b.layout.distorted and b.present_rect() == (0, 0, 1280, 800)
+        point = (-0.55, 1.95, -1.5)  # up and to the left: well off the lens axis
+        loop = Loop(b, marker_scene(point, size=0.08))
+        frame = loop.run(1)
+        on = b.last_window.copy()
+        b.handle_key(GLFW_KEY["l"], 0, PRESS, 0)
+        assert not b.layout.distorted
+        loop.run(1)
+        off = b.last_window.copy()
+        b.handle_key(GLFW_KEY["l"], 0, PRESS, 0)
+        loop.run(1)
+        assert np.array_equal(b.last_window, on)  # and back
+    finally:
+        b.close()
+    view = frame.views[0]
+    p_eye = transform_points(invert_transform(view.pose.matrix()), [point])[0]
+    tan_xy = (p_eye[0] / -p_eye[2], p_eye[1] / -p_eye[2])
+    region = (0, 640)
+    # Off: the eye image stretched over its viewport, no lens.
+    uv = project_to_pixels(p_eye[None], view.fov, 640, 800)[0]
+    np.testing.assert_allclose(channel_centroid(off, region, 1), uv, atol=1.0)
+    # On: where the profile's lens model puts that direction, per colour channel.
+    green = lens_panel_px(profile, 0, tan_xy, 1)
+    np.testing.assert_allclose(channel_centroid(on, region, 1), green, atol=1.5)
+    assert np.linalg.norm(green - uv) > 20  # barrel pre-distortion pulls it well inwards
+    for channel in (0, 2):
+        expected = lens_panel_px(profile, 0, tan_xy, channel)
+        found = channel_centroid(on, region, channel)
+        np.testing.assert_allclose(
+            found - channel_centroid(on, region, 1), expected - green, atol=0.6
+        )
+    # The chromatic correction is visible: red and blue land apart (DK1 chroma terms).
+    red, blue = (channel_centroid(on, region, c) for c in (0, 2))
+    assert np.linalg.norm(red - blue) > 1.5
+    # Without the lens all channels coincide.
+    off_red, off_blue = (channel_centroid(off, region, c) for c in (0, 2))
+    assert np.linalg.norm(off_red - off_blue) < 0.05
