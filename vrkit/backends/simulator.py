@@ -574,7 +574,10 @@ class WindowBackend(Backend):
                 self.gl.request_close()
                 return
             if name == "l":
-                self.set_distortion(not self.distortion)
+                try:
+                    self.set_distortion(not self.distortion)
+                except InputError as exc:  # inside a window callback: report, keep running
+                    log.warning("%s: %s", self.name, exc)
                 return
             if name in ("f1", "o"):
                 self.show_overlay = not self.show_overlay
