@@ -171,6 +171,12 @@ def test_keyboard_walks_forward_at_the_set_speed(sim):
     # R resets to the start pose.
     b.handle_key(GLFW_KEY["r"], 0, PRESS, 0)
     assert np.allclose(loop.run(1).head_pose.position, [0, 1.6, 0])
+    # Losing focus with W held (its release goes to another window) stops walking.
+    b.handle_key(GLFW_KEY["w"], 0, PRESS, 0)
+    b.handle_focus(False)
+    z = loop.run(1).head_pose.position[2]
+    time.sleep(0.05)
+    assert loop.run(1).head_pose.position[2] == z
 
 
 def barrel_mesh(k=0.5, n=48):
@@ -290,6 +296,8 @@ def test_unavailable_without_display(monkeypatch):
     assert reason is not None and "DISPLAY is not set" in reason and "xvfb-run" in reason
     with pytest.raises(BackendUnavailableError, match="DISPLAY is not set"):
         open_backend("sim", RunConfig())
+    with pytest.raises(BackendUnavailableError, match="the display backend needs a display"):
+        open_backend("display", RunConfig())
 
 
 def test_cli_run_sim_stops_after_n_frames(xvfb):  # noqa: F811

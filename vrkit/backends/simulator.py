@@ -391,6 +391,7 @@ class WindowBackend(Backend):
             ctx.on_key(self.handle_key)
             ctx.on_cursor(self.handle_cursor)
             ctx.on_mouse_button(self.handle_mouse_button)
+            ctx.on_focus(self.handle_focus)
             hz = ctx.refresh_hz
             period_ns = round(1e9 / (hz if hz > 0 else self.config.fps))
             self.pacer = FramePacer(period_ns, self.config.vsync)
@@ -593,6 +594,13 @@ class WindowBackend(Backend):
         if self._cursor is not None and (self._dragging or self._captured) and self.mouse:
             self.mouse.look(x - self._cursor[0], y - self._cursor[1])
         self._cursor = (x, y)
+
+    def handle_focus(self, focused: bool) -> None:
+        """Focus callback (glfw): keys released while unfocused never arrive, so drop them."""
+        if not focused:
+            self._dragging = False
+            if self.mouse is not None:
+                self.mouse.release_all()
 
     def handle_mouse_button(self, button: int, action: int, mods: int) -> None:
         """Mouse-button callback (glfw): the left button drags the view."""

@@ -319,6 +319,10 @@ class WindowContext(GLContext):
         """Call ``callback(x, y)`` when the cursor moves (window pixels)."""
         glfw.set_cursor_pos_callback(self.window, lambda _w, x, y: callback(x, y))
 
+    def on_focus(self, callback: Callable[[bool], None]) -> None:
+        """Call ``callback(focused)`` when the window gains or loses input focus."""
+        glfw.set_window_focus_callback(self.window, lambda _w, focused: callback(bool(focused)))
+
     def on_mouse_button(self, callback: Callable[[int, int, int], None]) -> None:
         """Call ``callback(button, action, mods)`` on mouse button events."""
         glfw.set_mouse_button_callback(self.window, lambda _w, *a: callback(*a))
