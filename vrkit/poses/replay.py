@@ -21,7 +21,6 @@ playback time passes it, and poses at later (display) times are predicted by
 
 from __future__ import annotations
 
-import bisect
 import csv
 import json
 from dataclasses import dataclass
@@ -96,7 +95,7 @@ class PoseTrack:
             return self.pose(0)
         if t_ns >= t[-1]:
             return self.pose(len(t) - 1)
-        i = bisect.bisect_right(t.tolist(), int(t_ns))
+        i = int(np.searchsorted(t, int(t_ns), side="right"))
         a, b = self.pose(i - 1), self.pose(i)
         return interpolate_pose(a, b, (t_ns - int(t[i - 1])) / int(t[i] - t[i - 1]))
 
