@@ -179,6 +179,38 @@ def test_keyboard_walks_forward_at_the_set_speed(sim):
     assert loop.run(1).head_pose.position[2] == z
 
 
+def test_real_x_input_events_reach_the_pose_source(sim):
+    """End to end through the X server: XTEST events (xdotool) -> glfw -> the handlers."""
+    import shutil
+
+    if shutil.which("xdotool") is None:
+        pytest.skip("xdotool is not installed (apt-get install xdotool): no real X input")
+    from vrkit.gl.window import glfw_x11_window
+
+    b = sim()
+    point = (0.0, 1.6, -2.0)
+    loop = Loop(b, marker_scene(point))
+    wid = str(glfw_x11_window(b.gl))
+
+    def xdo(*args):
+        subprocess.run(["xdotool", *args], check=True, timeout=10)
+        loop.run(2)  # events are read in begin_frame
+
+    loop.run(1)
+    xdo("mousemove", "--window", wid, "100", "100")
+    xdo("mousedown", "1")
+    xdo("mousemove", "--window", wid, "140", "100")
+    xdo("mouseup", "1")
+    assert b.mouse.yaw_rad == pytest.approx(-40 * b.mouse.rad_per_px)
+    frame = loop.run(1)
+    expected = predicted_window_px(frame.head_pose, point, 0)
+    np.testing.assert_allclose(centroid(b.last_window, (0, 320)), expected, atol=1)
+    xdo("keydown", "w")
+    xdo("keyup", "w")
+    x, _y, z = loop.run(1).head_pose.position
+    assert z < 0 and x / -z == pytest.approx(math.tan(40 * b.mouse.rad_per_px), rel=1e-6)
+
+
 def barrel_mesh(k=0.5, n=48):
     """Pre-distortion mesh: panel NDC p samples the eye image at p * (1 + k |p|^2)."""
     x, y = np.meshgrid(np.linspace(-1, 1, n + 1), np.linspace(-1, 1, n + 1))

@@ -173,6 +173,14 @@ def list_monitors() -> list[dict[str, Any]]:
         _done_glfw()
 
 
+def glfw_x11_window(ctx: WindowContext) -> int:
+    """The X11 window id of a window context (for tools such as xdotool), 0 if not on X11."""
+    try:
+        return int(glfw.get_x11_window(ctx.window) or 0)
+    except (AttributeError, glfw.GLFWError):
+        return 0
+
+
 def _find_monitor(spec: str | int) -> Any:
     monitors = glfw.get_monitors()
     names = [glfw.get_monitor_name(m).decode(errors="replace") for m in monitors]
