@@ -326,3 +326,15 @@ def test_headless_run_with_a_profile_composes_through_the_lens(tmp_path):
             band = eye_img[h // 2 - 200 : h // 2 - 100].min(axis=2).min(axis=0)
             cols = np.flatnonzero(band >= 250)
             assert cols.size and abs(cols.mean() + 0.5 - expected) < 2.0
+
+
+def test_fov_beyond_the_lens_range_is_refused():
+    from vrkit.core.types import Fov
+
+    profile = load_profile("cardboard-v1").to_dict()
+    profile["lenses"]["left"] = {"kind": "radial", "k": [-0.3]}
+    from vrkit.optics.profile import profile_from_dict
+
+    prof = profile_from_dict(profile)
+    with pytest.raises(InputError, match="beyond the lens model's usable range"):
+        bake_eye_mesh(prof, 0, (8, 8), fov=Fov.from_degrees(-60, 60, 60, -60))

@@ -105,8 +105,17 @@ def bake_eye_mesh(
     cols, rows = _check_resolution(resolution)
     if eye not in (LEFT, RIGHT):
         raise InputError(f"eye must be 0 (left) or 1 (right), got {eye!r}")
-    fov = profile.eye_fov(eye) if fov is None else fov
     lens = profile.lens(eye)
+    if fov is None:
+        fov = profile.eye_fov(eye)
+    else:
+        reach = float(np.max(np.abs(fov.tangents())))
+        if reach > lens.max_radius:
+            raise InputError(
+                f"the eye Fov {fov.degrees()} reaches tan {reach:.4f}, beyond the lens model's "
+                f"usable range (ideal radius {lens.max_radius:.4f}); the panel cannot show it",
+                hint="use the profile's eye_fov(eye) or a narrower Fov",
+            )
     x, y = np.meshgrid(np.linspace(-1, 1, cols + 1), np.linspace(-1, 1, rows + 1))
     ndc = np.stack([x.ravel(), y.ravel()], axis=1)
     panel = viewport_panel_tan(profile, eye, ndc)
