@@ -1,7 +1,7 @@
 """Lens distortion pass (baked mesh) vs a plain textured blit of the same size; mesh vs per-pixel.
 
 Panel 2880x1600 (generic-1440x1600 profile), two 1440x1600 eye textures with content. In one EGL
-context, interleaved in blocks, each frame waits for the GPU (glFinish):
+context, round-robin (one frame of each per round), each frame waits for the GPU (glFinish):
 
 * blit: each eye texture copied into its half of the panel with ``blit.frag`` (one sample);
 * mesh, chromatic: the baked mesh per eye at the automatic resolution, three samples per
@@ -107,14 +107,15 @@ def run(quick: bool) -> list[dict]:
     for fn in fns.values():  # warm-up: shader compile, first upload
         fn()
     ctx.check_error("distortion benchmark warm-up")
-    blocks, per_block = (3, 5) if quick else (8, 15)
+    # Round-robin, one frame of each variant per round, so load from other processes on this
+    # machine hits every variant alike.
+    rounds = 15 if quick else 60
     times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(blocks):
+    for _ in range(rounds):
         for name, fn in fns.items():
-            for _ in range(per_block):
-                s = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - s)
+            s = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - s)
     ctx.check_error("distortion benchmark")
     med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
     renderer = ctx.info()["renderer"]
