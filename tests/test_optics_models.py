@@ -275,3 +275,14 @@ def test_cardboard_inverse_over_the_sdk_test_range(k, ideal_range):
     spiral = np.stack([np.cos(r) * r, np.sin(r) * r], 1)
     # Cardboard's Distort is our undistort: undistort(distort(p)) must give p back.
     np.testing.assert_allclose(model.undistort(model.distort(spiral)), spiral, atol=1e-9)
+
+
+def test_fitted_range_limit_is_enforced():
+    # A calibration fit is only valid over the radius it was fitted on.
+    model = lens_model_from_dict({"kind": "radial", "k": [0.3], "max_panel_radius": 0.5})
+    assert model.max_panel_radius == 0.5
+    assert model.max_radius == pytest.approx(0.5 * (1 + 0.3 * 0.25))
+    model.undistort([[0.49, 0.0]])
+    with pytest.raises(InputError, match=r"panel radius <= 0\.5"):
+        model.undistort([[0.3, 0.45]])
+    assert model.to_dict()["max_panel_radius"] == 0.5
