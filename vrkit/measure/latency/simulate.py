@@ -369,3 +369,49 @@ def simulate(cfg: SimConfig | None = None, **overrides: object) -> SimResult:
         frame_light_s=light_start,
         frame_shown=shown,
     )
+
+
+def photodiode_from_frames(
+    light_start_s: NDArray[np.float64],
+    frame_light: NDArray[np.float64],
+    t_s: NDArray[np.float64],
+    sample_s: float,
+) -> NDArray[np.float64]:
+    """A photodiode in front of a full-persistence panel, read by an oversampling ADC.
+
+    Frame ``k`` lights the photodiode from ``light_start_s[k]`` until the next frame starts;
+    each reading is the mean light over ``[t - sample_s / 2, t + sample_s / 2]`` (what a
+    firmware that averages between reports records). Exact for the piecewise-constant light.
+
+    Args:
+        light_start_s: (F,) increasing times at which each frame's light starts, seconds.
+        frame_light: (F,) each frame's brightness at the photodiode (any unit).
+        t_s: (N,) reading times, seconds; inside ``light_start_s[0] .. light_start_s[-1]``.
+        sample_s: Averaging interval of one reading, seconds.
+
+    Returns:
+        (N,) readings.
+
+    Raises:
+        InputError: Mismatched shapes, unsorted frame times, or readings outside the frames.
+    """
+    start = np.asarray(light_start_s, dtype=np.float64)
+    lum = np.asarray(frame_light, dtype=np.float64)
+    t = np.asarray(t_s, dtype=np.float64)
+    if start.ndim != 1 or start.shape != lum.shape or start.size < 2:
+        raise InputError(
+            f"need (F,) frame start times and (F,) brightness with F >= 2, got shapes "
+            f"{start.shape} and {lum.shape}"
+        )
+    if np.any(np.diff(start) <= 0):
+        raise InputError("frame light start times must increase")
+    h = 0.5 * float(sample_s)
+    if not h > 0:
+        raise InputError(f"sample_s must be positive, got {sample_s}")
+    if t.min() - h < start[0] or t.max() + h > start[-1]:
+        raise InputError(
+            f"readings from {t.min():.4f} to {t.max():.4f} s fall outside the frames "
+            f"({start[0]:.4f}..{start[-1]:.4f} s)"
+        )
+    cum = np.concatenate([[0.0], np.cumsum(lum[:-1] * np.diff(start))])
+    return (np.interp(t + h, start, cum) - np.interp(t - h, start, cum)) / (2 * h)
