@@ -110,4 +110,4 @@ def test_photodiode_averages_the_frames_it_overlaps():
     lum = np.array([0.0, 100.0, 40.0, 7.0])
     got = photodiode_from_frames(starts, lum, np.array([0.005, 0.0095, 0.0105, 0.015]), 0.002)
     # 0.0095 s averages 0.0085..0.0105: 1.5 ms dark, 0.5 ms at 100
-    np.testing.assert_allclose(got, [0.0, 25.0, 77.5, 100.0])
+    np.testing.assert_allclose(got, [0.0, 25.0, 75.0, 100.0])
