@@ -1,0 +1,139 @@
+"""``vrkit latency ...`` end to end: real files, real backends, JSON with ``latency_ms``."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+from xvfb import xvfb  # noqa: F401  (fixture)
+
+from vrkit.cli import main
+from vrkit.measure.latency.timing import REQUIRED_KEYS, FrameTimingRecorder
+
+HAS_VIDEO = importlib.util.find_spec("vrkit.measure.latency.video") is not None
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _json(capsys, argv: list[str]) -> dict:
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_simulate_then_analyze_recovers_the_latency(tmp_path, capsys):
+    log = tmp_path / "log.csv"
+    sim = _json(
+        capsys,
+        ["latency", "simulate", "--latency-ms", "27", "--out", str(log), "--duration", "20",
+         "--refresh-hz", "72", "--seed", "3", "--json", "--plot", str(tmp_path / "sim.png")],
+    )  # fmt: skip
+    assert log.read_text().startswith("t_s,motion,light\n")
+    assert sim["samples"] == 20000
+    assert abs(sim["latency_ms"] - 27.0) < 0.5  # pose jitter moves the realised mean a little
+    got = _json(
+        capsys,
+        ["latency", "analyze", str(log), "--json", "--plot", str(tmp_path / "an.png"),
+         "--max-latency-ms", "200"],
+    )  # fmt: skip
+    assert abs(got["latency_ms"] - sim["latency_ms"]) < 0.25
+    lo, hi = got["ci95_ms"]
+    assert lo < got["latency_ms"] < hi
+    for name in ("sim.png", "an.png"):
+        assert (tmp_path / name).read_bytes()[:8] == PNG
+
+
+def test_analyze_onset_and_flash_modes(tmp_path, capsys):
+    log = tmp_path / "flash.csv"
+    sim = _json(
+        capsys,
+        ["latency", "simulate", "--latency-ms", "40", "--out", str(log), "--duration", "20",
+         "--mode", "flash", "--json"],
+    )  # fmt: skip
+    # the onset threshold must be the app's flash trigger (the simulator's default: 1 degree)
+    got = _json(
+        capsys, ["latency", "analyze", str(log), "--mode", "flash", "--threshold", "1", "--json"]
+    )
+    assert got["flash"]["events"] >= 5
+    assert abs(got["latency_ms"] - sim["true_onset_ms"]) < 1.0
+
+
+def test_analyze_bad_input_is_one_line_and_exit_1(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("t_s,motion,light\n" + "".join(f"{i / 1000},{i % 7},5\n" for i in range(3000)))
+    assert main(["latency", "analyze", str(bad)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("vrkit latency: error: light signal is constant")
+    assert main(["latency", "analyze", str(tmp_path / "missing.csv")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    # a real (empty) pyserial transport: times out instead of hanging
+    assert main(["latency", "analyze", "--serial", "loop://", "--timeout", "0.2"]) == 1
+    assert "no data from loop:// for 0.2 s" in capsys.readouterr().err
+
+
+def test_pipeline_headless_writes_summary_csv_and_plots(tmp_path, capsys):
+    out = tmp_path / "pipe"
+    doc = _json(
+        capsys,
+        ["latency", "pipeline", "examples/latency_gradient.py", "--backend", "headless",
+         "--frames", "8", "--out", str(out), "--json", "--plot", str(tmp_path / "p.png")],
+    )  # fmt: skip
+    assert doc["backend"] == "headless" and doc["frames"] == 8
+    assert doc["display_clock"] == "virtual" and doc["latency_stage"] == "pose_to_gpu_done"
+    assert doc["latency_ms"] == pytest.approx(doc["summary"]["pose_to_gpu_done"]["median_ms"])
+    assert doc["latency_ms"] > 0
+    saved = json.loads((out / "timing.json").read_text())
+    assert len(saved["frames"]) == 8
+    assert (out / "timing.csv").read_text().count("\n") == 9
+    for png in (out / "timing_hist.png", out / "timing_series.png", tmp_path / "p.png"):
+        assert png.read_bytes()[:8] == PNG
+    # a recorded run.json (here: the per-frame records just saved, marked headless) reads back
+    (out / "run.json").write_text(json.dumps({"backend": "headless", "frames": saved["frames"]}))
+    again = _json(capsys, ["latency", "pipeline", str(out), "--json"])
+    assert again["latency_ms"] == pytest.approx(doc["latency_ms"])
+
+
+def test_pipeline_on_the_simulator_window_backend(xvfb, tmp_path):  # noqa: F811
+    """The windowed backend under Xvfb: host display clock, GPU fence stamp, present time."""
+    from vrkit.app import load_scene
+    from vrkit.backends.base import RunConfig
+    from vrkit.backends.simulator import SimulatorBackend
+    from vrkit.cli.latency import record_pipeline
+
+    xvfb(640, 480)
+    cfg = RunConfig(
+        frames=12, fps=60.0, eye_size=(64, 64), extra={"overlay": False, "window_size": (320, 160)}
+    )
+    backend = SimulatorBackend(cfg)
+    backend.open()
+    try:
+        rec = record_pipeline(backend, load_scene("examples/latency_gradient.py"))
+    finally:
+        backend.close()
+    assert isinstance(rec, FrameTimingRecorder) and len(rec) == 12
+    assert rec.display_clock == "host"
+    ts = rec.timestamps()
+    col = {k: ts[:, rec.keys.index(k)] for k in rec.keys}
+    for k in (*REQUIRED_KEYS, "present_ns"):
+        assert np.all(col[k] > 0), k
+    assert np.all(col["render_end_cpu_ns"] <= col["gpu_done_ns"])
+    assert np.all(col["gpu_done_ns"] <= col["submit_ns"])
+    assert np.all(col["submit_ns"] <= col["present_ns"])
+    s = rec.summary()
+    assert all(v.negative == 0 for k, v in s.items() if k != "submit_to_display"), s
+    assert rec.headline()[0] == "motion_to_photon"
+    assert s["motion_to_photon"].min_ms > 0
+
+
+@pytest.mark.skipif(not HAS_VIDEO, reason="vrkit.measure.latency.video is on feat/latency-video")
+def test_video_simulate_then_analyze(tmp_path, capsys):
+    clip = tmp_path / "clip.mp4"
+    _json(
+        capsys,
+        ["latency", "simulate", "--latency-ms", "33", "--out", str(clip), "--duration", "4",
+         "--json"],
+    )  # fmt: skip
+    plot = tmp_path / "v.png"
+    got = _json(capsys, ["latency", "video", str(clip), "--json", "--plot", str(plot)])
+    assert abs(got["latency_ms"] - 33.0) < 1.0
+    assert plot.read_bytes()[:8] == PNG

@@ -1,0 +1,442 @@
+"""``vrkit latency pipeline|analyze|video|simulate``: motion-to-photon latency.
+
+* ``pipeline`` runs a scene on a backend (or reads a recorded ``run.json``) and summarises the
+  per-frame timestamps every backend stamps: pose sample, render start, GPU done, submit,
+  predicted display.
+* ``analyze`` estimates the end-to-end delay from a ``t_s,motion,light`` sensor log (a CSV, or
+  recorded live from a serial port).
+* ``video`` estimates it from high-speed video of a physical and a rendered marker.
+* ``simulate`` writes a synthetic sensor log (or video) with a known latency.
+
+Each prints a short report, or with ``--json`` one JSON object whose ``latency_ms`` is the
+estimate in milliseconds; ``--plot PNG`` writes the plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from vrkit.core.errors import BackendUnavailableError, InputError
+
+log = logging.getLogger("vrkit")
+
+DEFAULT_SCENE = "examples/latency_gradient.py"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``latency`` subcommand and its four modes."""
+    p = sub.add_parser(
+        "latency",
+        help="measure motion-to-photon latency (pipeline timing, sensor logs, video)",
+        description="Measure motion-to-photon latency. See docs/latency.md.",
+    )
+    modes = p.add_subparsers(dest="latency_mode", metavar="MODE", required=True)
+
+    def common(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--json", action="store_true", help="print the result as JSON")
+        q.add_argument("--plot", type=Path, metavar="PNG", help="write the plots to this PNG")
+
+    q = modes.add_parser(
+        "pipeline",
+        help="per-frame pipeline timing on a backend, or from a recorded run.json",
+        description="Run SOURCE (a scene file) on a backend and summarise the per-frame "
+        "timestamps (pose sample, render start/end, GPU done via a GL fence, submit, predicted "
+        "display), or summarise a recorded run.json (SOURCE = the file or its folder).",
+    )
+    q.add_argument("source", nargs="?", default=DEFAULT_SCENE, help="scene .py or run.json")
+    q.add_argument("--backend", default="auto", help="auto|openxr|sim|display|headless")
+    q.add_argument("--frames", type=int, default=300, help="frames to record (default 300)")
+    q.add_argument("--fps", type=float, default=90.0, help="frame rate without a display clock")
+    q.add_argument("--out", type=Path, help="folder for timing.json, timing.csv and plots")
+    q.add_argument("--pose-source", help="scripted|static|replay:FILE|tracker[:ARGS]")
+    common(q)
+    q.set_defaults(func=pipeline)
+
+    q = modes.add_parser(
+        "analyze",
+        help="end-to-end latency from a t_s,motion,light sensor log (CSV or serial port)",
+        description="Estimate the delay of the photodiode's light behind the motion sensor by "
+        "cross-correlation (steady state), per movement onset, or per flash.",
+    )
+    q.add_argument("log", nargs="?", type=Path, help="CSV with t_s,motion,light rows")
+    q.add_argument("--serial", metavar="PORT", help="record live from this serial port instead")
+    q.add_argument("--duration", type=float, default=30.0, help="serial: seconds to record")
+    q.add_argument("--baud", type=int, default=1_000_000, help="serial: baud rate")
+    q.add_argument("--timeout", type=float, default=2.0, help="serial: seconds to wait a line")
+    q.add_argument("--save", type=Path, help="serial: also save the recorded log as CSV")
+    q.add_argument(
+        "--mode",
+        choices=("steady", "onset", "both", "flash"),
+        default="steady",
+        help="steady: cross-correlation; onset: per movement onset after a pause; both; "
+        "flash: per flash after a movement onset",
+    )
+    q.add_argument("--max-latency-ms", type=float, default=500.0, help="largest delay searched")
+    q.add_argument("--min-latency-ms", type=float, default=-50.0, help="smallest delay searched")
+    q.add_argument("--flicker-hz", type=float, help="low-persistence panel refresh rate, Hz")
+    q.add_argument(
+        "--sensor-delay-ms", type=float, default=0.0, help="photodiode delay to subtract"
+    )
+    q.add_argument("--polarity", choices=("auto", "positive", "negative"), default="auto")
+    q.add_argument("--threshold", type=float, help="onset threshold in motion units")
+    q.add_argument("--min-pause-ms", type=float, default=300.0, help="stillness before an onset")
+    q.add_argument(
+        "--exclude-onsets-ms",
+        type=float,
+        default=0.0,
+        help="steady: ignore this long after each onset (and pauses), e.g. 300 with prediction",
+    )
+    common(q)
+    q.set_defaults(func=analyze)
+
+    q = modes.add_parser(
+        "video",
+        help="end-to-end latency from high-speed video of a physical and a rendered marker",
+    )
+    q.add_argument("video", type=Path, help="the video file")
+    q.add_argument("--fps", type=float, help="the camera's real frame rate if the file lies")
+    common(q)
+    q.set_defaults(func=video)
+
+    q = modes.add_parser(
+        "simulate",
+        help="write a synthetic sensor log (.csv) or video (.mp4) with a known latency",
+    )
+    q.add_argument("--latency-ms", type=float, required=True, help="the latency to simulate")
+    q.add_argument("--out", type=Path, required=True, help="log.csv, or a video .mp4/.avi")
+    q.add_argument("--duration", type=float, default=30.0, help="seconds (default 30)")
+    q.add_argument("--rate-hz", type=float, default=1000.0, help="log sample rate")
+    q.add_argument("--refresh-hz", type=float, default=90.0, help="panel refresh rate")
+    q.add_argument("--persistence", choices=("hold", "low"), default="hold")
+    q.add_argument("--prediction-ms", type=float, default=0.0, help="pose prediction horizon")
+    q.add_argument("--mode", choices=("gradient", "flash"), default="gradient")
+    q.add_argument("--video-fps", type=float, default=240.0, help="video: camera frame rate")
+    q.add_argument("--seed", type=int, default=0)
+    common(q)
+    q.set_defaults(func=simulate_cmd)
+
+
+def _emit(args: argparse.Namespace, doc: dict[str, Any], text: str) -> None:
+    if args.json:
+        print(json.dumps(doc))
+    else:
+        print(text)
+
+
+# --- pipeline --------------------------------------------------------------------------------
+
+
+class _GpuFence:
+    """Wraps an opened backend: stamps ``gpu_done_ns`` when the eye renders finish on the GPU.
+
+    Before each ``end_frame`` it inserts a GL fence after the frame's draw calls and waits
+    for it. Backends that stamp ``gpu_done_ns`` themselves in ``end_frame`` (headless after
+    composing the panel, OpenXR) overwrite the stamp with their own; for the windowed backends
+    it is the only GPU completion time.
+    """
+
+    def __init__(self, backend: Any) -> None:
+        self._backend = backend
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+    def end_frame(self, frame: Any) -> None:
+        ctx = self._backend.gl
+        if frame.should_render:
+            ctx.wait_fence(ctx.fence())
+            frame.timing["gpu_done_ns"] = time.monotonic_ns()
+        self._backend.end_frame(frame)
+
+
+def record_pipeline(backend: Any, scene: Any, progress: Any = None) -> Any:
+    """Run ``scene`` on an opened backend and collect every frame's timing.
+
+    Args:
+        backend: An opened :class:`~vrkit.backends.base.Backend` (closed by the caller).
+        scene: The scene.
+        progress: Optional tqdm bar, updated per frame.
+
+    Returns:
+        A :class:`~vrkit.measure.latency.timing.FrameTimingRecorder` (display clock
+        ``virtual`` for the headless backend, ``host`` otherwise).
+    """
+    from vrkit.app import run_scene
+    from vrkit.measure.latency.timing import FrameTimingRecorder
+
+    rec = FrameTimingRecorder(display_clock="virtual" if backend.name == "headless" else "host")
+
+    def on_frame(frame: Any) -> None:
+        rec.record(frame.index, frame.timing)
+        if progress is not None:
+            progress.update(1)
+
+    run_scene(_GpuFence(backend), scene, on_frame=on_frame)
+    return rec
+
+
+def pipeline(args: argparse.Namespace) -> int:
+    """``vrkit latency pipeline``."""
+    from vrkit.measure.latency.timing import FrameTimingRecorder
+
+    src = Path(args.source)
+    backend_name = None
+    if src.suffix == ".json" or src.is_dir():
+        rec = FrameTimingRecorder.from_run_json(src)
+    else:
+        from tqdm import tqdm
+
+        from vrkit.app import load_scene
+        from vrkit.backends.base import RunConfig
+        from vrkit.backends.registry import open_backend
+        from vrkit.poses.factory import make_pose_source
+
+        if args.frames < 2:
+            raise InputError(f"--frames must be at least 2, got {args.frames}")
+        if args.fps <= 0:
+            raise InputError(f"--fps must be positive, got {args.fps}")
+        scene = load_scene(src)
+        config = RunConfig(
+            frames=args.frames, fps=args.fps, pose_source=make_pose_source(args.pose_source)
+        )
+        backend = open_backend(args.backend, config)
+        backend_name = backend.name
+        bar = tqdm(total=args.frames, unit="frame", desc=f"timing ({backend.name})", leave=False)
+        try:
+            rec = record_pipeline(backend, scene, bar)
+        finally:
+            bar.close()
+            backend.close()
+    stage, head = rec.headline()
+    summary = rec.summary()
+    if args.out:
+        out = Path(args.out)
+        rec.save_json(out / "timing.json")
+        rec.save_csv(out / "timing.csv")
+        rec.save_plots(out / "timing")
+    if args.plot:
+        rec.plot(args.plot)
+    doc = {
+        "latency_ms": head.median_ms,
+        "latency_stage": stage,
+        "backend": backend_name,
+        "display_clock": rec.display_clock,
+        "frames": len(rec),
+        "summary": {k: v.to_dict() for k, v in summary.items()},
+    }
+    lines = [f"{'stage':<18} {'median':>8} {'p95':>8} {'p99':>8} {'max':>8}  (ms)"]
+    for name, s in summary.items():
+        lines.append(
+            f"{name:<18} {s.median_ms:8.3f} {s.p95_ms:8.3f} {s.p99_ms:8.3f} {s.max_ms:8.3f}"
+            + (f"  ({s.negative} frames out of order)" if s.negative else "")
+        )
+    note = (
+        " (no display: headless display times are virtual, so this is pose to GPU done)"
+        if rec.display_clock == "virtual"
+        else ""
+    )
+    lines.append(f"latency ({stage}): median {head.median_ms:.2f} ms over {len(rec)} frames{note}")
+    _emit(args, doc, "\n".join(lines))
+    return 0
+
+
+# --- analyze ---------------------------------------------------------------------------------
+
+
+def _load_log(args: argparse.Namespace) -> Any:
+    from vrkit.measure.latency.sensorlog import load_csv, save_csv
+
+    if args.serial and args.log:
+        raise InputError("give either a log file or --serial PORT, not both")
+    if args.serial:
+        from tqdm import tqdm
+
+        from vrkit.measure.latency.serialport import read_serial_log
+
+        bar = tqdm(total=round(args.duration, 1), unit="s", desc=args.serial, leave=False)
+
+        def progress(rig_s: float) -> None:
+            shown = round(min(rig_s, args.duration), 1)
+            if shown != bar.n:
+                bar.update(shown - bar.n)
+
+        try:
+            sensor_log, stats = read_serial_log(
+                args.serial,
+                duration_s=args.duration,
+                baudrate=args.baud,
+                timeout_s=args.timeout,
+                progress=progress,
+            )
+        finally:
+            bar.close()
+        if stats.bad_lines:
+            log.warning(
+                "%d malformed serial lines skipped (first %r)", stats.bad_lines, stats.first_bad
+            )
+        if args.save:
+            save_csv(sensor_log, args.save)
+        return sensor_log
+    if not args.log:
+        raise InputError("give a sensor log CSV or --serial PORT", "see vrkit latency analyze -h")
+    return load_csv(args.log)
+
+
+def analyze(args: argparse.Namespace) -> int:
+    """``vrkit latency analyze``."""
+    from vrkit.core.errors import DataError
+    from vrkit.measure.latency import analysis as an
+
+    sensor_log = _load_log(args)
+    kw = dict(
+        rate_hz=None,
+        flicker_hz=args.flicker_hz,
+        sensor_delay_s=args.sensor_delay_ms * 1e-3,
+        max_latency_s=args.max_latency_ms * 1e-3,
+    )
+    steady = events = None
+    doc: dict[str, Any] = {"mode": args.mode, "samples": len(sensor_log)}
+    lines = []
+    if args.mode in ("steady", "both"):
+        steady = an.estimate_steady_latency(
+            sensor_log,
+            min_latency_s=args.min_latency_ms * 1e-3,
+            polarity=args.polarity,
+            exclude_onsets_s=args.exclude_onsets_ms * 1e-3,
+            onset_threshold=args.threshold,
+            min_pause_s=args.min_pause_ms * 1e-3,
+            **kw,
+        )
+        doc["steady"] = steady.to_dict()
+        doc["latency_ms"] = steady.latency_s * 1e3
+        doc["ci95_ms"] = doc["steady"]["ci95_ms"]
+        ci = doc["ci95_ms"]
+        lines.append(
+            f"steady-state latency {steady.latency_s * 1e3:.2f} ms"
+            + (f" (95 % CI {ci[0]:.2f}..{ci[1]:.2f} ms)" if ci else " (too few segments for a CI)")
+            + f", peak correlation {steady.peak_corr:.3f}"
+            + (", light falls as motion rises" if steady.inverted else "")
+        )
+    if args.mode in ("onset", "both", "flash"):
+        fn = an.estimate_flash_latency if args.mode == "flash" else an.estimate_onset_latency
+        ev_kw = dict(kw, threshold=args.threshold, min_pause_s=args.min_pause_ms * 1e-3)
+        if args.mode == "flash":
+            polarity = "negative" if args.polarity == "negative" else "positive"
+        else:
+            polarity = args.polarity
+        try:
+            events = fn(sensor_log, polarity=polarity, **ev_kw)
+        except DataError as exc:
+            if args.mode != "both":
+                raise
+            doc["onset"] = {"error": str(exc)}
+            lines.append(f"onset latency: not measurable: {exc}")
+        if events is not None:
+            d = events.to_dict()
+            doc[events.kind] = d
+            if "latency_ms" not in doc:
+                doc["latency_ms"] = d["latency_ms"]
+            lines.append(
+                f"{events.kind} latency median {d['latency_ms']:.2f} ms over {d['events']} events "
+                f"(p95 {d['p95_ms']:.2f}, min {d['min_ms']:.2f}, max {d['max_ms']:.2f} ms)"
+                + (f", {len(events.skipped)} onsets skipped" if events.skipped else "")
+            )
+    if args.plot:
+        from vrkit.measure.latency.plots import plot_log_analysis
+
+        plot_log_analysis(args.plot, sensor_log, steady, events)
+    _emit(args, doc, "\n".join(lines))
+    return 0
+
+
+# --- video -----------------------------------------------------------------------------------
+
+
+def video(args: argparse.Namespace) -> int:
+    """``vrkit latency video``."""
+    try:
+        from vrkit.measure.latency.video import analyze_video
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            f"video latency analysis is not available in this build ({exc})"
+        ) from exc
+    from tqdm import tqdm
+
+    if args.fps is not None and args.fps <= 0:
+        raise InputError(f"--fps must be positive, got {args.fps}")
+    with tqdm(unit="frame", desc=Path(args.video).name, leave=False) as bar:
+        result = analyze_video(args.video, fps=args.fps, progress=bar)
+    if args.plot:
+        from vrkit.measure.latency.plots import plot_video_result
+
+        plot_video_result(args.plot, result)
+    doc = {**result.to_dict(), "latency_ms": float(result.latency_ms)}
+    lo, hi = result.ci_ms
+    _emit(args, doc, f"video latency {result.latency_ms:.2f} ms (95 % CI {lo:.2f}..{hi:.2f} ms)")
+    return 0
+
+
+# --- simulate --------------------------------------------------------------------------------
+
+
+def simulate_cmd(args: argparse.Namespace) -> int:
+    """``vrkit latency simulate``."""
+    latency_s = args.latency_ms * 1e-3
+    if not args.duration > 0:
+        raise InputError(f"--duration must be positive, got {args.duration}")
+    out = Path(args.out)
+    if out.suffix.lower() in (".mp4", ".avi", ".mkv", ".mov"):
+        try:
+            from vrkit.measure.latency.video import simulate_video
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                f"video simulation is not available in this build ({exc})"
+            ) from exc
+        if args.video_fps <= 0:
+            raise InputError(f"--video-fps must be positive, got {args.video_fps}")
+        path = simulate_video(
+            out, latency_s=latency_s, fps=args.video_fps, duration_s=args.duration, seed=args.seed
+        )
+        doc = {"latency_ms": args.latency_ms, "out": str(path), "fps": args.video_fps}
+        _emit(args, doc, f"wrote {path}: {args.duration:g} s at {args.video_fps:g} fps, "
+              f"latency {args.latency_ms:g} ms")  # fmt: skip
+        return 0
+    if out.suffix.lower() != ".csv":
+        raise InputError(f"--out must end in .csv (a sensor log) or .mp4 (a video), got {out}")
+    from vrkit.measure.latency.sensorlog import save_csv
+    from vrkit.measure.latency.simulate import simulate
+
+    sim = simulate(
+        latency_s=latency_s,
+        duration_s=args.duration,
+        rate_hz=args.rate_hz,
+        refresh_hz=args.refresh_hz,
+        persistence=args.persistence,
+        prediction_s=args.prediction_ms * 1e-3,
+        mode=args.mode,
+        seed=args.seed,
+    )
+    save_csv(sim.log, out)
+    if args.plot:
+        from vrkit.measure.latency.plots import plot_log_analysis
+
+        plot_log_analysis(args.plot, sim.log)
+    truth = sim.truth_dict()
+    doc = {
+        "latency_ms": truth["true_latency_ms"],
+        "out": str(out),
+        "samples": len(sim.log),
+        **truth,
+    }
+    _emit(
+        args,
+        doc,
+        f"wrote {out}: {len(sim.log)} samples, true latency {truth['true_latency_ms']:.3f} ms"
+        + (f", true steady {truth['true_steady_ms']:.3f} ms" if args.prediction_ms else ""),
+    )
+    return 0
