@@ -292,14 +292,14 @@ def _segment_sums(
         lo, hi = max(0, b0), min(n, b1)
         seg_b = np.concatenate([zl, b[lo:hi], zh])
         seg_b2 = np.concatenate([zl, b2[lo:hi], zh])
-        size = sp_fft.next_fast_len(seg_a.size + seg_b.size - 1, real=True)
-        fa = np.conj(sp_fft.rfft(seg_a, size))
-        fw = np.conj(sp_fft.rfft(seg_w, size))
-        fb = sp_fft.rfft(seg_b, size)
+        # Circular correlation needs no padding beyond seg_b: for t < len(seg_a) and
+        # j < nlag, t + j < len(seg_b) <= size never wraps.
+        size = sp_fft.next_fast_len(seg_b.size, real=True)
+        fx = np.conj(sp_fft.rfft(np.stack([seg_a, seg_w]), size, axis=1))
+        fy = sp_fft.rfft(np.stack([seg_b, seg_b2]), size, axis=1)
         # irfft(conj(F x) * F y)[j] = sum_t x[t] y[t + j], and j = k - kmin.
-        out.ab[s] = sp_fft.irfft(fa * fb, size)[:nlag]
-        out.b[s] = sp_fft.irfft(fw * fb, size)[:nlag]
-        out.bb[s] = sp_fft.irfft(fw * sp_fft.rfft(seg_b2, size), size)[:nlag]
+        prod = np.stack([fx[0] * fy[0], fx[1] * fy[0], fx[1] * fy[1]])
+        out.ab[s], out.b[s], out.bb[s] = sp_fft.irfft(prod, size, axis=1)[:, :nlag]
     return out
 
 
