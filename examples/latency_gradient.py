@@ -39,6 +39,7 @@ def gradient_wall(distance_m: float = DISTANCE_M, ramp_deg: float = RAMP_DEG) ->
 
 
 def build_scene() -> Scene:
+    """The gradient wall 1 m ahead at eye height, unlit, on black."""
     scene = Scene(clear_color=(0, 0, 0, 1), name="latency_gradient")
     scene.add(
         gradient_wall(),

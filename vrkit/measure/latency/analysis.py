@@ -754,7 +754,8 @@ def estimate_onset_latency(
         reasons = sorted({r for _, r in skipped})
         raise DataError(
             f"{onsets.size} movement onsets but no light response to any: {reasons}",
-            "check the photodiode, the gradient scene and --max-latency",
+            "check the photodiode, the gradient scene and --max-latency; if the gradient is "
+            "too flat at rest, raise --threshold",
         )
     return EventEstimate("onset", events, skipped, thr)
 
