@@ -91,6 +91,10 @@ def test_pipeline_headless_writes_summary_csv_and_plots(tmp_path, capsys):
     (out / "run.json").write_text(json.dumps({"backend": "headless", "frames": saved["frames"]}))
     again = _json(capsys, ["latency", "pipeline", str(out), "--json"])
     assert again["latency_ms"] == pytest.approx(doc["latency_ms"])
+    # and so does the timing.json written by --out, still on its virtual display clock
+    third = _json(capsys, ["latency", "pipeline", str(out / "timing.json"), "--json"])
+    assert third["latency_stage"] == "pose_to_gpu_done"
+    assert third["latency_ms"] == pytest.approx(doc["latency_ms"])
 
 
 def test_pipeline_on_the_simulator_window_backend(xvfb, tmp_path):  # noqa: F811

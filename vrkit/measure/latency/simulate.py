@@ -72,7 +72,7 @@ class SimConfig:
         motion_noise_deg: Motion sensor noise (standard deviation).
         adc_bits: Photodiode ADC resolution.
         light_noise: Photodiode noise as a fraction of full scale.
-        sample_jitter_s: Jitter of the rig's sampling instants.
+        sample_jitter_s: Jitter of the rig's sampling instants (clipped to a quarter period).
         drift_ppm: Rig clock rate error.
         seed: Random seed.
         fine_hz: Internal simulation rate (None: max(20 kHz, 4x rate_hz)).
@@ -286,8 +286,11 @@ def simulate(cfg: SimConfig | None = None, **overrides: object) -> SimResult:
     # The rig: jittered sampling instants, interval-averaged light, drifting microsecond clock.
     n = int(cfg.duration_s * cfg.rate_hz)
     drift = 1.0 + cfg.drift_ppm * 1e-6
-    inst = np.arange(n) / cfg.rate_hz / drift + rng.normal(0.0, cfg.sample_jitter_s, n)
-    inst.sort()
+    # A timer-driven rig never reorders its samples: jitter is clipped to a quarter period, so
+    # consecutive instants stay half a period apart and their microsecond stamps stay distinct.
+    quarter = 0.25 / cfg.rate_hz
+    jitter = np.clip(rng.normal(0.0, cfg.sample_jitter_s, n), -quarter, quarter)
+    inst = np.arange(n) / cfg.rate_hz / drift + jitter
     h = 0.5 / cfg.rate_hz
     cum = np.concatenate([[0.0], np.cumsum(emit)]) / fine_hz
     tc = np.concatenate([[t[0]], t + 1.0 / fine_hz])

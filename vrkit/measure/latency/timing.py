@@ -173,6 +173,9 @@ class FrameTimingRecorder:
     def from_run_json(cls, path: str | Path) -> FrameTimingRecorder:
         """Read a run's ``run.json`` (per-frame records with timing under ``"frames"``).
 
+        Also reads a ``timing.json`` written by :meth:`save_json`. The display clock is
+        ``virtual`` when the file says so (headless runs).
+
         Args:
             path: ``run.json`` or the folder holding it.
 
@@ -192,7 +195,11 @@ class FrameTimingRecorder:
         frames = doc.get("frames") if isinstance(doc, dict) else None
         if not isinstance(frames, list) or not frames:
             raise DataError(f"{p} has no per-frame records under 'frames'")
-        virtual = doc.get("backend") == "headless" or "virtual" in str(doc.get("clock", ""))
+        virtual = (
+            doc.get("backend") == "headless"
+            or doc.get("display_clock") == "virtual"
+            or "virtual" in str(doc.get("clock", ""))
+        )
         rec = cls.from_frames(frames, "virtual" if virtual else "host")
         if not np.any(rec.timestamps() != _MISSING):
             raise DataError(
