@@ -231,9 +231,14 @@ def pipeline(args: argparse.Namespace) -> int:
     }
     lines = [f"{'stage':<18} {'median':>8} {'p95':>8} {'p99':>8} {'max':>8}  (ms)"]
     for name, s in summary.items():
+        if not s.negative:
+            flag = ""
+        elif name == "submit_to_display":
+            flag = f"  ({s.negative} frames submitted after their predicted display: missed)"
+        else:
+            flag = f"  ({s.negative} frames with the stamps out of order)"
         lines.append(
-            f"{name:<18} {s.median_ms:8.3f} {s.p95_ms:8.3f} {s.p99_ms:8.3f} {s.max_ms:8.3f}"
-            + (f"  ({s.negative} frames out of order)" if s.negative else "")
+            f"{name:<18} {s.median_ms:8.3f} {s.p95_ms:8.3f} {s.p99_ms:8.3f} {s.max_ms:8.3f}{flag}"
         )
     note = (
         " (no display: headless display times are virtual, so this is pose to GPU done)"
