@@ -208,3 +208,25 @@ def test_no_pauses_means_no_onset_estimate():
     sim = simulate(latency_s=0.03, duration_s=10, seed=5, pause_s=(0.0, 0.0))
     with pytest.raises(DataError, match="no movement onsets"):
         estimate_onset_latency(sim.log)
+
+
+def test_csv_round_trip_and_bad_rows(tmp_path):
+    from vrkit.measure.latency.sensorlog import load_csv, parse_csv_text, save_csv
+
+    t, m, li = _good_log(2000)
+    path = save_csv(SensorLog(t, m, li), tmp_path / "log.csv")
+    back = load_csv(path)
+    np.testing.assert_array_equal(back.t_ns, t)  # nanosecond times survive the text form
+    np.testing.assert_allclose(back.motion, m, rtol=1e-8)
+    np.testing.assert_array_equal(back.light, li)
+    swapped = parse_csv_text("t_s,light,motion\n0.0,5,1\n0.001,6,2\n")
+    np.testing.assert_array_equal(swapped.motion, [1.0, 2.0])
+    with pytest.raises(DataError, match=r"row 2 is not three numbers t_s,motion,light: \['0.001'"):
+        parse_csv_text("t_s,motion,light\n0.0,1,2\n0.001,x,3\n")
+    with pytest.raises(DataError, match="no data rows"):
+        parse_csv_text("t_s,motion,light\n")
+    nan_log = parse_csv_text(
+        "0.0,1,2\n0.001,nan,3\n" + "".join(f"{k / 1e3},{k},1\n" for k in range(2, 99))
+    )
+    with pytest.raises(DataError, match="non-finite motion readings, first at row 1"):
+        estimate_steady_latency(nan_log)
