@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
+import tty
 
 import numpy as np
 import pytest
@@ -11,6 +14,7 @@ import serial
 
 from vrkit.core.errors import DataError, InputError
 from vrkit.measure.latency.analysis import estimate_steady_latency
+from vrkit.measure.latency.sensorlog import load_csv
 from vrkit.measure.latency.serialport import parse_line, read_serial_log
 from vrkit.measure.latency.simulate import simulate
 
@@ -44,7 +48,8 @@ def test_log_streamed_over_serial_gives_the_simulated_latency():
     body = _lines(log.t_s, log.motion, log.light)
     cut = body.index(b"\n", 100 * 30)
     data = (
-        b"rig v1.2 booting\nate,0.1\n"  # boot noise and a line cut when the port opened
+        b"23,-3.2519,1211\n"  # the tail of a line cut when the port opened: parses, but wrong
+        + b"rig v1.2 booting\nate,0.1\n"  # boot noise
         + b"t_s,motion,light\n# encoder 4096 cpr\n"
         + body[:cut]
         + b"\n12.3,oops\n"  # one corrupt line mid-way
@@ -57,7 +62,7 @@ def test_log_streamed_over_serial_gives_the_simulated_latency():
         port.reset_input_buffer()
         firmware.join(0.05)
     port.close()
-    assert stats.ignored_before_start == 2 and stats.comments == 2
+    assert stats.ignored_before_start == 3 and stats.comments == 2
     assert stats.bad_lines == 1 and stats.first_bad == "12.3,oops"
     assert seen[-1] >= 7.0 and got.duration_s >= 7.0
     n = len(got)
@@ -71,7 +76,7 @@ def test_log_streamed_over_serial_gives_the_simulated_latency():
 
 def test_silent_port_times_out_instead_of_hanging():
     port = _loop(timeout_s=0.2)
-    port.write(b"0.000,1,2\n0.001,1,2\n")
+    port.write(b"0.000,1,2\n0.001,1,2\n0.002,1,2\n")
     t0 = time.monotonic()
     with pytest.raises(DataError, match=r"no data from .* for 0.2 s after 2 lines"):
         read_serial_log(port, duration_s=5.0)
@@ -88,7 +93,7 @@ def test_rig_clock_that_does_not_advance_stops_at_the_wall_deadline():
 
 def test_garbage_port_and_missing_port_are_named():
     port = _loop()
-    port.write(b"\xff\xfe garbage at the wrong baud rate\n" * 101)
+    port.write(b"\xff\xfe garbage at the wrong baud rate\n" * 110)
     with pytest.raises(DataError, match="none is t_s,motion,light"):
         read_serial_log(port, duration_s=1.0)
     with pytest.raises(InputError, match="cannot open serial port '/dev/vrkit-no-such-port'"):
@@ -101,3 +106,41 @@ def test_parse_line():
     for bad in ("1,2", "1,2,nan", "a,b,c"):
         with pytest.raises(ValueError):
             parse_line(bad)
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal (POSIX)")
+def test_cli_records_from_a_tty_device(tmp_path, capsys):
+    """``vrkit latency analyze --serial /dev/pts/N``: a real tty device, opened by path."""
+    from vrkit.cli import main
+
+    sim = simulate(latency_s=0.03, duration_s=9.0, seed=2)
+    log = sim.log
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    data = _lines(log.t_s, log.motion, log.light)
+
+    def rig() -> None:  # already talking when the port opens, as a real board is
+        for i in range(0, len(data), 4096):
+            try:
+                os.write(master, data[i : i + 4096])
+            except OSError:
+                return
+
+    threading.Thread(target=rig, daemon=True).start()
+    saved = tmp_path / "rec.csv"
+    argv = ["latency", "analyze", "--serial", os.ttyname(slave), "--duration", "7",
+            "--max-latency-ms", "200", "--save", str(saved), "--json"]  # fmt: skip
+    try:
+        assert main(argv) == 0
+    finally:
+        os.close(master)
+        os.close(slave)
+    doc = json.loads(capsys.readouterr().out)
+    got = load_csv(saved)
+    assert got.duration_s >= 7.0
+    # every byte arrived: the recording is an exact slice of what the rig sent
+    i0 = int(np.searchsorted(log.t_ns, got.t_ns[0]))
+    np.testing.assert_array_equal(got.t_ns, log.t_ns[i0 : i0 + len(got)])
+    np.testing.assert_array_equal(got.light, log.light[i0 : i0 + len(got)])
+    # 7 s of paused motion carry little delay information: a wide, but honest, estimate
+    assert abs(doc["latency_ms"] - sim.true_latency_s * 1e3) < 5.0

@@ -3,7 +3,9 @@
 The rig's firmware prints one ``t_s,motion,light`` line per sample (its own clock in seconds,
 the motion sensor reading, the photodiode reading), e.g. ``12.345678,1023,377``. Lines that
 start with ``#`` are comments, a ``t_s,motion,light`` header is skipped, and anything before
-the first good line (boot messages, a line cut in half when the port opened) is ignored.
+the first good line (boot messages) is ignored. The first line after the port opens is always
+dropped: the rig was already talking, so it may be the tail of a line cut in half, which can
+still parse as three (wrong) numbers.
 
 Reading never hangs: each line waits at most ``timeout_s``, and the whole recording stops after
 ``max_wall_s`` of host time. The recording ends when the *rig's* clock has advanced by
@@ -35,7 +37,8 @@ class SerialReadStats:
 
     Attributes:
         lines: Sample lines accepted.
-        ignored_before_start: Lines before the first good one (boot messages, cut lines).
+        ignored_before_start: Lines before the first good one (boot messages, cut lines),
+            including the first line, which is always dropped.
         comments: ``#`` lines and headers.
         bad_lines: Malformed lines after the start (skipped).
         first_bad: The first malformed line, for the report.
@@ -113,6 +116,7 @@ def read_serial_log(
     max_bad_fraction: float = 0.01,
     progress: Callable[[float], None] | None = None,
     monotonic: Callable[[], float] = time.monotonic,
+    drop_first: bool = True,
 ) -> tuple[SensorLog, SerialReadStats]:
     """Record ``duration_s`` of rig time from a serial port.
 
@@ -128,6 +132,8 @@ def read_serial_log(
             good ones (at least 10 are tolerated).
         progress: Called with the rig seconds recorded so far, after each line.
         monotonic: Host clock in seconds (for the deadlines only).
+        drop_first: Drop the first line read (it may be cut); False only for a port known to
+            be at a line boundary.
 
     Returns:
         The log (not yet validated) and what else the port sent.
@@ -164,13 +170,17 @@ def read_serial_log(
                     "check the baud rate, the wiring, and that the firmware prints "
                     "t_s,motion,light lines",
                 )
+            if drop_first:
+                drop_first = False
+                stats.ignored_before_start += 1
+                continue
             try:
                 row = parse_line(raw)
             except ValueError:
                 text = raw.decode("ascii", errors="replace").strip()
                 if not rows:
                     stats.ignored_before_start += 1
-                    if stats.ignored_before_start > 100:
+                    if stats.ignored_before_start > 101:
                         raise DataError(
                             f"{name} sent 100 lines but none is t_s,motion,light; the last "
                             f"was {text[:60]!r}",
