@@ -89,8 +89,8 @@ def inside_out_rig(
 def head_trajectory(t_ns: int | float, amplitude: float = 1.0) -> F64:
     """Known head motion ``T_world_head`` (4, 4) at time ``t_ns`` (ns from the start).
 
-    A few centimetres of sway and bob and +-25 degrees of yaw with some pitch and roll, at
-    walking-around-the-desk speeds (peak about 0.3 m/s and 90 deg/s for amplitude 1).
+    A few centimetres of sway and bob and +-25 degrees of yaw with some pitch and roll; for
+    amplitude 1 the peaks are about 0.08 m/s and 35 deg/s (scale both with ``amplitude``).
     """
     t = float(t_ns) * 1e-9
     a = amplitude
