@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
@@ -230,3 +231,73 @@ class SyntheticRenderer:
         self.renderer.release()
         if self._own_ctx:
             self.ctx.release()
+
+
+def make_recording(
+    folder: str | Path,
+    rig: Rig,
+    target: Target,
+    frames: int,
+    fps: float = 60.0,
+    amplitude: float = 1.0,
+    noise_sigma: float = 1.0,
+    exposure_ns: int = 0,
+    subframes: int = 1,
+    dropouts: dict[int, tuple[int, int]] | None = None,
+    ctx: object | None = None,
+    progress: bool = False,
+    seed: int = 0,
+) -> Path:
+    """Render a synthetic multi-camera recording of the target moving along a known trajectory.
+
+    Writes a recording (see :mod:`vrkit.tracking.record`) with the true ``T_world_head`` of
+    every frame, plus ``rig.json`` and ``target.json``.
+
+    Args:
+        folder: Output folder.
+        rig: Cameras.
+        target: Target (head-mounted for outside-in, world map for inside-out).
+        frames: Number of frames.
+        fps: Frame rate, Hz (frame i is centred on ``i / fps`` seconds).
+        amplitude: Scales the motion of :func:`~vrkit.tracking.scenarios.head_trajectory`
+            (0 = a static head).
+        noise_sigma: Image noise, grey levels.
+        exposure_ns: Exposure time for motion blur (0 = none).
+        subframes: Renders averaged per exposure.
+        dropouts: Camera index -> ``(first, last)`` frames (inclusive) it delivers nothing.
+        ctx: A current GL context to use (one is created when None).
+        progress: Show a tqdm bar on stderr.
+        seed: Noise seed.
+
+    Returns:
+        The recording folder.
+    """
+    from tqdm import tqdm
+
+    from vrkit.tracking.record import Recorder
+    from vrkit.tracking.scenarios import head_trajectory
+    from vrkit.tracking.sources import FrameSet
+
+    folder = Path(folder)
+    period = int(round(1e9 / fps))
+
+    def pose_at(t: int) -> F64:
+        return head_trajectory(t, amplitude)
+
+    sr = SyntheticRenderer(rig, target, ctx, noise_sigma=noise_sigma, exposure_ns=exposure_ns,
+                           subframes=subframes, seed=seed)  # fmt: skip
+    try:
+        with Recorder(folder, [c.name for c in rig.cameras]) as rec:
+            for i in tqdm(range(frames), disable=not progress, desc="render", unit="frame"):
+                t = i * period
+                imgs: list = sr.render(pose_at, t)
+                errs: list = [None] * len(imgs)
+                for k, (a, b) in (dropouts or {}).items():
+                    if a <= i <= b:
+                        imgs[k], errs[k] = None, f"{rig.cameras[k].name}: no frame (simulated)"
+                rec.write(FrameSet(i, t, imgs, errs), truth_T_world_head=pose_at(t))
+    finally:
+        sr.release()
+    rig.save(folder / "rig.json")
+    target.save(folder / "target.json")
+    return folder
