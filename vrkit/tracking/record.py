@@ -158,7 +158,7 @@ class RecordingSource(FrameSource):
             imgs.append(img)
             errs.append(err)
         cam_t = e.get("camera_t_ns") or [e["t_ns"]] * len(imgs)
-        fs = FrameSet(int(e.get("index", self._i)), int(e["t_ns"]), imgs, errs,
-                      [None if im is None else t for im, t in zip(imgs, cam_t, strict=True)])  # fmt: skip
+        cam_t = [None if im is None else t for im, t in zip(imgs, cam_t, strict=True)]
+        fs = FrameSet(int(e.get("index", self._i)), int(e["t_ns"]), imgs, errs, cam_t)
         self._i += 1
         return fs

@@ -139,7 +139,7 @@ class ImageFolderSource(FrameSource):
             log.warning("image folders hold different numbers of images %s; cameras with fewer "
                         "images drop out when theirs run out", counts)  # fmt: skip
         self.camera_names = names or [f.name for f in self.folders]
-        self.period_ns = int(round(1e9 / fps))
+        self.period_ns = round(1e9 / fps)
         self._i = 0
         self._n = max(counts)
 
@@ -202,7 +202,7 @@ class VideoFileSource(FrameSource):
                     img = None
             imgs.append(to_gray(img))
             errs.append(None if img is not None else f"{self.camera_names[k]}: video ended")
-            ts.append(int(round(t_ms * 1e6)) if img is not None else None)
+            ts.append(round(t_ms * 1e6) if img is not None else None)
         if not any(im is not None for im in imgs):
             return None
         t = next(t for t in ts if t is not None)

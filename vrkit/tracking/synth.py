@@ -279,7 +279,7 @@ def make_recording(
     from vrkit.tracking.sources import FrameSet
 
     folder = Path(folder)
-    period = int(round(1e9 / fps))
+    period = round(1e9 / fps)
 
     def pose_at(t: int) -> F64:
         return head_trajectory(t, amplitude)

@@ -275,8 +275,9 @@ class Tracker:
                 ago = "" if self._lost_since is None else (
                     f" after {(fs.t_ns - self._lost_since) * 1e-6:.0f} ms"
                 )  # fmt: skip
-                msg = (f"tracking {'recovered' if self.n_tracked else 'acquired'} at frame "
-                       f"{fs.index}{ago} with cameras {[self.rig.cameras[c].name for c in sol.cameras_used]}")  # fmt: skip
+                used = [self.rig.cameras[c].name for c in sol.cameras_used]
+                what = "recovered" if self.n_tracked else "acquired"
+                msg = f"tracking {what} at frame {fs.index}{ago} with cameras {used}"
                 log.info(msg)
                 events.append(msg)
             self.status = TRACKING
