@@ -7,6 +7,7 @@ smooth known motion (``T_world_head`` as a function of time in ns).
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -107,3 +108,59 @@ def head_trajectory(t_ns: int | float, amplitude: float = 1.0) -> F64:
         tf.quat_from_axis_angle([0, 0, 1], roll),
     )
     return tf.transform(tf.matrix_from_quat(q), pos)
+
+
+def _board_facing(center: F64, view_dir: F64, board_size: tuple[float, float], tilt: F64) -> F64:
+    """``T_world_board`` of a board centred on ``center``, facing back along ``view_dir``.
+
+    Board z points into the board (along ``view_dir``); ``tilt`` (rotation vector) tilts it.
+    """
+    z = view_dir / np.linalg.norm(view_dir)
+    up = np.array([0.0, 1.0, 0.0]) if abs(z[1]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    x = np.cross(up, z)
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    R = np.stack([x, y, z], axis=1) @ tf.matrix_from_quat(tf.quat_from_rotation_vector(tilt))
+    w, h = board_size
+    return tf.transform(R, center - R @ np.array([w / 2, h / 2, 0.0]))
+
+
+def calibration_views(
+    rig: Rig,
+    board_size: tuple[float, float],
+    rng: np.random.Generator,
+    per_camera: int = 12,
+    per_pair: int = 8,
+    max_pair_angle_deg: float = 100.0,
+) -> list[F64]:
+    """Board poses ``T_world_board`` for a synthetic rig calibration.
+
+    ``per_camera`` views per camera put the board close to it (0.35-0.6 m), across its image
+    and tilted up to 40 degrees (intrinsics); ``per_pair`` views per overlapping camera pair
+    (optical axes less than ``max_pair_angle_deg`` apart) put it where both see it
+    (extrinsics). The board frame is x right, y down the print, z into the board.
+    """
+    views = []
+    for cam in rig.cameras:
+        T = cam.T_rig_cam
+        for _ in range(per_camera):
+            u = rng.uniform(0.25, 0.75) * cam.width
+            v = rng.uniform(0.25, 0.75) * cam.height
+            ray = np.linalg.solve(cam.K, [u, v, 1.0])
+            ray /= np.linalg.norm(ray)
+            d = rng.uniform(0.35, 0.6)
+            center = T[:3, :3] @ (ray * d) + T[:3, 3]
+            tilt = np.radians(rng.uniform([-40, -40, -30], [40, 40, 30]))
+            views.append(_board_facing(center, T[:3, :3] @ ray, board_size, tilt))
+    for a, b in itertools.combinations(range(len(rig)), 2):
+        za, zb = rig.cameras[a].T_rig_cam[:3, 2], rig.cameras[b].T_rig_cam[:3, 2]
+        if np.degrees(np.arccos(np.clip(za @ zb, -1, 1))) > max_pair_angle_deg:
+            continue
+        pa, pb = rig.cameras[a].T_rig_cam[:3, 3], rig.cameras[b].T_rig_cam[:3, 3]
+        for _ in range(per_pair):
+            s = rng.uniform(0.45, 0.65)
+            center = 0.5 * (pa + pb) + s * (za + zb) / np.linalg.norm(za + zb) * 1.3
+            center = center + rng.uniform(-0.08, 0.08, 3)
+            tilt = np.radians(rng.uniform([-15, -15, -30], [15, 15, 30]))
+            views.append(_board_facing(center, za + zb, board_size, tilt))
+    return views

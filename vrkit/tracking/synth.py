@@ -62,7 +62,17 @@ def _build_scene(target: Target) -> tuple[object, list]:
     """Scene of the target; returns it and the ``(node, T_head_node)`` pairs that move with it."""
     from vrkit.render import meshes
     from vrkit.render.scene import Material, Mesh, Scene
+    from vrkit.tracking.rigcal import Board
 
+    if isinstance(target, Board):
+        scene = Scene(clear_color=(0.2, 0.2, 0.2, 1.0), name=f"synth-{target.kind}-board")
+        tex = target.texture(px_per_square=64, margin_squares=0.5)
+        (x0, y0), (x1, y1) = board_texture_rect(target, 0.5)
+        quad = np.array([[x0, y0, 0], [x1, y0, 0], [x1, y1, 0], [x0, y1, 0]], dtype=np.float64)
+        mesh = Mesh(quad, np.tile([0.0, 0.0, -1.0], (4, 1)), [0, 1, 2, 0, 2, 3],
+                    uvs=[[0, 1], [1, 1], [1, 0], [0, 0]])  # fmt: skip
+        mat = Material((1.0, 1.0, 1.0, 1.0), lit=False, texture=np.repeat(tex[:, :, None], 3, 2))
+        return scene, [(scene.add(mesh, np.eye(4), mat, name="board"), np.eye(4))]
     scene = Scene(clear_color=(0.03, 0.03, 0.03, 1.0), ambient=0.5, name=f"synth-{target.name}")
     moving = []
     if target.frame == "head":
@@ -101,12 +111,26 @@ def _build_scene(target: Target) -> tuple[object, list]:
     return scene, moving
 
 
+def board_texture_rect(board: object, margin_squares: float) -> tuple[tuple, tuple]:
+    """Board-frame ``(x, y)`` of the top-left and bottom-right corners of ``Board.texture``.
+
+    The board frame has x to the right and y down the printed board (z into it), origin as in
+    ``Board.object_points``.
+    """
+    cols, rows = board.squares
+    sq = board.square_size
+    m = margin_squares * sq
+    off = 0.0 if board.kind == "charuco" else sq  # checkerboard origin: first inner corner
+    return (-off - m, -off - m), (cols * sq - off + m, rows * sq - off + m)
+
+
 class SyntheticRenderer:
     """Renders a target from every camera of a rig with real GL rendering.
 
     Args:
         rig: Cameras (outside-in: fixed in the world; inside-out: on the head).
-        target: What is drawn (head target, or world marker map).
+        target: What is drawn: a head target, a world marker map, or a calibration ``Board``
+            (moved like a head target).
         ctx: A current GL context; a headless EGL context is created (and owned) when None.
         supersample: Render this many times the camera resolution, then box-filter down.
         noise_sigma: Gaussian noise, 8-bit grey levels (1 sigma).
@@ -130,7 +154,7 @@ class SyntheticRenderer:
         from vrkit.render.renderer import StereoRenderer
 
         self.rig, self.target = rig, target
-        self.mode = arrangement(rig, target.frame)
+        self.mode = arrangement(rig, getattr(target, "frame", "head"))
         self._own_ctx = ctx is None
         self.ctx = create_headless_context() if ctx is None else ctx
         self.ctx.make_current()
