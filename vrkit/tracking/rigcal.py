@@ -47,6 +47,8 @@ class Board:
         square_size: Square side in metres.
         marker_size: ArUco marker side in metres (ChArUco only).
         dictionary: ArUco dictionary name (ChArUco only).
+        subpix_window: Half size of ``cv2.cornerSubPix``'s window for checkerboard corners
+            (OpenCV's stereo sample uses (11, 11); use about a third of a square in pixels).
     """
 
     kind: str
@@ -54,6 +56,7 @@ class Board:
     square_size: float
     marker_size: float = 0.0
     dictionary: str = "DICT_4X4_50"
+    subpix_window: tuple[int, int] = (11, 11)
     _cv: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -117,13 +120,45 @@ class Board:
             return ids.ravel().astype(np.int64), corners.reshape(-1, 2).astype(np.float64)
         pattern = (self.squares[0] - 1, self.squares[1] - 1)
         ok, corners = cv2.findChessboardCorners(
-            image, pattern, cv2.CALIB_CB_ADAPTIVE_THRESH | cv2.CALIB_CB_NORMALIZE_IMAGE
+            image,
+            pattern,
+            cv2.CALIB_CB_ADAPTIVE_THRESH | cv2.CALIB_CB_NORMALIZE_IMAGE | cv2.CALIB_CB_FAST_CHECK,
         )
         if not ok:
             return empty
         crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
-        corners = cv2.cornerSubPix(image, corners, (11, 11), (-1, -1), crit)
-        return np.arange(len(corners), dtype=np.int64), corners.reshape(-1, 2).astype(np.float64)
+        corners = cv2.cornerSubPix(image, corners, self.subpix_window, (-1, -1), crit)
+        px = corners.reshape(-1, 2).astype(np.float64)
+        return np.arange(len(px), dtype=np.int64), self._canonical_order(image, px, pattern)
+
+    def _canonical_order(self, image: NDArray, px: F64, pattern: tuple[int, int]) -> F64:
+        """Reorder checkerboard corners (N, 2) so that they match :meth:`object_points`.
+
+        OpenCV may return the grid starting at any corner, mirrored or not. Seen from the
+        front, the board's x and y axes keep their handedness in the image (so mirrored orders
+        are wrong), and the square between corners 0, 1, n, n + 1 is black (decides between
+        the two half-turn orders when ``columns + rows`` is odd).
+        """
+        n, m = pattern
+        g = px.reshape(m, n, 2)
+        candidates = [g, g[::-1, ::-1], g[::-1], g[:, ::-1]]
+        best = g
+        for cand in candidates:
+            ex, ey = cand[0, 1] - cand[0, 0], cand[1, 0] - cand[0, 0]
+            if ex[0] * ey[1] - ex[1] * ey[0] <= 0:
+                continue
+            cx, cy = cand[:2, :2].reshape(-1, 2).mean(axis=0)
+            x0, y0 = round(cx), round(cy)
+            patch = image[max(y0 - 1, 0) : y0 + 2, max(x0 - 1, 0) : x0 + 2]
+            ox, oy = cand[-2:, -2:].reshape(-1, 2).mean(axis=0)  # the opposite end's square
+            x1, y1 = round(ox), round(oy)
+            other = image[max(y1 - 1, 0) : y1 + 2, max(x1 - 1, 0) : x1 + 2]
+            best = cand
+            if (self.squares[0] + self.squares[1]) % 2 == 0 or (
+                patch.size and other.size and patch.mean() < other.mean()
+            ):
+                break
+        return np.ascontiguousarray(best.reshape(-1, 2))
 
     def texture(self, px_per_square: int = 64, margin_squares: float = 0.5) -> NDArray[np.uint8]:
         """Grey image (H, W) of the board with a white margin (for rendering or printing)."""
@@ -467,8 +502,8 @@ def _bundle_adjust(
 ) -> tuple[dict[int, F64], dict[int, F64]]:
     """Joint refinement of camera poses (camera 0 fixed) and board poses; soft-L1, sparse J.
 
-    Intrinsics stay fixed; residuals are undistorted normalised coordinates times the focal
-    length (pixels), so any lens model the camera supports works.
+    Intrinsics stay fixed; residuals are distorted pixels (``Camera.project``, one call per
+    camera), the quantity OpenCV's calibration functions minimise and report.
     """
     from scipy.optimize import least_squares
     from scipy.sparse import lil_matrix
@@ -485,7 +520,7 @@ def _bundle_adjust(
             rows_cam.append(np.full(n, c))
             rows_view.append(np.full(n, vi[v]))
             X.append(obj_all[d[0]])
-            obs.append(cams[c].normalize(d[1]))
+            obs.append(d[1])
             f.append(np.full(n, cams[c].focal))
     cam_i = np.concatenate(rows_cam)
     view_i = np.concatenate(rows_view)
@@ -506,8 +541,12 @@ def _bundle_adjust(
         Rc, tc, Rv, tv = unpack(x)
         Xc0 = np.einsum("nij,nj->ni", Rv[view_i], X) + tv[view_i]
         Xc = np.einsum("nij,nj->ni", Rc[cam_i], Xc0) + tc[cam_i]
-        z = np.where(Xc[:, 2] > 1e-6, Xc[:, 2], 1e-6)
-        return ((Xc[:, :2] / z[:, None] - obs) * f[:, None]).ravel()
+        proj = np.empty_like(obs)
+        for c in range(n_cam):
+            sel = cam_i == c
+            if sel.any():
+                proj[sel] = cams[c].project(Xc[sel])
+        return np.nan_to_num(proj - obs, nan=1e3).ravel()
 
     S = lil_matrix((2 * len(X), len(x0)), dtype=np.int8)
     r = np.arange(len(X))
@@ -520,6 +559,13 @@ def _bundle_adjust(
         residuals, x0, jac_sparsity=S, loss="soft_l1", f_scale=1.0, x_scale="jac",
         method="trf", xtol=1e-12, ftol=1e-12, max_nfev=200,
     )  # fmt: skip
+    if np.max(np.abs(res.fun)) < 5.0:
+        # no gross outliers: finish with plain least squares (the maximum-likelihood fit for
+        # Gaussian corner noise, what OpenCV's calibration functions minimise)
+        res = least_squares(
+            residuals, res.x, jac_sparsity=S, loss="linear", x_scale="jac", method="trf",
+            xtol=1e-12, ftol=1e-12, max_nfev=50,
+        )  # fmt: skip
     Rc, tc, Rv, tv = unpack(res.x)
     T_c = {c: tf.transform(Rc[c], tc[c]) for c in range(n_cam)}
     T_b = {v: tf.transform(Rv[vi[v]], tv[vi[v]]) for v in views}

@@ -136,7 +136,7 @@ def calibration_views(
     """Board poses ``T_world_board`` for a synthetic rig calibration.
 
     ``per_camera`` views per camera put the board close to it (0.35-0.6 m), across its image
-    and tilted up to 40 degrees (intrinsics); ``per_pair`` views per overlapping camera pair
+    and tilted up to 45 degrees (intrinsics); ``per_pair`` views per overlapping camera pair
     (optical axes less than ``max_pair_angle_deg`` apart) put it where both see it
     (extrinsics). The board frame is x right, y down the print, z into the board.
     """
@@ -144,13 +144,13 @@ def calibration_views(
     for cam in rig.cameras:
         T = cam.T_rig_cam
         for _ in range(per_camera):
-            u = rng.uniform(0.25, 0.75) * cam.width
-            v = rng.uniform(0.25, 0.75) * cam.height
+            u = rng.uniform(0.15, 0.85) * cam.width
+            v = rng.uniform(0.15, 0.85) * cam.height
             ray = np.linalg.solve(cam.K, [u, v, 1.0])
             ray /= np.linalg.norm(ray)
             d = rng.uniform(0.35, 0.6)
             center = T[:3, :3] @ (ray * d) + T[:3, 3]
-            tilt = np.radians(rng.uniform([-40, -40, -30], [40, 40, 30]))
+            tilt = np.radians(rng.uniform([-45, -45, -30], [45, 45, 30]))
             views.append(_board_facing(center, T[:3, :3] @ ray, board_size, tilt))
     for a, b in itertools.combinations(range(len(rig)), 2):
         za, zb = rig.cameras[a].T_rig_cam[:3, 2], rig.cameras[b].T_rig_cam[:3, 2]

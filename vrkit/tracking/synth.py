@@ -72,7 +72,15 @@ def _build_scene(target: Target) -> tuple[object, list]:
         mesh = Mesh(quad, np.tile([0.0, 0.0, -1.0], (4, 1)), [0, 1, 2, 0, 2, 3],
                     uvs=[[0, 1], [1, 1], [1, 0], [0, 0]])  # fmt: skip
         mat = Material((1.0, 1.0, 1.0, 1.0), lit=False, texture=np.repeat(tex[:, :, None], 3, 2))
-        return scene, [(scene.add(mesh, np.eye(4), mat, name="board"), np.eye(4))]
+        # only the front is printed: a grey backing 2 mm behind hides the print from behind
+        back = Mesh(
+            quad + np.array([0.0, 0.0, 0.002]), np.tile([0.0, 0.0, 1.0], (4, 1)), [0, 1, 2, 0, 2, 3]
+        )
+        grey = Material((0.35, 0.35, 0.35, 1.0), lit=False)
+        return scene, [
+            (scene.add(mesh, np.eye(4), mat, name="board"), np.eye(4)),
+            (scene.add(back, np.eye(4), grey, name="board-back"), np.eye(4)),
+        ]
     scene = Scene(clear_color=(0.03, 0.03, 0.03, 1.0), ambient=0.5, name=f"synth-{target.name}")
     moving = []
     if target.frame == "head":
