@@ -270,8 +270,9 @@ def solve_pose(
         rig: The camera rig.
         observations: 2D-3D correspondences per camera.
         mode: ``"outside_in"`` or ``"inside_out"`` (see :func:`arrangement`).
-        prior: Optional (4, 4) ``T_world_head`` guess (e.g. the filter's prediction); used as a
-            candidate start next to the per-camera PnP poses.
+        prior: Optional (4, 4) ``T_world_head`` guess (e.g. the filter's prediction). When its
+            median residual is below ``3 * outlier_px`` it is the only start; otherwise it is a
+            candidate next to the per-camera PnP poses.
         huber_px: Huber loss threshold in pixels.
         outlier_px: Points with a final residual above ``max(outlier_px, 4 * robust sigma)`` are
             rejected.
@@ -295,9 +296,16 @@ def solve_pose(
             f"too few target points visible: {total} (per camera {counts}); need >= {min_points}"
         )
     prob = _Problem(rig, observations, mode)
-    cands = [T for _, T in pnp_candidates(rig, prob.obs, mode, ransac_px)]
+    cands = []
     if prior is not None:
-        cands.append(tf.as_array(prior, (4, 4), "prior"))
+        prior = tf.as_array(prior, (4, 4), "prior")
+        e = np.linalg.norm(prob.residuals(prior), axis=1)
+        if np.median(e) < 3.0 * outlier_px:
+            cands.append(prior)  # a good prediction: skip the per-camera PnP
+    if not cands:
+        cands = [T for _, T in pnp_candidates(rig, prob.obs, mode, ransac_px)]
+        if prior is not None:
+            cands.append(prior)
     if not cands:
         raise DataError(
             f"no camera sees >= 4 target points (per camera {counts}) and there is no prior pose"

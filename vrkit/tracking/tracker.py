@@ -76,7 +76,8 @@ class TrackerConfig:
         threads: Worker threads for per-camera detection.
         use_roi: Search only around the predicted target while tracking.
         roi_margin_px: Margin added around the predicted target's bounding box.
-        full_search_every: While tracking with ROIs, search whole images every N frames.
+        full_search_every: While tracking with ROIs, search whole images every N frames
+            (0 = only when the solve fails; the ROI already covers the whole predicted target).
         led_threshold: Grey level for LED blobs.
         led_gate_px: Gate for LED prior matching.
         outlier_px: Solver outlier threshold.
@@ -86,7 +87,7 @@ class TrackerConfig:
     threads: int = 2
     use_roi: bool = True
     roi_margin_px: float = 24.0
-    full_search_every: int = 30
+    full_search_every: int = 0
     led_threshold: int = 96
     led_gate_px: float = 4.0
     outlier_px: float = 3.0
@@ -168,7 +169,7 @@ class Tracker:
         if (
             T_pred is None
             or not self.config.use_roi
-            or self._frames_since_full >= self.config.full_search_every
+            or 0 < self.config.full_search_every <= self._frames_since_full
         ):
             self._frames_since_full = 0
             return full
