@@ -246,9 +246,18 @@ def detect_views(
 
 
 def calibrate_intrinsics(
-    board: Board, det: Detections, camera: int, model: str = "pinhole", min_views: int = 5
+    board: Board,
+    det: Detections,
+    camera: int,
+    model: str = "pinhole",
+    min_views: int = 5,
+    fix_k3: bool = True,
 ) -> tuple[F64, F64, float]:
     """Intrinsics of one camera from its board views.
+
+    ``fix_k3`` keeps the sixth-order radial term at zero (``cv2.CALIB_FIX_K3``), as OpenCV
+    advises for lenses that are not wide-angle: the free term trades off against the focal
+    length and makes both less certain.
 
     Returns:
         K (3, 3), distortion coefficients (5,) or (4,) for fisheye, and the RMS in pixels.
@@ -277,7 +286,8 @@ def calibrate_intrinsics(
         crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-10)
         rms, K, D, _, _ = cv2.fisheye.calibrate(obj, img, size, K, D, flags=flags, criteria=crit)
         return K, D.ravel(), float(rms)
-    rms, K, D, _, _ = cv2.calibrateCamera(obj, img, size, None, None)
+    flags = cv2.CALIB_FIX_K3 if fix_k3 else 0
+    rms, K, D, _, _ = cv2.calibrateCamera(obj, img, size, None, None, flags=flags)
     return K, D.ravel()[:5], float(rms)
 
 
@@ -387,6 +397,7 @@ def calibrate_rig(
     model: str = "pinhole",
     method: str = "bundle",
     mounting: str = "world",
+    fix_k3: bool = True,
 ) -> RigCalibration:
     """Calibrate intrinsics (unless given) and joint extrinsics of a rig.
 
@@ -399,6 +410,7 @@ def calibrate_rig(
         method: ``"bundle"`` (own sparse bundle adjustment) or ``"opencv"``
             (``cv2.calibrateMultiview``; falls back to ``"bundle"`` when absent).
         mounting: Mounting stored in the rig (``"world"`` or ``"head"``).
+        fix_k3: Keep ``k3 = 0`` in pinhole intrinsics (see :func:`calibrate_intrinsics`).
 
     Returns:
         The rig and its report.
@@ -426,7 +438,7 @@ def calibrate_rig(
             K, D = src.K, src.dist
             model_c = src.model
         else:
-            K, D, rms = calibrate_intrinsics(board, det, c, model)
+            K, D, rms = calibrate_intrinsics(board, det, c, model, fix_k3=fix_k3)
             report["intrinsics_rms_px"][names[c]] = rms
             model_c = model
         cams.append(Camera(names[c], w, h, K, D, model_c))

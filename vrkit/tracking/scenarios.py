@@ -22,8 +22,11 @@ HEAD_CENTER = np.array([0.0, 1.6, 0.0])
 
 
 def default_distortion(i: int) -> F64:
-    """A mild, camera-dependent radial-tangential distortion (5,) typical of small M12 lenses."""
-    return np.array([-0.12 + 0.01 * i, 0.05, 0.0004 * (i - 1), -0.0003 * i, -0.01])
+    """A mild, camera-dependent radial-tangential distortion (5,) typical of small M12 lenses.
+
+    ``k3`` is zero, as for most narrow-angle lenses (and what ``fix_k3`` calibrations assume).
+    """
+    return np.array([-0.12 + 0.01 * i, 0.05, 0.0004 * (i - 1), -0.0003 * i, 0.0])
 
 
 def outside_in_rig(
