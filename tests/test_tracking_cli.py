@@ -25,9 +25,11 @@ PERIOD = round(1e9 / 60)
 
 @pytest.fixture(scope="module")
 def rec(tmp_path_factory, _gl_session):
-    """16 frames at 60 Hz, 4 cameras 640x480, moving head; camera 0 delivers nothing 5-8."""
+    """16 frames at 60 Hz, 4 cameras 640x480 (lens distortion, noise 1.5 grey levels, 4 ms motion
+    blur), head moving along the known trajectory; camera 0 delivers nothing in frames 5-8."""
     out = tmp_path_factory.mktemp("track") / "rec"
-    code = main(["track", "synth", str(out), "--frames", str(FRAMES), "--drop", "0:5-8"])
+    args = ["track", "synth", str(out), "--frames", str(FRAMES), "--drop", "0:5-8"]
+    code = main([*args, "--blur-ms", "4", "--noise", "1.5"])
     assert code == 0
     _gl_session.make_current()
     return out
@@ -174,3 +176,28 @@ def test_live_camera_that_stops_is_reported(rec, tmp_path):
     assert stopped, [fs.errors for fs in sets]
     assert stopped[-1].errors[0] == "cam0: capture stopped"
     assert all(fs.camera_t_ns[1] is None or fs.camera_t_ns[1] > 0 for fs in sets)
+
+
+def test_shipped_rig_target_and_board_examples_load():
+    """The examples in calibration/ load and are the scenarios the synthetic tests use."""
+    from vrkit.resources import data_dir
+    from vrkit.tracking.rigcal import Board
+    from vrkit.tracking.scenarios import inside_out_rig, outside_in_rig
+    from vrkit.tracking.target import headset_aruco, headset_leds, room_marker_map
+
+    cal = data_dir("calibration")
+    for name, rig in (("outside-in", outside_in_rig()), ("inside-out", inside_out_rig())):
+        loaded = Rig.load(cal / f"tracking-rig-{name}-4cam.json")
+        assert loaded.mounting == rig.mounting
+        for a, b in zip(loaded.cameras, rig.cameras, strict=True):
+            np.testing.assert_allclose(a.K, b.K)
+            np.testing.assert_allclose(a.dist, b.dist)
+            np.testing.assert_allclose(a.T_rig_cam, b.T_rig_cam, atol=1e-12)
+    for name, target in (("headset-aruco", headset_aruco()), ("headset-leds", headset_leds()),
+                         ("room-map", room_marker_map())):  # fmt: skip
+        loaded = Target.load(cal / f"tracking-target-{name}.json")
+        assert (loaded.kind, loaded.frame) == (target.kind, target.frame)
+        np.testing.assert_allclose(loaded.points(), target.points())
+    board = Board.load(cal / "tracking-board-charuco-9x7.json")
+    assert (board.kind, board.squares, board.square_size) == ("charuco", (9, 7), 0.035)
+    assert Board.load(cal / "tracking-board-checkerboard-10x7.json").squares == (10, 7)

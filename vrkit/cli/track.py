@@ -43,7 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     r = sub.add_parser("run", help="track a target and write poses")
     r.add_argument("--rig", required=True, help="rig JSON (vrkit track calibrate-rig)")
-    r.add_argument("--target", required=True, help="target JSON (calibration/targets/)")
+    r.add_argument(
+        "--target", required=True, help="target JSON (calibration/tracking-target-*.json)"
+    )
     r.add_argument("--source", required=True,
                    help="rec:DIR | DIR | images:D0,D1.. | video:A,B.. | live:0,1..")  # fmt: skip
     r.add_argument("--out", required=True, help="poses .csv or .json")
@@ -54,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.set_defaults(func=_run)
 
     c = sub.add_parser("calibrate-rig", help="calibrate a camera rig from board views")
-    c.add_argument("--board", required=True, help="board JSON (calibration/targets/*board*)")
+    c.add_argument("--board", required=True, help="board JSON (calibration/tracking-board-*.json)")
     c.add_argument("--source", required=True, help="frames: rec:DIR | images:D0,D1.. | ...")
     c.add_argument("--out", required=True, help="rig JSON to write")
     c.add_argument("--names", default="", help="camera names, comma separated")
