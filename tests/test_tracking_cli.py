@@ -201,3 +201,31 @@ def test_shipped_rig_target_and_board_examples_load():
     board = Board.load(cal / "tracking-board-charuco-9x7.json")
     assert (board.kind, board.squares, board.square_size) == ("charuco", (9, 7), 0.035)
     assert Board.load(cal / "tracking-board-checkerboard-10x7.json").squares == (10, 7)
+
+
+def test_live_tracker_pose_source_on_a_recording(rec, tmp_path):
+    """`--pose-source tracker:live:CONFIG.json`: the tracker runs in a thread on a recording
+    replayed at its recorded pace; pose_at(host time) answers with the filtered pose."""
+    import time
+
+    from vrkit.tracking.poses import tracker_pose_source
+
+    cfg = tmp_path / "tracker.json"
+    rel = {"rig": str(rec / "rig.json"), "target": str(rec / "target.json")}
+    cfg.write_text(json.dumps({**rel, "source": f"rec:{rec}"}))
+    t0 = time.monotonic()
+    src = tracker_pose_source(f"live:{cfg}")
+    try:
+        while src.frames < FRAMES and src.error is None and time.monotonic() - t0 < 20:
+            time.sleep(0.01)
+        elapsed = time.monotonic() - t0
+        assert src.error is None and src.frames == FRAMES
+        assert elapsed >= (FRAMES - 1) * PERIOD * 1e-9  # replayed at the recorded pace
+        t_last = (FRAMES - 1) * PERIOD
+        pose = src.pose_at(src._offset_ns + t_last)
+        assert np.linalg.norm(pose.position - head_trajectory(t_last)[:3, 3]) < 2e-3
+        ahead = src.pose_at(src._offset_ns + t_last + 20_000_000)  # a display time 20 ms on
+        assert np.linalg.norm(ahead.position - head_trajectory(t_last + 2e7)[:3, 3]) < 3e-3
+    finally:
+        src.close()
+        src.close()
