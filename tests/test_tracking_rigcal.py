@@ -31,8 +31,14 @@ def stereo():
 
 
 def test_real_stereo_rms_matches_opencv_stereo_calibrate(stereo):
-    """Issue #8 proof: on OpenCV's real stereo checkerboard photos the joint extrinsics reach
-    the same RMS as cv2.stereoCalibrate on the same detections and intrinsics."""
+    """Issue #8 proof: on OpenCV's real stereo checkerboard photos (13 pairs, 640x480, from
+    Debian's opencv-doc) the joint extrinsics reach the same RMS as cv2.stereoCalibrate on the
+    same detections and intrinsics.
+
+    Measured (OpenCV 5.0): ours 0.44685 px, cv2.stereoCalibrate(CALIB_FIX_INTRINSIC) 0.44685 px,
+    baselines equal to 0.1 um (83.6 mm); cv2.stereoCalibrate refining the intrinsics too gets
+    0.4439 px. Asserted: within 2 % of stereoCalibrate, translation within 0.2 mm.
+    """
     import cv2
 
     board, det = stereo
