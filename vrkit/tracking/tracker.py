@@ -309,6 +309,18 @@ class Tracker:
             events=events,
         )
 
+    def update_gyro(self, t_ns: int, omega: NDArray) -> None:
+        """Feed one gyro sample to the pose filter (gyro integration between optical frames).
+
+        Args:
+            t_ns: Sample time on the frames' clock, ns. Samples should arrive in time order,
+                interleaved with the frame sets they fall between.
+            omega: (3,) angular rate in head axes, rad/s (bias included; the filter estimates
+                it). Ignored while tracking is lost.
+        """
+        if self.status == TRACKING and self.filter.initialized:
+            self.filter.update_gyro(t_ns, omega)
+
     def pose_at(self, when_ns: int) -> tuple[F64, F64] | None:
         """Filtered pose predicted to ``when_ns`` (e.g. a display time), or None while lost."""
         if self.status != TRACKING or not self.filter.initialized:
