@@ -569,15 +569,18 @@ def _bundle_adjust(
             S[rr, n_pc + 6 * view_i + k] = 1
     res = least_squares(
         residuals, x0, jac_sparsity=S, loss="soft_l1", f_scale=1.0, x_scale="jac",
-        method="trf", xtol=1e-12, ftol=1e-12, max_nfev=200,
+        method="trf", xtol=1e-9, ftol=1e-9, max_nfev=200,
     )  # fmt: skip
+    log.debug("bundle adjustment, soft-L1: %d evaluations, status %d", res.nfev, res.status)
     if np.max(np.abs(res.fun)) < 5.0:
         # no gross outliers: finish with plain least squares (the maximum-likelihood fit for
         # Gaussian corner noise, what OpenCV's calibration functions minimise)
         res = least_squares(
             residuals, res.x, jac_sparsity=S, loss="linear", x_scale="jac", method="trf",
-            xtol=1e-12, ftol=1e-12, max_nfev=50,
+            xtol=1e-10, ftol=1e-10, max_nfev=20,
         )  # fmt: skip
+        log.debug("bundle adjustment, least squares: %d evaluations, status %d", res.nfev,
+                  res.status)  # fmt: skip
     Rc, tc, Rv, tv = unpack(res.x)
     T_c = {c: tf.transform(Rc[c], tc[c]) for c in range(n_cam)}
     T_b = {v: tf.transform(Rv[vi[v]], tv[vi[v]]) for v in views}
