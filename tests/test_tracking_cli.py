@@ -7,6 +7,7 @@ file with the wrong image size), each checked for a clear message and no crash.
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from vrkit.tracking.tracker import Tracker
 
 FRAMES = 16
 PERIOD = round(1e9 / 60)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +99,16 @@ def test_record_and_replay_round_trip(rec, tracked, tmp_path):
 def test_vrkit_run_head_pose_from_tracker(rec, tracked, tmp_path):
     """`vrkit run --pose-source tracker:poses.csv` renders headless with the tracked head."""
     out = tmp_path / "run"
-    args = ["run", "examples/room.py", "--backend", "headless", "--frames", "6", "--fps", "60"]
+    args = [
+        "run",
+        str(ROOT / "examples" / "room.py"),
+        "--backend",
+        "headless",
+        "--frames",
+        "6",
+        "--fps",
+        "60",
+    ]
     assert main([*args, "--out", str(out), "--pose-source", f"tracker:{rec / 'p.csv'}"]) == 0
     frames = json.loads((out / "run.json").read_text())["frames"]
     assert len(frames) == 6
@@ -229,3 +240,41 @@ def test_live_tracker_pose_source_on_a_recording(rec, tmp_path):
     finally:
         src.close()
         src.close()
+
+
+def test_calibrate_rig_cli_on_the_stereo_photos(tmp_path, capsys):
+    """`vrkit track calibrate-rig` on OpenCV's stereo photos (one folder per camera)."""
+    from vrkit.math import transforms as tf
+
+    data = Path(__file__).parent / "data" / "tracking" / "opencv_stereo"
+    out = tmp_path / "stereo-rig.json"
+    args = [
+        "track",
+        "calibrate-rig",
+        "--board",
+        str(ROOT / "calibration" / "tracking-board-checkerboard-10x7.json"),
+    ]
+    args += ["--source", f"images:{data / 'left'},{data / 'right'}", "--names", "left,right"]
+    assert main([*args, "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "calibrated 2 cameras from 13 shared views (bundle)" in text
+    assert "pair left-right: RMS 0.447 px" in text
+    rig = Rig.load(out)
+    assert [c.name for c in rig.cameras] == ["left", "right"]
+    T_right_left = tf.invert_transform(rig.cameras[1].T_rig_cam) @ rig.cameras[0].T_rig_cam
+    assert abs(np.linalg.norm(T_right_left[:3, 3]) - 0.0836) < 5e-4  # 83.6 mm baseline
+
+
+def test_malformed_rig_and_target_files_are_clear_errors(rec, tmp_path, capsys):
+    data = json.loads((rec / "rig.json").read_text())
+    del data["cameras"][2]["K"]
+    rig = tmp_path / "rig.json"
+    rig.write_text(json.dumps(data))
+    target = tmp_path / "target.json"
+    target.write_text(json.dumps({"schema": "vrkit.tracking.target/1", "name": "t",
+                                  "kind": "led", "leds": [[0, 0, 0]] * 3}))  # fmt: skip
+    run = ["track", "run", "--source", str(rec), "--out", str(tmp_path / "p.csv")]
+    assert main([*run, "--rig", str(rig), "--target", str(rec / "target.json")]) == 1
+    assert "camera entry misses key 'K'" in capsys.readouterr().err
+    assert main([*run, "--rig", str(rec / "rig.json"), "--target", str(target)]) == 1
+    assert "an LED target needs >= 4 LEDs, got 3" in capsys.readouterr().err
