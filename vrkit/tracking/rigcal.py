@@ -577,7 +577,7 @@ def _bundle_adjust(
         # Gaussian corner noise, what OpenCV's calibration functions minimise)
         res = least_squares(
             residuals, res.x, jac_sparsity=S, loss="linear", x_scale="jac", method="trf",
-            xtol=1e-10, ftol=1e-10, max_nfev=20,
+            xtol=1e-9, ftol=1e-9, max_nfev=50,
         )  # fmt: skip
         log.debug("bundle adjustment, least squares: %d evaluations, status %d", res.nfev,
                   res.status)  # fmt: skip
