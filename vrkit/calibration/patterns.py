@@ -63,7 +63,8 @@ class PanelGeometry:
         x, y, w, h = self.viewport_px
         if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > self.width_px or y + h > self.height_px:
             raise InputError(
-                f"viewport {self.viewport_px} does not fit the {self.width_px}x{self.height_px} panel"
+                f"viewport {self.viewport_px} does not fit the "
+                f"{self.width_px}x{self.height_px} panel"
             )
         if self.eye not in ("left", "right"):
             raise InputError(f"eye must be 'left' or 'right', got {self.eye!r}")
@@ -312,7 +313,8 @@ def make_pattern_set(
     j_hi = int(np.floor((vy + vh - margin - cy) / spacing_px))
     if i_hi - i_lo < 3 or j_hi - j_lo < 3:
         raise InputError(
-            f"spacing {spacing_px} px leaves fewer than 4x4 features in viewport {panel.viewport_px}"
+            f"spacing {spacing_px} px leaves fewer than 4x4 features in viewport "
+            f"{panel.viewport_px}"
         )
     jj, ii = np.mgrid[j_lo : j_hi + 1, i_lo : i_hi + 1]
     ij = np.stack([ii.ravel(), jj.ravel()], axis=1).astype(np.int64)
