@@ -76,7 +76,7 @@ def check_coefficients(values: Any, field: str, count: Sequence[int] | None = No
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
         i = int(bad[0])
-        raise ProfileError(f"{field}[{i}] must be a finite number, got {arr[i]!r}")
+        raise ProfileError(f"{field}[{i}] must be a finite number, got {float(arr[i])}")
     return arr
 
 
