@@ -126,9 +126,12 @@ def detect_dots(image: NDArray[np.float32], frame: PatternFrame) -> Detection:
     tree = cKDTree(cents)
     d, nn = tree.query(cents, k=min(5, len(cents)))
     step = float(np.median(d[:, 1]))
-    # Anchor: the blob much larger than its neighbours.
+    # Anchor: the blob much larger than its neighbours and than the dots in general (small
+    # dots at a dim, blurred edge can look large next to even smaller neighbours).
     neigh_area = np.median(areas[nn[:, 1:]], axis=1)
-    ratio = areas / np.maximum(neigh_area, 1e-9)
+    ratio = np.minimum(
+        areas / np.maximum(neigh_area, 1e-9), areas / max(float(np.median(areas)), 1e-9)
+    )
     a = int(np.argmax(ratio))
     if ratio[a] < 0.5 * (1 + ANCHOR_SCALE**2):
         raise DataError(

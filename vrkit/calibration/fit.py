@@ -225,7 +225,7 @@ def fit_lens(
     model: str = "radial",
     *,
     outlier_arcmin: float = 3.0,
-    grid_knots: int = 9,
+    grid_knots: int = 13,
     progress: Callable[[str], None] | None = None,
 ) -> LensFit:
     """Fit one lens model with the lens centre and the camera-to-eye rotation.
@@ -327,23 +327,29 @@ def fit_lens(
         max_nfev=60 + 4 * par.n,
     )
     x = sol.x
-    r = _angles(residual(x, np.ones(len(obs), bool), True))
-    sigma = 1.4826 * float(np.median(np.abs(r - np.median(r)))) + 1e-9
-    keep = r <= max(outlier_arcmin, 4.0 * sigma + float(np.median(r)))
-    if progress:
-        progress(f"{model}: refit without {int((~keep).sum())} outliers")
-    sol = least_squares(
-        residual,
-        x,
-        args=(keep,),
-        x_scale=scale_x,
-        method="lm",
-        max_nfev=200 * (6 + par.n),
-        xtol=1e-12,
-        ftol=1e-12,
-        gtol=1e-12,
-    )
-    x = sol.x
+    keep = np.ones(len(obs), bool)
+    for _ in range(3):
+        r = _angles(residual(x, np.ones(len(obs), bool), True))
+        med = float(np.median(r[keep]))
+        sigma = 1.4826 * float(np.median(np.abs(r[keep] - med))) + 1e-9
+        new_keep = r <= max(outlier_arcmin, 4.0 * sigma + med)
+        if np.array_equal(new_keep, keep) and _ > 0:
+            break
+        keep = new_keep
+        if progress:
+            progress(f"{model}: refit without {int((~keep).sum())} outliers")
+        sol = least_squares(
+            residual,
+            x,
+            args=(keep,),
+            x_scale=scale_x,
+            method="lm",
+            max_nfev=200 * (6 + par.n),
+            xtol=1e-12,
+            ftol=1e-12,
+            gtol=1e-12,
+        )
+        x = sol.x
     lens, rv, centre = unpack(x)
     r_all = _angles(residual(x, np.ones(len(obs), bool), True))
     res = np.where(keep, r_all, np.nan)
@@ -353,9 +359,7 @@ def fit_lens(
             "check the camera file, the pattern description and the captures",
         )
     ideal, _ = ideal_from_camera_rays(rays, _rotation(rv))
-    return LensFit(
-        model, lens, centre, rv, np.where(keep, r_all, r_all), keep, 5 + par.n, obs, ideal
-    )
+    return LensFit(model, lens, centre, rv, r_all, keep, 5 + par.n, obs, ideal)
 
 
 def _forward_residual(
@@ -378,8 +382,8 @@ def _forward_residual(
         m = chan == c
         p = ideal[m]
         f0 = distort(p, c)
-        fx = distort(p + [h, 0.0], c)
-        fy = distort(p + [0.0, h], c)
+        fx = distort(p + np.array([h, 0.0]), c)
+        fy = distort(p + np.array([0.0, h]), c)
         J = np.stack([(fx - f0) / h, (fy - f0) / h], axis=2)  # (n, 2 out, 2 in)
         miss = f0 - tan[m]
         with np.errstate(all="ignore"):
@@ -405,7 +409,7 @@ def _fit_grid(
     """Grid model: rotation and centre from a radial fit, then a linear solve per channel."""
     from scipy.interpolate import RectBivariateSpline
 
-    base = fit_lens(obs, camera, panel, "radial4", outlier_arcmin=outlier_arcmin, progress=progress)
+    base = fit_lens(obs, camera, panel, "radial", outlier_arcmin=outlier_arcmin, progress=progress)
     if progress:
         progress("grid: linear solve")
     keep = base.inlier.copy()
@@ -422,19 +426,33 @@ def _fit_grid(
         z = np.zeros((knots, knots))
         z.flat[k] = 1.0  # z[iy, ix]
         basis[:, k] = RectBivariateSpline(xs, ys, z.T, kx=3, ky=3).ev(tan[:, 0], tan[:, 1])
-    # Second-difference smoothness, weak: it only decides knots that no data constrains.
+    # Knots with little data fall back on a prior: the radial fit's map, continued linearly in
+    # radius beyond its usable range (monotonic), strongly where no data supports the knot.
+    gx, gy = np.meshgrid(xs, ys)
+    knots_xy = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    r_k = np.hypot(knots_xy[:, 0], knots_xy[:, 1])
+    r_lim = 0.98 * base.lens.max_panel_radius
+    clamp = np.minimum(1.0, r_lim / np.maximum(r_k, 1e-12))
     eye = np.eye(knots)
     d2 = np.diff(eye, 2, axis=0)
-    reg = np.vstack([np.kron(eye, d2), np.kron(d2, eye)]) * 1e-3
+    smooth = np.vstack([np.kron(eye, d2), np.kron(d2, eye)]) * 1e-2
     disp = np.zeros((3, knots, knots, 2))
     channels = sorted(set(int(c) for c in obs.channel))
     for _ in range(2):
         for c in range(3):
             src = c if c in channels else 1
             m = keep & (obs.channel == src)
-            A = np.vstack([basis[m], reg])
+            inside = base.lens.undistort(knots_xy * clamp[:, None], src, strict=False)
+            prior = inside / clamp[:, None] - knots_xy
+            has_prior = np.all(np.isfinite(prior), axis=1)
+            support = np.sum(basis[m] > 0.5, axis=0)
+            weight = np.where(support >= 3, 0.05, 1.0)[has_prior]
+            P = np.eye(n_k)[has_prior] * weight[:, None]
+            A = np.vstack([basis[m], P, smooth])
             for j in (0, 1):
-                b = np.concatenate([meas[m, j] - tan[m, j], np.zeros(len(reg))])
+                b = np.concatenate(
+                    [meas[m, j] - tan[m, j], weight * prior[has_prior, j], np.zeros(len(smooth))]
+                )
                 disp[c, :, :, j] = np.linalg.lstsq(A, b, rcond=None)[0].reshape(knots, knots)
         try:
             lens = GridLens(xs.tolist(), ys.tolist(), disp)

@@ -97,6 +97,26 @@ class PanelGeometry:
         }
 
     @classmethod
+    def from_profile(cls, profile: Any, eye: int = 0) -> PanelGeometry:
+        """Geometry of one eye of a :class:`vrkit.optics.profile.HeadsetProfile`.
+
+        The lens centre comes from the profile's ``lens_center_m`` (metres from the panel's
+        bottom-left corner), converted to panel pixels from the top-left corner.
+        """
+        (wpx, hpx), (wm, hm) = profile.resolution_px, profile.size_m
+        pitch = (wm / wpx, hm / hpx)
+        cx_m, cy_m = profile.lens_center_m(eye)
+        return cls(
+            int(wpx),
+            int(hpx),
+            pitch,
+            float(profile.screen_to_lens_m),
+            tuple(int(v) for v in profile.eye_viewport(eye)),
+            (cx_m / pitch[0], (hm - cy_m) / pitch[1]),
+            "left" if eye == 0 else "right",
+        )
+
+    @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PanelGeometry:
         """Parse :meth:`to_dict` output."""
         return cls(
