@@ -1,0 +1,213 @@
+"""Lens calibration closed loop: the synthetic bench recovers a known lens; bad captures."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vrkit.calibration.bench import BROWN_LENS, BenchConfig, make_captures, run_bench
+from vrkit.calibration.camera import CameraModel
+from vrkit.calibration.capture import read_rgb, write_rgb
+from vrkit.calibration.export import profile_with_fit, to_cardboard, to_mesh_json, to_openhmd
+from vrkit.calibration.fit import fit_lens
+from vrkit.calibration.lens import measure_captures
+from vrkit.calibration.patterns import PatternSet
+from vrkit.cli import main
+from vrkit.core.errors import DataError
+from vrkit.optics.profile import load_profile, profile_from_dict
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def clean_bench(tmp_path_factory):
+    """Noise-free bench, truth = the generic profile's radial lens with lateral colour."""
+    out = tmp_path_factory.mktemp("bench_clean")
+    return run_bench(BenchConfig(noise="none"), out, ("radial2",), heatmap=True)
+
+
+def test_noise_free_bench_recovers_the_lens(clean_bench):
+    m = clean_bench.metrics["radial2"]
+    assert m["rms_arcmin"] <= 0.5
+    # Every coefficient of the true family within 1 %: k1, k2 and the three channel scales.
+    coeffs = m["coefficients"]
+    assert max(coeffs["relative_error"]) < 0.01, coeffs
+    assert m["model_error_rms_arcmin"] < 0.3
+    assert m["centre_error_px"] < 0.1
+    assert m["rotation_error_deg"] * 60 < 0.5
+    # Lateral colour: red and blue shift relative to green at the field edge (~9-10 arcmin).
+    for name in ("red", "blue"):
+        ch = m["chromatic"][name]
+        assert abs(ch["true_shift_arcmin"]) > 5
+        assert ch["fitted_shift_arcmin"] == pytest.approx(ch["true_shift_arcmin"], abs=0.2)
+        assert ch["field_error_rms_arcmin"] < 0.1, ch
+    assert (clean_bench.out_dir / "heatmap_radial2.png").stat().st_size > 10_000
+    report = json.loads((clean_bench.out_dir / "bench.json").read_text())
+    assert report["models"]["radial2"]["rms_arcmin"] == pytest.approx(m["rms_arcmin"])
+
+
+def test_realistic_noise_bench(tmp_path):
+    res = run_bench(BenchConfig(noise="realistic", seed=5), tmp_path, ("radial2",), heatmap=False)
+    m = res.metrics["radial2"]
+    assert m["rms_arcmin"] <= 1.5
+    assert max(m["coefficients"]["relative_error"]) < 0.01, m["coefficients"]
+    assert m["model_error_rms_arcmin"] < 0.5
+
+
+def test_other_family_truth_and_model_comparison(tmp_path):
+    """Truth Brown-Conrady (decentred, per-channel); radial cannot follow it, Brown can."""
+    res = run_bench(
+        BenchConfig(noise="none", true_lens=BROWN_LENS),
+        tmp_path,
+        ("radial", "brown_conrady"),
+        heatmap=False,
+    )
+    brown, radial = res.metrics["brown_conrady"], res.metrics["radial"]
+    assert brown["rms_arcmin"] <= 0.5
+    assert brown["model_error_rms_arcmin"] < 0.5
+    assert radial["rms_arcmin"] > 3 * brown["rms_arcmin"]
+    assert res.comparison[0]["model"] == "brown_conrady"
+    for name in ("red", "blue"):
+        # The lateral-colour field (channel minus green; tens of arcmin in the corners) is
+        # recovered to a fraction of an arcmin.
+        ch = brown["chromatic"][name]
+        assert ch["true_max_arcmin"] > 10
+        assert ch["field_error_rms_arcmin"] < 0.5, ch
+
+
+def test_profile_export_and_run_loader(clean_bench, tmp_path):
+    fit = clean_bench.fits[0]
+    pattern = PatternSet.load(clean_bench.out_dir / "pattern")
+    base = load_profile("generic-1440x1600")
+    data = profile_with_fit(base.data, fit, pattern.panel, "measured")
+    path = tmp_path / "measured.json"
+    path.write_text(json.dumps(data))
+    prof = load_profile(path)  # what `vrkit run --profile` does
+    assert prof.lens(0).to_dict()["kind"] == "radial"
+    np.testing.assert_allclose(prof.lens(0).to_dict()["k"], [0.4, 0.2], rtol=0.01)
+    # The lens centre moved with the fitted offset (+6 px right, 4 px up on the left eye).
+    truth_cx_m = clean_bench.truth["lens_centre_px"][0] * pattern.panel.pixel_pitch_m[0]
+    assert prof.lens_center_m(0)[0] == pytest.approx(truth_cx_m, abs=0.2 * 4.13e-5)
+    mesh = to_mesh_json(data, (8, 8))
+    assert len(mesh["eyes"]["left"]["vertices"]) == 81
+    assert len(mesh["eyes"]["left"]["vertices"][0]) == 8
+    card = to_cardboard(fit, pattern.panel)
+    np.testing.assert_allclose(card["distortion_coefficients"], fit.lens.to_dict()["k"], rtol=1e-6)
+    assert card["conversion_error_arcmin"] < 0.01
+    # OpenHMD's cubic-in-radius form cannot follow r (1 + 0.4 r^2 + 0.2 r^4) to 1 arcmin.
+    with pytest.raises(DataError, match=r"no OpenHMD form within 1\.0 arcmin"):
+        to_openhmd(fit, pattern.panel)
+    assert to_openhmd(fit, pattern.panel, max_error_arcmin=10)["conversion_error_arcmin"] < 10
+
+
+def _copy_captures(bench, tmp_path: Path) -> Path:
+    dst = tmp_path / "captures"
+    shutil.copytree(bench.out_dir / "captures", dst)
+    return dst
+
+
+def test_bad_captures_are_named(clean_bench, tmp_path):
+    pattern = PatternSet.load(clean_bench.out_dir / "pattern")
+    camera = CameraModel.load(clean_bench.out_dir / "camera.json")
+    caps = _copy_captures(clean_bench, tmp_path)
+    # red: blurred; blue: a black frame (pattern not found).
+    red = read_rgb(caps / "dots_red.png")
+    write_rgb(caps / "dots_red.png", cv2.GaussianBlur(red, (0, 0), 2.5))
+    write_rgb(caps / "dots_blue.png", np.zeros_like(red))
+    obs, verdicts = measure_captures(caps, pattern, camera)
+    by = {v.frame: v for v in verdicts}
+    assert by["dots_green"].status == "used"
+    assert by["dots_red"].status == "rejected" and by["dots_red"].reason.startswith("blurred")
+    assert by["dots_blue"].status == "rejected"
+    assert "pattern not found" in by["dots_blue"].reason
+    assert set(obs.channel.tolist()) == {1}
+    # A fit of green alone still works (chromatic terms stay at 1).
+    fit = fit_lens(obs, camera, pattern.panel, "radial2")
+    assert fit.stats()["rms_arcmin"] < 0.5
+
+    # Missing capture: reported, skipped.
+    (caps / "dots_red.png").unlink()
+    (caps / "captures.json").unlink()
+    _, verdicts = measure_captures(caps, pattern, camera)
+    assert {v.frame: v.reason for v in verdicts}["dots_red"] == "no capture file for this frame"
+
+    # No usable green: refused, naming the others' reasons.
+    write_rgb(caps / "dots_green.png", np.zeros_like(red))
+    with pytest.raises(DataError, match=r"no usable green-channel capture.*pattern not found"):
+        measure_captures(caps, pattern, camera)
+
+
+def test_camera_file_that_does_not_match_is_refused(clean_bench, tmp_path, capsys):
+    cam = CameraModel.load(clean_bench.out_dir / "camera.json")
+    other = CameraModel("fisheye", (640, 480), cam.K / 2, cam.dist)
+    other.K[2, 2] = 1.0
+    other.save(tmp_path / "other.json")
+    code = main(
+        [
+            "calibrate",
+            "lens",
+            "--captures",
+            str(clean_bench.out_dir / "captures"),
+            "--camera",
+            str(tmp_path / "other.json"),
+            "--pattern",
+            str(clean_bench.out_dir / "pattern"),
+            "--out",
+            str(tmp_path / "p.json"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "1280x960 pixels but the camera file was calibrated at 640x480" in err
+
+
+def test_calibrate_lens_cli_end_to_end(clean_bench, tmp_path, capsys):
+    out = tmp_path / "measured.json"
+    code = main(
+        [
+            "calibrate",
+            "lens",
+            "--captures",
+            str(clean_bench.out_dir / "captures"),
+            "--camera",
+            str(clean_bench.out_dir / "camera.json"),
+            "--pattern",
+            str(clean_bench.out_dir / "pattern" / "pattern.json"),
+            "--model",
+            "radial2,radial",
+            "--out",
+            str(out),
+        ]
+    )
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert "model comparison" in text
+    profile_from_dict(json.loads(out.read_text()))
+    rep = tmp_path / "measured_report"
+    report = json.loads((rep / "report.json").read_text())
+    assert [f["model"] for f in report["fits"]] == ["radial2", "radial"]
+    fit0 = report["fits"][0]
+    assert fit0["rms_arcmin"] <= 0.5
+    assert {r["ring_deg"][0] for r in fit0["by_field_ring"]} >= {0, 10, 20, 30, 40}
+    assert (rep / "heatmap_radial.png").is_file()
+    assert (rep / "cardboard.json").is_file() and (rep / "mesh.json").is_file()
+    assert "refused" in report["exports"]["openhmd"]
+
+
+def test_bench_writes_the_documented_formats(tmp_path):
+    truth = make_captures(BenchConfig(spacing_px=80.0), tmp_path)
+    pattern = json.loads((tmp_path / "pattern" / "pattern.json").read_text())
+    assert pattern["format"] == "vrkit.pattern" and pattern["version"] == 1
+    assert [f["name"] for f in pattern["frames"]] == ["dots_red", "dots_green", "dots_blue"]
+    caps = json.loads((tmp_path / "captures" / "captures.json").read_text())
+    assert caps["format"] == "vrkit.captures" and caps["version"] == 1
+    assert set(caps["frames"]) == {"dots_red", "dots_green", "dots_blue"}
+    img = read_rgb(tmp_path / "captures" / "dots_red.png")
+    assert img.shape == (960, 1280, 3)
+    assert img[..., 0].max() > 200 and img[..., 1].max() == 0 == img[..., 2].max()
+    assert truth["lens"]["kind"] == "radial"
