@@ -209,7 +209,7 @@ def test_perpixel_variant_matches_the_mesh(gl):
 
 def test_mesh_uvs_are_the_lens_model_at_the_vertices():
     profile = load_profile("oculus-dk1")
-    mesh = bake_eye_mesh(profile, 1, resolution=(16, 12))
+    mesh = bake_eye_mesh(profile, 1, resolution=(16, 12), merge_black=False)
     assert mesh.vertices.shape == (17 * 13, 8) and len(mesh.indices) == 16 * 12 * 6
     fov = profile.eye_fov(1)
     panel = viewport_panel_tan(profile, 1, mesh.vertices[:, :2].astype(float))
@@ -258,3 +258,110 @@ def test_bad_mesh_requests():
 
     with pytest.raises(InputError, match="per-pixel distortion variant supports radial"):
         PerPixelDistortionPass(None, profile_from_dict(bc), layout_for_profile(profile))
+
+
+def test_auto_resolution_is_the_coarsest_mesh_within_tolerance():
+    from vrkit.render.distortion import AUTO_CANDIDATES, auto_resolution, mesh_error_px
+
+    profile = load_profile("cardboard-v1")
+    n, m = auto_resolution(profile, tolerance_px=0.25)
+    assert n == m
+    assert max(mesh_error_px(profile, e, (n, n)) for e in (0, 1)) <= 0.25
+    coarser = AUTO_CANDIDATES[AUTO_CANDIDATES.index(n) - 1]
+    assert max(mesh_error_px(profile, e, (coarser, coarser)) for e in (0, 1)) > 0.25
+    # Linear interpolation error falls as 1 / n^2.
+    e16, e32 = (mesh_error_px(profile, 0, (k, k)) for k in (16, 32))
+    assert 3.0 < e16 / e32 < 5.0
+
+
+def test_headless_run_with_a_profile_composes_through_the_lens(tmp_path):
+    # End to end: `vrkit run --profile` path. The panel must equal the eye images resampled
+    # through the lens model (numpy reference, exact per pixel), and black outside the Fov.
+    from pathlib import Path
+
+    from vrkit.app import load_scene, run_scene
+    from vrkit.backends.base import RunConfig
+    from vrkit.backends.headless import HeadlessBackend
+
+    profile = load_profile("cardboard-v1")
+    scene = Path(__file__).resolve().parents[1] / "examples" / "optics_pattern.py"
+    from vrkit.poses.base import StaticPose
+
+    config = RunConfig(frames=1, out_dir=tmp_path, profile=profile, pose_source=StaticPose())
+    backend = HeadlessBackend(config)
+    backend.open()
+    try:
+        run_scene(backend, load_scene(scene))
+    finally:
+        backend.close()
+    panel = cv2.imread(str(tmp_path / "frame_00000_panel.png"))
+    assert panel.shape == (1080, 1920, 3)
+    for eye, name in ((0, "left"), (1, "right")):
+        eye_img = cv2.imread(str(tmp_path / f"frame_00000_{name}.png"))
+        h, w = eye_img.shape[:2]
+        fov = profile.eye_fov(eye)
+        x0, y0, vw, vh = profile.eye_viewport(eye)
+        jx, iy = np.meshgrid(np.arange(vw) + 0.5, np.arange(vh) + 0.5)
+        ndc = np.stack([2 * jx.ravel() / vw - 1, 1 - 2 * iy.ravel() / vh], 1)
+        ref = np.zeros((vh, vw, 3), np.float32)
+        for c, bgr in ((0, 2), (1, 1), (2, 0)):
+            ideal = profile.lens(eye).undistort(viewport_panel_tan(profile, eye, ndc), c)
+            uv = ideal_to_uv(ideal, fov)
+            mx = (uv[:, 0] * w - 0.5).reshape(vh, vw).astype(np.float32)
+            my = ((1 - uv[:, 1]) * h - 0.5).reshape(vh, vw).astype(np.float32)
+            inside = (uv[:, 0] >= 0) & (uv[:, 0] <= 1) & (uv[:, 1] >= 0) & (uv[:, 1] <= 1)
+            ch = cv2.remap(eye_img[..., bgr], mx, my, cv2.INTER_LINEAR)
+            ref[..., bgr] = np.where(inside.reshape(vh, vw), ch, 0)
+        got = panel[y0 : y0 + vh, x0 : x0 + vw].astype(np.float32)
+        diff = np.abs(got - ref)
+        assert diff.mean() < 2.0, f"{name}: mean difference {diff.mean():.2f}"
+        # Outside the Fov (Cardboard v1 clamps top and bottom at 40 deg) the panel is black.
+        top_row = got[0, vw // 2]
+        assert top_row.max() == 0
+        if eye == 0:
+            # The eye image is rendered with the profile's Fov: the wall's 0-degree line (x = 0,
+            # 1 m ahead; the left eye sits ipd/2 to its left) lands where the Fov says.
+            tl, tr, _, _ = fov.tangents()
+            expected = (config.ipd_m / 2 - tl) / (tr - tl) * w
+            band = eye_img[h // 2 - 200 : h // 2 - 100].min(axis=2).min(axis=0)
+            cols = np.flatnonzero(band >= 250)
+            assert cols.size and abs(cols.mean() + 0.5 - expected) < 2.0
+
+
+def test_fov_beyond_the_lens_range_is_refused():
+    from vrkit.core.types import Fov
+
+    profile = load_profile("cardboard-v1").to_dict()
+    profile["lenses"]["left"] = {"kind": "radial", "k": [-0.3]}
+    from vrkit.optics.profile import profile_from_dict
+
+    prof = profile_from_dict(profile)
+    with pytest.raises(InputError, match="beyond the lens model's usable range"):
+        bake_eye_mesh(prof, 0, (8, 8), fov=Fov.from_degrees(-60, 60, 60, -60))
+
+
+def test_merged_black_cells_draw_the_same_panel(gl):
+    from vrkit.render.panel import PanelLayout
+
+    profile = load_profile("generic-1440x1600")
+    eye_size = (720, 800)
+    img, _ = dot_grid(*eye_size)
+    img[..., 0] = 200  # no black in the eye image: any crack or hole would show
+    tex = gl.texture(*eye_size, data=img)
+    panels, tri = [], []
+    for merge in (False, True):
+        meshes = [bake_eye_mesh(profile, e, (48, 48), merge_black=merge) for e in (0, 1)]
+        tri.append(sum(len(m.indices) // 3 for m in meshes))
+        base = layout_for_profile(profile, eye_size=eye_size, distortion=False)
+        layout = PanelLayout(
+            base.panel_size, base.viewports, base.fovs, base.eye_sizes, base.meshes
+        )
+        comp = PanelCompositor(gl, layout)
+        comp.compose([tex, tex])  # fill the panel first: black must be drawn, not left over
+        comp.set_meshes(meshes)
+        comp.compose([tex, tex])
+        panels.append(comp.read_panel())
+        comp.release()
+    tex.release()
+    assert tri[1] < 0.85 * tri[0]
+    np.testing.assert_array_equal(panels[0], panels[1])

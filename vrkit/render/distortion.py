@@ -38,13 +38,19 @@ if TYPE_CHECKING:
     from vrkit.gl.context import GLContext, Texture
     from vrkit.optics.profile import HeadsetProfile
 
-#: Default mesh resolution (columns, rows of cells) per eye.
-DEFAULT_RESOLUTION = (64, 64)
+#: Default mesh resolution: chosen per profile by :func:`auto_resolution`.
+DEFAULT_RESOLUTION = "auto"
+#: Largest displacement (panel pixels) the mesh's linear interpolation may add, for ``"auto"``.
+AUTO_TOLERANCE_PX = 0.25
+#: Mesh resolutions ``"auto"`` chooses from (cells per side).
+AUTO_CANDIDATES = (16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 112, 128)
 #: Largest eye render target side the recommended size may reach.
 MAX_EYE_SIZE = 4096
 
 
-def _check_resolution(resolution: tuple[int, int]) -> tuple[int, int]:
+def _check_resolution(resolution: tuple[int, int] | str) -> tuple[int, int]:
+    if isinstance(resolution, str):
+        raise InputError(f"mesh resolution must be (cols, rows) or 'auto', got {resolution!r}")
     try:
         cols, rows = (int(v) for v in resolution)
     except (TypeError, ValueError):
@@ -79,25 +85,41 @@ def uv_to_ideal(uv: NDArray[np.float64], fov: Fov) -> NDArray[np.float64]:
 def bake_eye_mesh(
     profile: HeadsetProfile,
     eye: int,
-    resolution: tuple[int, int] = DEFAULT_RESOLUTION,
+    resolution: tuple[int, int] | str = DEFAULT_RESOLUTION,
     fov: Fov | None = None,
+    merge_black: bool = True,
 ) -> EyeMesh:
     """Bake the pre-distortion mesh of one eye.
 
     Args:
         profile: Headset profile (panel geometry and lens model).
         eye: 0 left, 1 right.
-        resolution: ``(cols, rows)`` grid cells over the eye viewport.
+        resolution: ``(cols, rows)`` grid cells over the eye viewport, or ``"auto"``
+            (:func:`auto_resolution`).
         fov: Fov the eye image is rendered with; the profile's ``eye_fov(eye)`` by default.
+        merge_black: Replace each horizontal run of grid cells that are black in every channel
+            (outside the Fov) by one quad, to save triangles. The grid's vertices stay first,
+            row by row; the runs' vertices follow.
 
     Returns:
         The mesh: positions in the eye viewport's NDC, per-channel UVs into the eye image.
     """
+    if resolution == "auto":
+        resolution = auto_resolution(profile)
     cols, rows = _check_resolution(resolution)
     if eye not in (LEFT, RIGHT):
         raise InputError(f"eye must be 0 (left) or 1 (right), got {eye!r}")
-    fov = profile.eye_fov(eye) if fov is None else fov
     lens = profile.lens(eye)
+    if fov is None:
+        fov = profile.eye_fov(eye)
+    else:
+        reach = float(np.max(np.abs(fov.tangents())))
+        if reach > lens.max_radius:
+            raise InputError(
+                f"the eye Fov {fov.degrees()} reaches tan {reach:.4f}, beyond the lens model's "
+                f"usable range (ideal radius {lens.max_radius:.4f}); the panel cannot show it",
+                hint="use the profile's eye_fov(eye) or a narrower Fov",
+            )
     x, y = np.meshgrid(np.linspace(-1, 1, cols + 1), np.linspace(-1, 1, rows + 1))
     ndc = np.stack([x.ravel(), y.ravel()], axis=1)
     panel = viewport_panel_tan(profile, eye, ndc)
@@ -113,15 +135,118 @@ def bake_eye_mesh(
         bad = ~np.all(np.isfinite(ideal), axis=1)
         ideal[bad] = outward[bad]
         uvs.append(ideal_to_uv(ideal, fov))
-    verts = np.hstack([ndc, *uvs]).astype(np.float32)
-    return EyeMesh(verts, grid_indices(cols, rows))
+    verts = np.hstack([ndc, *uvs])
+    indices = grid_indices(cols, rows)
+    if merge_black:
+        verts, indices = _merge_black_cells(verts, indices, cols, rows)
+    return EyeMesh(verts.astype(np.float32), indices)
+
+
+def _merge_black_cells(
+    verts: NDArray[np.float64], indices: NDArray[np.uint32], cols: int, rows: int
+) -> tuple[NDArray[np.float64], NDArray[np.uint32]]:
+    """Replace runs of cells black in every channel by one quad per run (UV -2: black).
+
+    A cell is black in a channel when its four corners lie beyond the same edge of [0, 1] in u
+    or in v (the UVs are linear over the cell, so all of it does). Runs share their edges'
+    exact coordinates with the neighbouring cells, so no cracks open.
+    """
+    V = verts.reshape(rows + 1, cols + 1, 8)
+    corners = np.stack([V[:-1, :-1], V[:-1, 1:], V[1:, :-1], V[1:, 1:]])  # (4, rows, cols, 8)
+    black = np.ones((rows, cols), dtype=bool)
+    for c in range(3):
+        uv = corners[..., 2 + 2 * c : 4 + 2 * c]
+        black &= np.any(np.all(uv < 0, axis=0) | np.all(uv > 1, axis=0), axis=-1)
+    if not np.any(black):
+        return verts, indices
+    keep = indices.reshape(rows * cols, 6)[~black.ravel()].ravel()
+    padded = np.zeros((rows, cols + 2), dtype=np.int8)
+    padded[:, 1:-1] = black
+    step = np.diff(padded, axis=1)
+    r_start, c_start = np.nonzero(step == 1)
+    _, c_end = np.nonzero(step == -1)  # row-major: the k-th end closes the k-th start
+    x = V[0, :, 0]
+    y = V[:, 0, 1]
+    n_runs = len(r_start)
+    quad = np.full((n_runs, 4, 8), -2.0)
+    quad[:, 0, :2] = np.stack([x[c_start], y[r_start]], 1)
+    quad[:, 1, :2] = np.stack([x[c_end], y[r_start]], 1)
+    quad[:, 2, :2] = np.stack([x[c_start], y[r_start + 1]], 1)
+    quad[:, 3, :2] = np.stack([x[c_end], y[r_start + 1]], 1)
+    base = len(verts) + 4 * np.arange(n_runs)[:, None]
+    tri = base + np.array([0, 1, 3, 0, 3, 2])
+    return (
+        np.concatenate([verts, quad.reshape(-1, 8)]),
+        np.concatenate([keep, tri.ravel()]).astype(np.uint32),
+    )
 
 
 def meshes_for_profile(
-    profile: HeadsetProfile, resolution: tuple[int, int] = DEFAULT_RESOLUTION
+    profile: HeadsetProfile, resolution: tuple[int, int] | str = DEFAULT_RESOLUTION
 ) -> list[EyeMesh]:
-    """Both eyes' baked meshes ``[left, right]``, for :class:`PanelCompositor`."""
+    """Both eyes' baked meshes ``[left, right]``, for :class:`PanelCompositor`.
+
+    Backends showing a panel call this (through :func:`layout_for_profile`) whenever a profile
+    with a lens model is active.
+    """
+    if resolution == "auto":
+        resolution = auto_resolution(profile)
     return [bake_eye_mesh(profile, eye, resolution) for eye in (LEFT, RIGHT)]
+
+
+def mesh_error_px(profile: HeadsetProfile, eye: int, resolution: tuple[int, int]) -> float:
+    """Largest panel displacement (pixels) caused by interpolating UVs linearly over the mesh.
+
+    Samples nine points inside every cell, interpolates the baked UVs as the rasteriser does
+    (the two triangles of :func:`~vrkit.render.panel.grid_indices`), carries the interpolated
+    direction back to the panel with the lens's inverse and measures how far it lands from the
+    sampled point, for each channel, where both are inside the eye image.
+    """
+    cols, rows = _check_resolution(resolution)
+    fov = profile.eye_fov(eye)
+    lens = profile.lens(eye)
+    V = bake_eye_mesh(profile, eye, (cols, rows), fov, merge_black=False).vertices
+    V = V.astype(np.float64).reshape(rows + 1, cols + 1, 8)
+    sub = np.array([0.25, 0.5, 0.75])
+    s, t = (g.ravel()[None, None, :, None] for g in np.meshgrid(sub, sub))
+    a, a1, b, b1 = (V[:-1, :-1, None], V[:-1, 1:, None], V[1:, :-1, None], V[1:, 1:, None])
+    lower = a + s * (a1 - a) + t * (b1 - a1)  # triangle (a, a+1, b+1)
+    upper = a + t * (b - a) + s * (b1 - b)  # triangle (a, b+1, b)
+    f = np.where(t <= s, lower, upper).reshape(-1, 8)
+    panel = viewport_panel_tan(profile, eye, f[:, :2])
+    px_per_tan = profile.screen_to_lens_m * profile.resolution_px[0] / profile.size_m[0]
+    worst = 0.0
+    for c in range(3):
+        uv = f[:, 2 + 2 * c : 4 + 2 * c]
+        exact = ideal_to_uv(lens.undistort(panel, c, strict=False), fov)
+        ok = np.all((exact >= 0) & (exact <= 1) & (uv >= 0) & (uv <= 1), axis=1)
+        if not np.any(ok):
+            continue
+        back = lens.distort(uv_to_ideal(uv[ok], fov), c, strict=False)
+        d = np.hypot(*(back - panel[ok]).T) * px_per_tan
+        if np.any(np.isfinite(d)):
+            worst = max(worst, float(np.nanmax(d)))
+    return worst
+
+
+def auto_resolution(
+    profile: HeadsetProfile, tolerance_px: float = AUTO_TOLERANCE_PX
+) -> tuple[int, int]:
+    """The coarsest square mesh whose interpolation error stays within ``tolerance_px``.
+
+    The error falls as ``1 / n^2``; this measures it at 32 cells, predicts the ``n`` that meets
+    the tolerance, then checks candidates upward from there (:func:`mesh_error_px`, both eyes).
+    Fewer triangles matter on software rasterisers, where each costs microseconds.
+    """
+    e32 = max(mesh_error_px(profile, eye, (32, 32)) for eye in (LEFT, RIGHT))
+    guess = 32 * np.sqrt(max(e32, 1e-12) / tolerance_px)
+    for n in AUTO_CANDIDATES:
+        if n < guess * 0.9:
+            continue
+        err = e32 if n == 32 else max(mesh_error_px(profile, e, (n, n)) for e in (LEFT, RIGHT))
+        if err <= tolerance_px:
+            return n, n
+    return AUTO_CANDIDATES[-1], AUTO_CANDIDATES[-1]
 
 
 def recommended_eye_size(profile: HeadsetProfile, eye: int = LEFT) -> tuple[int, int]:
@@ -147,7 +272,7 @@ def layout_for_profile(
     profile: HeadsetProfile,
     eye_size: tuple[int, int] | None = None,
     distortion: bool = True,
-    resolution: tuple[int, int] = DEFAULT_RESOLUTION,
+    resolution: tuple[int, int] | str = DEFAULT_RESOLUTION,
 ) -> PanelLayout:
     """The panel layout of a profile: panel, viewports, per-eye Fov, eye sizes, meshes.
 
@@ -155,7 +280,7 @@ def layout_for_profile(
         profile: Headset profile.
         eye_size: Eye render size, or None for :func:`recommended_eye_size`.
         distortion: Bake the lens pre-distortion (False: identity meshes, the raw eye images).
-        resolution: Mesh resolution per eye.
+        resolution: Mesh resolution per eye, or ``"auto"`` (:func:`auto_resolution`).
     """
     fovs = [profile.eye_fov(e) for e in (LEFT, RIGHT)]
     sizes = [eye_size or recommended_eye_size(profile, e) for e in (LEFT, RIGHT)]
