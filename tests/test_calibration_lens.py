@@ -10,7 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
-from vrkit.calibration.bench import BROWN_LENS, BenchConfig, make_captures, run_bench
+from vrkit.calibration.bench import (
+    BROWN_LENS,
+    BenchConfig,
+    make_captures,
+    openhmd_truth,
+    run_bench,
+)
 from vrkit.calibration.camera import CameraModel
 from vrkit.calibration.capture import read_rgb, write_rgb
 from vrkit.calibration.export import profile_with_fit, to_cardboard, to_mesh_json, to_openhmd
@@ -19,7 +25,11 @@ from vrkit.calibration.lens import measure_captures
 from vrkit.calibration.patterns import PatternSet
 from vrkit.cli import main
 from vrkit.core.errors import DataError
-from vrkit.optics.profile import load_profile, profile_from_dict
+from vrkit.optics.base import CHANNELS
+from vrkit.optics.models import lens_model_from_dict
+from vrkit.optics.profile import load_profile
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
 
@@ -51,14 +61,6 @@ def test_noise_free_bench_recovers_the_lens(clean_bench):
     assert report["models"]["radial2"]["rms_arcmin"] == pytest.approx(m["rms_arcmin"])
 
 
-def test_realistic_noise_bench(tmp_path):
-    res = run_bench(BenchConfig(noise="realistic", seed=5), tmp_path, ("radial2",), heatmap=False)
-    m = res.metrics["radial2"]
-    assert m["rms_arcmin"] <= 1.5
-    assert max(m["coefficients"]["relative_error"]) < 0.01, m["coefficients"]
-    assert m["model_error_rms_arcmin"] < 0.5
-
-
 def test_other_family_truth_and_model_comparison(tmp_path):
     """Truth Brown-Conrady (decentred, per-channel); radial cannot follow it, Brown can."""
     res = run_bench(
@@ -71,6 +73,8 @@ def test_other_family_truth_and_model_comparison(tmp_path):
     assert brown["rms_arcmin"] <= 0.5
     assert brown["model_error_rms_arcmin"] < 0.5
     assert radial["rms_arcmin"] > 3 * brown["rms_arcmin"]
+    # The true family: all 15 coefficients (k1, k2, p1, p2, k3 per channel) within 1 %.
+    assert max(brown["coefficients"]["relative_error"]) < 0.01, brown["coefficients"]
     assert res.comparison[0]["model"] == "brown_conrady"
     for name in ("red", "blue"):
         # The lateral-colour field (channel minus green; tens of arcmin in the corners) is
@@ -166,37 +170,158 @@ def test_camera_file_that_does_not_match_is_refused(clean_bench, tmp_path, capsy
     assert "1280x960 pixels but the camera file was calibrated at 640x480" in err
 
 
-def test_calibrate_lens_cli_end_to_end(clean_bench, tmp_path, capsys):
-    out = tmp_path / "measured.json"
+def _calibrate(bench_dir: Path, out: Path, models: str, capsys) -> tuple[dict, dict, str]:
+    """``vrkit calibrate lens`` on a bench folder's files; (profile, report, stderr)."""
     code = main(
         [
             "calibrate",
             "lens",
             "--captures",
-            str(clean_bench.out_dir / "captures"),
+            str(bench_dir / "captures"),
             "--camera",
-            str(clean_bench.out_dir / "camera.json"),
+            str(bench_dir / "camera.json"),
             "--pattern",
-            str(clean_bench.out_dir / "pattern" / "pattern.json"),
+            str(bench_dir / "pattern" / "pattern.json"),
             "--model",
-            "radial2,radial",
+            models,
             "--out",
             str(out),
         ]
     )
-    text = capsys.readouterr().out
-    assert code == 0, text
-    assert "model comparison" in text
-    profile_from_dict(json.loads(out.read_text()))
-    rep = tmp_path / "measured_report"
-    report = json.loads((rep / "report.json").read_text())
-    assert [f["model"] for f in report["fits"]] == ["radial2", "radial"]
+    cap = capsys.readouterr()
+    assert code == 0, cap.err
+    report = json.loads((out.parent / f"{out.stem}_report" / "report.json").read_text())
+    return json.loads(out.read_text()), report, cap.err
+
+
+def _scale_minus_one(lens: dict) -> list[float]:
+    """Lateral colour terms of a radial lens dict: red and blue scale minus 1."""
+    return [lens["channel_scale"][0] - 1.0, lens["channel_scale"][2] - 1.0]
+
+
+def _view_angle_error_arcmin(truth: dict, fit: dict, panel) -> float:
+    """RMS angle between the true and fitted lens (each about its own centre), per channel,
+    over the inlier features of a report fit."""
+    obs = fit["observations"]
+    px = np.asarray(obs["panel_px"])
+    inl = np.asarray(obs["inlier"])
+    lens_t = lens_model_from_dict(truth["lens"], "truth")
+    lens_f = lens_model_from_dict(fit["lens"], "fit")
+    tan_t = panel.px_to_tan(px, np.asarray(truth["lens_centre_px"]))
+    tan_f = panel.px_to_tan(px, np.asarray(fit["lens_centre_px"]))
+    chans = np.array([CHANNELS.index(c) for c in obs["channel"]])
+    sq = []
+    for c in range(3):
+        m = inl & (chans == c)
+        a = np.arctan(lens_t.undistort(tan_t[m], c, strict=False))
+        b = np.arctan(lens_f.undistort(tan_f[m], c, strict=False))
+        # Angle difference of the two view directions (small: per-axis arctan is enough).
+        sq.append(np.sum((a - b) ** 2, axis=1))
+    return float(np.sqrt(np.mean(np.concatenate(sq)))) * 180 * 60 / np.pi
+
+
+def test_cli_calibrates_the_bench_files_and_run_uses_the_profile(clean_bench, tmp_path, capsys):
+    """`vrkit calibrate lens` on the bench's files: true family and another family, then
+    `vrkit run --profile` with the written profile."""
+    truth = clean_bench.truth
+    out = tmp_path / "measured.json"
+    profile, report, err = _calibrate(clean_bench.out_dir, out, "radial2,panotools", capsys)
+    assert "fitting" in err and "detecting" in err  # the progress bars
+    assert [f["model"] for f in report["fits"]] == ["radial2", "panotools"]
+    pattern = PatternSet.load(clean_bench.out_dir / "pattern")
+    for fit in report["fits"]:
+        assert fit["rms_arcmin"] <= 0.5, fit["model"]
+        # Both families describe the true lens to a fraction of an arcminute.
+        assert _view_angle_error_arcmin(truth, fit, pattern.panel) < 0.3, fit["model"]
+    # The true family: every coefficient within 1 %, lateral colour (red/blue scale vs green,
+    # -0.7 % / +0.8 %) within 1 % of itself.
+    lens = profile["lenses"]["left"]
+    assert lens["kind"] == "radial"
+    np.testing.assert_allclose(lens["k"], truth["lens"]["k"], rtol=0.01)
+    np.testing.assert_allclose(_scale_minus_one(lens), _scale_minus_one(truth["lens"]), rtol=0.01)
+    # Residuals per field position: rings, every observation with its field angle, heat map.
     fit0 = report["fits"][0]
-    assert fit0["rms_arcmin"] <= 0.5
     assert {r["ring_deg"][0] for r in fit0["by_field_ring"]} >= {0, 10, 20, 30, 40}
-    assert (rep / "heatmap_radial.png").is_file()
+    assert len(fit0["observations"]["field_deg"]) == fit0["n_observations"] + fit0["n_rejected"]
+    rep = tmp_path / "measured_report"
+    assert (rep / "heatmap_radial2.png").stat().st_size > 10_000
+    assert (rep / "heatmap_panotools.png").is_file()
+    # The comparison ranks both fits by BIC, each with its parameter count, RMS and max.
+    rows = report["comparison"]
+    assert {r["model"] for r in rows} == {"radial2", "panotools"}
+    assert rows[0]["delta_bic"] == 0 <= rows[1]["delta_bic"]
+    assert {r["model"]: r["n_params"] for r in rows} == {"radial2": 9, "panotools": 13}
     assert (rep / "cardboard.json").is_file() and (rep / "mesh.json").is_file()
     assert "refused" in report["exports"]["openhmd"]
+
+    # The profile loads as it is, and `vrkit run` uses it at once: its FOV (from the fitted
+    # lens centre and lens) is what the headless run renders with, not the base profile's.
+    prof = load_profile(out)
+    base_fov = load_profile("generic-1440x1600").eye_fov(0).to_dict()
+    run_dir = tmp_path / "run"
+    code = main(
+        [
+            "run",
+            str(ROOT / "examples" / "optics_pattern.py"),
+            "--profile",
+            str(out),
+            "--backend",
+            "headless",
+            "--frames",
+            "2",
+            "--out",
+            str(run_dir),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["frames_rendered"] == 2 and run["distorted"]
+    got = run["fov"][0]
+    want = prof.eye_fov(0).to_dict()
+    for key in want:
+        assert got[key] == pytest.approx(want[key], abs=1e-9)
+    assert abs(got["angle_left"] - base_fov["angle_left"]) > 1e-3
+
+
+def test_realistic_noise_through_the_cli(tmp_path, capsys):
+    """Blur, dimmer exposure, sensor noise: the CLI still recovers the lens."""
+    res = run_bench(BenchConfig(noise="realistic", seed=5), tmp_path, ("radial2",), heatmap=False)
+    m = res.metrics["radial2"]
+    assert m["model_error_rms_arcmin"] < 0.5
+    profile, report, _ = _calibrate(tmp_path, tmp_path / "noisy.json", "radial2", capsys)
+    assert report["fits"][0]["rms_arcmin"] <= 1.5
+    assert report["fits"][0]["rms_arcmin"] == pytest.approx(m["rms_arcmin"], rel=1e-6)
+    lens = profile["lenses"]["left"]
+    np.testing.assert_allclose(lens["k"], res.truth["lens"]["k"], rtol=0.01)
+    np.testing.assert_allclose(
+        _scale_minus_one(lens), _scale_minus_one(res.truth["lens"]), rtol=0.01
+    )
+
+
+def test_openhmd_lens_through_the_cli_and_export(tmp_path, capsys):
+    """Truth: an OpenHMD lens (a, b, c, d + aberration). Fitted as such, the coefficients come
+    back within 1 % and the OpenHMD export is exact."""
+    truth = make_captures(BenchConfig(true_lens=openhmd_truth()), tmp_path)
+    profile, report, _ = _calibrate(tmp_path, tmp_path / "ohmd.json", "openhmd", capsys)
+    assert report["fits"][0]["rms_arcmin"] <= 0.5
+    lens = profile["lenses"]["left"]
+    assert (lens["kind"], lens["form"]) == ("panotools", "panotools")
+    np.testing.assert_allclose(lens["k"], truth["lens"]["k"], rtol=0.01)
+    ab_true = np.array(truth["lens"]["chroma"])[[0, 2]] - 1
+    np.testing.assert_allclose(np.array(lens["chroma"])[[0, 2]] - 1, ab_true, rtol=0.01)
+    ohmd = json.loads((tmp_path / "ohmd_report" / "openhmd.json").read_text())
+    assert ohmd["conversion_error_arcmin"] < 1e-6
+    np.testing.assert_allclose(ohmd["universal_distortion_k"], lens["k"], rtol=1e-9)
+    np.testing.assert_allclose(
+        ohmd["universal_aberration_k"], [lens["chroma"][0], 1.0, lens["chroma"][2]], rtol=1e-9
+    )
+    assert ohmd["radius_unit_tan"] == pytest.approx(truth["lens"]["unit"])
+    # The per-channel mesh: red and blue sample the eye image at different UVs than green.
+    mesh = json.loads((tmp_path / "ohmd_report" / "mesh.json").read_text())
+    v = np.array(mesh["eyes"]["left"]["vertices"])
+    assert v.shape[1] == 8
+    assert np.abs(v[:, 2:4] - v[:, 4:6]).max() > 1e-3
+    assert np.abs(v[:, 6:8] - v[:, 4:6]).max() > 1e-3
 
 
 def test_bench_writes_the_documented_formats(tmp_path):

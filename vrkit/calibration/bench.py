@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from vrkit.calibration.camera import CameraModel
 from vrkit.calibration.capture import write_captures_json, write_rgb
-from vrkit.calibration.fit import ARCMIN, LensFit, compare_models, fit_lens
+from vrkit.calibration.fit import ARCMIN, LensFit, compare_models, fit_lens, openhmd_unit
 from vrkit.calibration.lens import measure_captures
 from vrkit.calibration.patterns import PanelGeometry, PatternSet, make_pattern_set, render_frame
 from vrkit.calibration.synth import R_EYE_CAM_NOMINAL, LensImaging
@@ -63,6 +63,25 @@ BROWN_LENS = {
         "blue": [-0.247, 0.074, 0.0008, -0.0005, -0.0091],
     },
 }
+
+
+#: An OpenHMD-style lens (panotools ``a, b, c, d`` in OpenHMD's radius unit, half the eye
+#: viewport width in tan units, and per-channel aberration scales), another family again.
+#: ``unit`` is filled in from the panel by :func:`openhmd_truth`.
+OPENHMD_LENS = {
+    "kind": "panotools",
+    "form": "panotools",
+    "k": [0.36, 0.15, 0.1, 0.98],
+    "chroma": [0.992, 0.0, 1.009, 0.0],
+}
+
+
+def openhmd_truth(profile: str = "generic-1440x1600", eye: int = 0) -> dict[str, Any]:
+    """:data:`OPENHMD_LENS` with the radius unit of a profile's panel."""
+    from vrkit.optics.profile import load_profile
+
+    panel = PanelGeometry.from_profile(load_profile(profile), eye)
+    return {**OPENHMD_LENS, "unit": openhmd_unit(panel)}
 
 
 @dataclass
@@ -251,18 +270,58 @@ def compare_with_truth(
         "rotation_error_deg": float(rot_err),
         "chromatic": chroma,
     }
-    true_d, fit_d = truth_lens.to_dict(), fit.lens.to_dict()
-    if true_d["kind"] == fit_d["kind"] == "radial" and len(true_d["k"]) == len(fit_d["k"]):
-        t = np.array(true_d["k"] + true_d["channel_scale"])
-        f = np.array(fit_d["k"] + fit_d["channel_scale"])
+    coeffs = _same_family_coefficients(truth_lens.to_dict(), fit.lens.to_dict())
+    if coeffs is not None:
+        names, t, f = coeffs
         out["coefficients"] = {
-            "names": [f"k{i + 1}" for i in range(len(true_d["k"]))]
-            + [f"channel_scale_{c}" for c in CHANNELS],
+            "names": names,
             "true": t.tolist(),
             "fitted": f.tolist(),
             "relative_error": (np.abs(f - t) / np.abs(t)).tolist(),
         }
     return out
+
+
+def _same_family_coefficients(
+    true_d: dict[str, Any], fit_d: dict[str, Any]
+) -> tuple[list[str], NDArray[np.float64], NDArray[np.float64]] | None:
+    """Names, true and fitted values of the non-zero coefficients, when the forms match.
+
+    Chromatic terms are compared as their difference from green (``scale - 1``): that is the
+    lateral colour, and a relative error of a number close to 1 would say nothing.
+    """
+    kind = true_d["kind"]
+    if kind != fit_d["kind"]:
+        return None
+    if kind == "radial" and len(true_d["k"]) == len(fit_d["k"]):
+        names = [f"k{i + 1}" for i in range(len(true_d["k"]))]
+        t, f = list(true_d["k"]), list(fit_d["k"])
+        for c in (0, 2):
+            names.append(f"{CHANNELS[c]}_scale-1")
+            t.append(true_d["channel_scale"][c] - 1.0)
+            f.append(fit_d["channel_scale"][c] - 1.0)
+    elif kind == "panotools" and (true_d["form"], true_d["unit"]) == (
+        fit_d["form"],
+        fit_d["unit"],
+    ):
+        names = list("abcd") if true_d["form"] == "panotools" else ["k0", "k1", "k2", "k3"]
+        t, f = list(true_d["k"]), list(fit_d["k"])
+        for j, c in ((0, 0), (2, 2)):
+            names.append(f"{CHANNELS[c]}_aberration-1")
+            t.append(true_d["chroma"][j] - 1.0)
+            f.append(fit_d["chroma"][j] - 1.0)
+    elif kind == "brown_conrady":
+        names, t, f = [], [], []
+        for ch in CHANNELS:
+            for i, nm in enumerate(("k1", "k2", "p1", "p2", "k3")):
+                names.append(f"{ch}_{nm}")
+                t.append(true_d["coefficients"][ch][i])
+                f.append(fit_d["coefficients"][ch][i])
+    else:
+        return None
+    ta, fa = np.asarray(t, dtype=np.float64), np.asarray(f, dtype=np.float64)
+    nz = ta != 0
+    return [n for n, k in zip(names, nz, strict=True) if k], ta[nz], fa[nz]
 
 
 def run_bench(

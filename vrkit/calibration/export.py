@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vrkit.calibration.fit import ARCMIN, LensFit
+from vrkit.calibration.fit import ARCMIN, LensFit, openhmd_unit
 from vrkit.calibration.patterns import PanelGeometry
 from vrkit.core.errors import DataError, ProfileError
 from vrkit.optics.base import LensModel
@@ -69,8 +69,7 @@ def to_openhmd(fit: LensFit, panel: PanelGeometry, max_error_arcmin: float = 1.0
     Raises:
         DataError: The fitted lens cannot be represented within ``max_error_arcmin``.
     """
-    vw = panel.viewport_px[2]
-    unit = vw / 2 * float(panel.tan_per_px()[0])
+    unit = openhmd_unit(panel)
     r_max = _measured_panel_radius(fit, panel)
     r, ideal = _radial_samples(fit.lens, r_max)
     rho = r / unit
@@ -198,7 +197,7 @@ def to_mesh_json(
     profile = profile_from_dict(profile_data)
     eyes = {}
     for eye, name in ((0, "left"), (1, "right")):
-        mesh = bake_eye_mesh(profile, eye, resolution)
+        mesh = bake_eye_mesh(profile, eye, resolution, merge_black=False)
         fov = profile.eye_fov(eye)
         eyes[name] = {
             "viewport_px": list(profile.eye_viewport(eye)),

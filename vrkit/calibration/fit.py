@@ -37,7 +37,15 @@ from vrkit.optics.base import CHANNELS, LensModel
 from vrkit.optics.models import BrownConradyLens, GridLens, PanotoolsLens, RadialPolynomialLens
 
 ARCMIN = math.pi / (180 * 60)
-MODEL_CHOICES = ("radial", "radial2", "radial4", "brown_conrady", "panotools", "grid")
+MODEL_CHOICES = (
+    "radial",
+    "radial2",
+    "radial4",
+    "brown_conrady",
+    "panotools",
+    "openhmd",
+    "grid",
+)
 
 
 @dataclass
@@ -153,7 +161,14 @@ class _Param:
     ) = None
 
 
-def _param_for(name: str, unit: float, channels: Sequence[int]) -> _Param:
+def openhmd_unit(panel: PanelGeometry) -> float:
+    """OpenHMD's radius unit: half the eye viewport width, in tan units (the DK1 convention)."""
+    return panel.viewport_px[2] / 2 * float(panel.tan_per_px()[0])
+
+
+def _param_for(
+    name: str, unit: float, channels: Sequence[int], panel_unit: float | None = None
+) -> _Param:
     has = set(channels)
     chroma = {0, 2} & has
     if name.startswith("radial"):
@@ -182,6 +197,22 @@ def _param_for(name: str, unit: float, channels: Sequence[int]) -> _Param:
             return build_p(full)
 
         return _Param(n, lambda: np.zeros(n), build_pn)
+    if name == "openhmd":
+        # OpenHMD's universal distortion: panotools a, b, c, d (all powers of rho = r / unit,
+        # unit = half the viewport width) and one aberration scale per channel.
+        if panel_unit is None:
+            raise InputError("the openhmd model needs the panel's radius unit")
+        order = sorted(chroma)
+
+        def build_o(p: NDArray[np.float64]) -> LensModel:
+            scale = {0: 1.0, 2: 1.0}
+            for j, c in enumerate(order):
+                scale[c] = 1.0 + p[4 + j]
+            abcd = [p[0], p[1], p[2], 1.0 + p[3]]
+            return PanotoolsLens(abcd, [scale[0], 0.0, scale[2], 0.0], panel_unit, "panotools")
+
+        n_o = 4 + len(order)
+        return _Param(n_o, lambda: np.zeros(n_o), build_o)
     if name == "brown_conrady":
         per = 5
         chroma_order = sorted(chroma)
@@ -235,7 +266,8 @@ def fit_lens(
         camera: The measuring camera's intrinsics.
         panel: Panel geometry of the eye.
         model: One of :data:`MODEL_CHOICES` (``radial`` = 3 coefficients, ``radial2``,
-            ``radial4``, ``brown_conrady``, ``panotools``, ``grid``).
+            ``radial4``, ``brown_conrady``, ``panotools`` (Oculus even powers), ``openhmd``
+            (panotools a, b, c, d with OpenHMD's radius unit and aberration scales), ``grid``).
         outlier_arcmin: Observations whose residual exceeds the larger of this and 4 robust
             sigmas after the robust fit are rejected.
         grid_knots: Knots per axis of the grid model.
@@ -266,7 +298,7 @@ def fit_lens(
     centre0 = np.asarray(panel.lens_centre_px, dtype=np.float64)
     # Unit radius: the largest panel radius observed, so fitted coefficients are O(1).
     unit = float(np.max(np.hypot(*panel.px_to_tan(obs.panel_px).T)))
-    par = _param_for(model, unit, channels)
+    par = _param_for(model, unit, channels, openhmd_unit(panel))
     chan = obs.channel
     meas_cache: dict[bytes, NDArray[np.float64]] = {}
 

@@ -75,7 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--model",
         default="radial",
         help="model, or comma list to compare: radial, radial2, radial4, "
-        "brown_conrady, panotools, grid (the first is written to the profile)",
+        "brown_conrady, panotools, openhmd, grid (the first is written to the profile)",
     )
     lens.add_argument("--out", required=True, help="headset profile JSON to write")
     lens.add_argument(
