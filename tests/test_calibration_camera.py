@@ -194,3 +194,51 @@ def test_real_photographs_default_settings_reject_the_bad_view():
     rejected = {v.name: v.reason for v in res.rejected}
     assert list(rejected) == ["left02.jpg"]
     assert "reprojection RMS 1.2" in rejected["left02.jpg"]
+
+
+def _opencv_calibrate(names: list[str]) -> tuple[float, np.ndarray, np.ndarray]:
+    """OpenCV's own pipeline, live, as its calibration sample runs it: findChessboardCorners,
+    cornerSubPix (11x11 half window), calibrateCamera with no flags."""
+    obj = np.zeros((54, 3), np.float32)
+    obj[:, :2] = np.mgrid[0:9, 0:6].T.reshape(-1, 2) * 0.025
+    img_pts = []
+    for name in names:
+        gray = cv2.imread(str(DATA / name), cv2.IMREAD_GRAYSCALE)
+        ok, corners = cv2.findChessboardCorners(gray, (9, 6))
+        assert ok, name
+        crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 30, 1e-3)
+        img_pts.append(cv2.cornerSubPix(gray, corners, (11, 11), (-1, -1), crit))
+    rms, K, dist, _, _ = cv2.calibrateCamera([obj] * len(names), img_pts, (640, 480), None, None)
+    return rms, K, dist.ravel()
+
+
+def test_cli_camera_on_real_photographs_matches_cv2_calibrate_camera(tmp_path, capsys):
+    """`vrkit calibrate camera` on OpenCV's sample photographs vs cv2.calibrateCamera live."""
+    from vrkit.cli import main
+
+    def calibrate(*extra: str) -> tuple[CameraModel, list[str], str]:
+        out = tmp_path / "cam.json"
+        argv = ["calibrate", "camera", "--images", str(DATA), "--out", str(out), *extra]
+        assert main([*argv, "--board", "checkerboard:9x6:0.025"]) == 0
+        used = json.loads(out.read_text())["meta"]["views_used"]
+        return CameraModel.load(out), used, capsys.readouterr().out
+
+    # Same corner refinement as OpenCV's sample: the same camera, to numerical precision, on
+    # the views vrkit kept (it rejects left02, whose 1.2 px RMS is 3x the median view).
+    cam, used, text = calibrate("--subpix-window", "11")
+    assert "rejected  left02.jpg: reprojection RMS 1.22 px" in text
+    assert len(used) == 12 and "left02.jpg" not in used
+    rms, K, dist = _opencv_calibrate(used)
+    np.testing.assert_allclose(cam.K, K, rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(cam.dist, dist, atol=1e-4)
+    assert cam.rms_px == pytest.approx(rms, abs=1e-4)
+
+    # Defaults (adaptive refinement window, every view kept): the same camera as OpenCV's
+    # sample pipeline on all 13 photographs to 1 % in focal length and 2 px in principal
+    # point, with less than half its reprojection RMS.
+    cam, used, _ = calibrate()
+    assert len(used) == 13
+    rms, K, dist = _opencv_calibrate(used)
+    np.testing.assert_allclose(cam.K[[0, 1], [0, 1]], K[[0, 1], [0, 1]], rtol=0.01)
+    np.testing.assert_allclose(cam.K[:2, 2], K[:2, 2], atol=2.0)
+    assert cam.rms_px < 0.5 * rms
