@@ -7,6 +7,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+from xvfb import xvfb  # noqa: F401  (fixture)
 
 from vrkit.calibration.camera import CameraModel
 from vrkit.calibration.capture import FolderSource, VideoSource, open_source, write_rgb
@@ -160,10 +161,40 @@ def test_pattern_goes_through_the_panel_compositor_pixel_exact(gl):
 
     ps = make_pattern_set(PANEL, ("dots",), ("red", "white"), spacing_px=64)
     presenter = PanelPresenter(gl, PANEL)
+    # Random pixels too: the dot grid is symmetric about the panel's middle row, so it alone
+    # would not see an upside-down eye image.
+    noise = np.random.default_rng(3).integers(0, 256, (1600, 2880, 3), dtype=np.uint8)
     try:
-        for frame in ps.frames:
-            want = render_frame(PANEL, frame)
+        for want in [render_frame(PANEL, f) for f in ps.frames] + [noise]:
             got = presenter.compose(want)
             np.testing.assert_array_equal(got, want)
     finally:
         presenter.release()
+
+
+def test_patterns_full_screen_through_the_direct_display_backend(xvfb, tmp_path):  # noqa: F811
+    """A panel-sized monitor (as the headset's panel on HDMI): the window shows the panel
+    image pixel for pixel, both eyes; `vrkit calibrate pattern --show` runs through it."""
+    from vrkit.calibration.display import DisplayPatterns
+    from vrkit.cli import main
+
+    prof = load_profile("generic-1440x1600")
+    xvfb(2880, 1600)
+    rng = np.random.default_rng(4)
+    image = rng.integers(0, 256, (1600, 2880, 3), dtype=np.uint8)
+    dots = render_frame(PANEL, make_pattern_set(PANEL, ("dots",), ("white",), 64).frames[0])
+    shower = DisplayPatterns(prof, vsync=False, capture=True)
+    try:
+        assert shower.backend.gl.monitor is not None  # full screen
+        assert not shower.backend.layout.distorted
+        for want in (image, dots):
+            assert shower.show(want)
+            np.testing.assert_array_equal(shower.backend.last_window[..., :3], want)
+        with pytest.raises(InputError, match=r"panel image is \(10, 10, 3\)"):
+            shower.show(np.zeros((10, 10, 3), np.uint8))
+    finally:
+        shower.release()
+        shower.release()
+    argv = ["calibrate", "pattern", "--out", str(tmp_path), "--channels", "green", "--show"]
+    assert main([*argv, "--seconds", "0.01", "--no-vsync"]) == 0
+    assert (tmp_path / "pattern.json").is_file() and (tmp_path / "dots_green.png").is_file()

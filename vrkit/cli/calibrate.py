@@ -49,8 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     pat.add_argument(
         "--show",
         action="store_true",
-        help="show each frame full screen through vrkit's panel compositor",
+        help="show each frame full screen on the panel through the direct-display backend",
     )
+    pat.add_argument("--no-vsync", dest="vsync", action="store_false", help="with --show")
     pat.add_argument("--monitor", help="monitor name or index for --show (the headset panel)")
     pat.add_argument(
         "--seconds",
@@ -64,8 +65,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     capp.add_argument("--pattern", required=True, help="pattern.json (or its folder)")
     capp.add_argument("--out", required=True, help="capture folder to write")
     capp.add_argument("--average", type=int, default=8, help="frames averaged per capture")
-    capp.add_argument("--show", action="store_true", help="show each frame on the panel first")
-    capp.add_argument("--monitor", help="monitor for --show")
+    capp.add_argument(
+        "--show",
+        action="store_true",
+        help="show each frame on the panel first (direct-display backend)",
+    )
+    capp.add_argument("--profile", default="generic-1440x1600", help="headset profile for --show")
+    capp.add_argument("--monitor", help="monitor name or index for --show")
+    capp.add_argument(
+        "--settle", type=float, default=0.5, help="with --show: seconds before grabbing"
+    )
 
     lens = ps.add_parser("lens", help="fit the lens model(s) to captures")
     lens.add_argument("--captures", required=True, help="capture folder")
@@ -159,60 +168,49 @@ def _pattern(args: argparse.Namespace) -> int:
     path = ps.save(args.out)
     print(f"wrote {path} and {len(ps.frames)} panel images ({panel.width_px}x{panel.height_px})")
     if args.show:
-        from vrkit.core.errors import BackendUnavailableError
-
-        try:
-            presenter, ctx = _open_presenter(panel, args.monitor)
-        except BackendUnavailableError as exc:
-            log.warning("cannot show the patterns (%s); show the PNGs in %s instead", exc, args.out)
-            return 0
+        shower = _open_display(prof, args.monitor, args.vsync)
         try:
             for f in ps.frames:
-                presenter.show(render_frame(panel, f))
-                _wait(f.name, args.seconds)
+                if not _show_and_wait(shower, render_frame(panel, f), f.name, args.seconds):
+                    break
         finally:
-            presenter.release()
-            ctx.release()
+            shower.release()
     return 0
 
 
-def _open_presenter(panel, monitor):  # noqa: ANN001
-    from vrkit.calibration.display import PanelPresenter
-    from vrkit.gl.context import create_window_context
+def _open_display(profile, monitor, vsync: bool = True):  # noqa: ANN001
+    from vrkit.calibration.display import DisplayPatterns
 
-    mon = int(monitor) if monitor is not None and str(monitor).isdigit() else monitor
-    ctx = create_window_context(
-        panel.width_px,
-        panel.height_px,
-        "vrkit calibration pattern",
-        monitor=mon,
-        resizable=False,
-    )
-    return PanelPresenter(ctx, panel), ctx
+    return DisplayPatterns(profile, monitor, vsync=vsync)
 
 
-def _wait(name: str, seconds: float) -> None:
-    import time
-
-    if seconds > 0:
-        time.sleep(seconds)
-    elif sys.stdin.isatty():
-        input(f"showing {name}: press Enter for the next frame ")
+def _show_and_wait(shower, image, name: str, seconds: float) -> bool:  # noqa: ANN001
+    """Show one frame; hold it ``seconds``, or until Enter on a terminal. False: Esc."""
+    if seconds > 0 or not sys.stdin.isatty():
+        return shower.show(image, seconds)
+    if not shower.show(image):
+        return False
+    input(f"showing {name}: press Enter for the next frame ")
+    return True
 
 
 def _capture(args: argparse.Namespace) -> int:
     from vrkit.calibration.capture import open_source, record_captures
     from vrkit.calibration.patterns import PatternSet, render_frame
+    from vrkit.core.errors import InputError
 
     ps = PatternSet.load(args.pattern)
-    presenter = ctx = None
+    shower = None
     if args.show:
-        presenter, ctx = _open_presenter(ps.panel, args.monitor)
+        from vrkit.optics.profile import load_profile
+
+        shower = _open_display(load_profile(args.profile), args.monitor)
 
     def show(frame) -> None:  # noqa: ANN001
-        if presenter is not None:
-            presenter.show(render_frame(ps.panel, frame))
-            _wait(frame.name, 0.5)
+        if shower is not None:
+            # Hold the frame long enough for the panel and the camera's exposure to settle.
+            if not shower.show(render_frame(ps.panel, frame), args.settle):
+                raise InputError("capture stopped with Esc")
         elif sys.stdin.isatty() and args.source.startswith("camera:"):
             input(f"put {frame.file} on the panel, then press Enter ")
 
@@ -220,9 +218,8 @@ def _capture(args: argparse.Namespace) -> int:
         with open_source(args.source) as src:
             path = record_captures(src, ps, args.out, n_average=args.average, show=show)
     finally:
-        if presenter is not None:
-            presenter.release()
-            ctx.release()
+        if shower is not None:
+            shower.release()
     print(f"wrote {path}")
     return 0
 
