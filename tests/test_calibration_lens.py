@@ -20,7 +20,7 @@ from vrkit.calibration.bench import (
 from vrkit.calibration.camera import CameraModel
 from vrkit.calibration.capture import read_rgb, write_rgb
 from vrkit.calibration.export import profile_with_fit, to_cardboard, to_mesh_json, to_openhmd
-from vrkit.calibration.fit import fit_lens
+from vrkit.calibration.fit import Observations, fit_lens
 from vrkit.calibration.lens import measure_captures
 from vrkit.calibration.patterns import PatternSet
 from vrkit.cli import main
@@ -115,24 +115,36 @@ def _copy_captures(bench, tmp_path: Path) -> Path:
     return dst
 
 
-def test_bad_captures_are_named(clean_bench, tmp_path):
+def test_bad_captures_are_named(clean_bench, tmp_path, capsys):
     pattern = PatternSet.load(clean_bench.out_dir / "pattern")
     camera = CameraModel.load(clean_bench.out_dir / "camera.json")
-    caps = _copy_captures(clean_bench, tmp_path)
+    bench = tmp_path / "bench"
+    shutil.copytree(clean_bench.out_dir / "pattern", bench / "pattern")
+    shutil.copy(clean_bench.out_dir / "camera.json", bench)
+    caps = _copy_captures(clean_bench, bench)
     # red: blurred; blue: a black frame (pattern not found).
     red = read_rgb(caps / "dots_red.png")
     write_rgb(caps / "dots_red.png", cv2.GaussianBlur(red, (0, 0), 2.5))
     write_rgb(caps / "dots_blue.png", np.zeros_like(red))
-    obs, verdicts = measure_captures(caps, pattern, camera)
-    by = {v.frame: v for v in verdicts}
-    assert by["dots_green"].status == "used"
-    assert by["dots_red"].status == "rejected" and by["dots_red"].reason.startswith("blurred")
-    assert by["dots_blue"].status == "rejected"
-    assert "pattern not found" in by["dots_blue"].reason
-    assert set(obs.channel.tolist()) == {1}
+    # Through the CLI: the run goes on with green, and both rejections are named, with their
+    # reason, on the console and in report.json.
+    _, report, _ = _calibrate(bench, tmp_path / "p.json", "radial2", capsys)
+    by = {v["frame"]: v for v in report["captures"]}
+    assert by["dots_green"]["status"] == "used"
+    assert by["dots_red"]["status"] == "rejected"
+    assert by["dots_red"]["reason"].startswith("blurred: sharpness")
+    assert "refocus" in by["dots_red"]["reason"]
+    assert by["dots_blue"]["status"] == "rejected"
+    assert "pattern not found" in by["dots_blue"]["reason"]
     # A fit of green alone still works (chromatic terms stay at 1).
-    fit = fit_lens(obs, camera, pattern.panel, "radial2")
-    assert fit.stats()["rms_arcmin"] < 0.5
+    assert set(report["fits"][0]["per_channel"]) == {"green"}
+    assert report["fits"][0]["rms_arcmin"] < 0.5
+
+    # Too few features (a capture that shows a corner of the pattern): refused, with numbers.
+    obs, _ = measure_captures(caps, pattern, camera)
+    few = Observations(*(a[:9] for a in (obs.camera_px, obs.panel_px, obs.channel, obs.source)))
+    with pytest.raises(DataError, match="only 9 features in the green channel, need at least 12"):
+        fit_lens(few, camera, pattern.panel, "radial2")
 
     # Missing capture: reported, skipped.
     (caps / "dots_red.png").unlink()
@@ -144,6 +156,34 @@ def test_bad_captures_are_named(clean_bench, tmp_path):
     write_rgb(caps / "dots_green.png", np.zeros_like(red))
     with pytest.raises(DataError, match=r"no usable green-channel capture.*pattern not found"):
         measure_captures(caps, pattern, camera)
+
+
+def test_capture_command_from_a_video_then_calibrate(clean_bench, tmp_path, capsys):
+    """`vrkit calibrate capture` from a video (same interface as a live camera): averaged
+    frames become a capture folder the lens fit reads; a camera that cannot be opened is a
+    one-line error."""
+    video = tmp_path / "bench.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"FFV1"), 10, (1280, 960))
+    assert writer.isOpened()
+    for name in ("dots_red", "dots_green", "dots_blue"):  # the pattern's frame order
+        bgr = read_rgb(clean_bench.out_dir / "captures" / f"{name}.png")[..., ::-1]
+        for _ in range(2):
+            writer.write(np.ascontiguousarray(bgr))
+    writer.release()
+    pattern_json = str(clean_bench.out_dir / "pattern" / "pattern.json")
+    out = tmp_path / "captures"
+    argv = ["calibrate", "capture", "--pattern", pattern_json, "--out", str(out)]
+    assert main([*argv, "--source", f"video:{video}", "--average", "2"]) == 0
+    caps = json.loads((out / "captures.json").read_text())
+    assert caps["meta"] == {"source": "video bench.avi", "n_average": 2}
+    pattern = PatternSet.load(pattern_json)
+    camera = CameraModel.load(clean_bench.out_dir / "camera.json")
+    obs, verdicts = measure_captures(out, pattern, camera)
+    assert [v.status for v in verdicts] == ["used"] * 3
+    assert len(obs) > 600
+    capsys.readouterr()
+    assert main([*argv, "--source", "camera:97"]) == 1
+    assert "cannot open camera 97" in capsys.readouterr().err
 
 
 def test_camera_file_that_does_not_match_is_refused(clean_bench, tmp_path, capsys):
