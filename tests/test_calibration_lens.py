@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -208,6 +209,32 @@ def test_camera_file_that_does_not_match_is_refused(clean_bench, tmp_path, capsy
     err = capsys.readouterr().err
     assert code == 1
     assert "1280x960 pixels but the camera file was calibrated at 640x480" in err
+    assert not (tmp_path / "p.json").exists()
+
+    # The right size but another camera (8 % longer focal length, no distortion): the fit
+    # cannot explain the captures; the report is written, the profile is refused.
+    wrong = CameraModel("fisheye", cam.image_size, cam.K * [[1.08], [1.08], [1]], [0.0] * 4)
+    wrong.save(tmp_path / "wrong.json")
+    argv = [
+        "calibrate",
+        "lens",
+        "--captures",
+        str(clean_bench.out_dir / "captures"),
+        "--pattern",
+        str(clean_bench.out_dir / "pattern"),
+        "--model",
+        "radial2",
+        "--out",
+        str(tmp_path / "p.json"),
+    ]
+    assert main([*argv, "--camera", str(tmp_path / "wrong.json")]) == 1
+    err = capsys.readouterr().err
+    assert re.search(r"radial2 fit has an RMS residual of \d+\.\d+ arcmin \(> ", err), err
+    assert "check that the camera JSON belongs to this camera" in err
+    assert not (tmp_path / "p.json").exists()
+    report = json.loads((tmp_path / "p_report" / "report.json").read_text())
+    assert report["profile"] is None and "not written" in report["refused"]
+    assert report["fits"][0]["rms_arcmin"] > 10
 
 
 def _calibrate(bench_dir: Path, out: Path, models: str, capsys) -> tuple[dict, dict, str]:

@@ -1,7 +1,8 @@
 """The synthetic lens-calibration bench: a closed loop with a known lens.
 
 1. The pattern set is generated for one eye of a headset profile and written in the documented
-   format (``pattern.json`` + PNGs: the panel images vrkit shows).
+   format (``pattern.json`` + PNGs: the panel images vrkit shows); the PNGs are read back as
+   the panel's images.
 2. A known lens (any model family), lens centre offset and camera-to-eye rotation, and a
    measuring camera with its own intrinsics and distortion, form the captures
    (:class:`~vrkit.calibration.synth.LensImaging`: per camera pixel, camera ray -> eye
@@ -26,10 +27,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vrkit.calibration.camera import CameraModel
-from vrkit.calibration.capture import write_captures_json, write_rgb
+from vrkit.calibration.capture import read_rgb, write_captures_json, write_rgb
 from vrkit.calibration.fit import ARCMIN, LensFit, compare_models, fit_lens, openhmd_unit
 from vrkit.calibration.lens import measure_captures
-from vrkit.calibration.patterns import PanelGeometry, PatternSet, make_pattern_set, render_frame
+from vrkit.calibration.patterns import PanelGeometry, PatternSet, make_pattern_set
 from vrkit.calibration.synth import R_EYE_CAM_NOMINAL, LensImaging
 from vrkit.optics.base import CHANNELS, LensModel
 from vrkit.optics.models import lens_model_from_dict
@@ -168,7 +169,8 @@ def make_captures(cfg: BenchConfig, out_dir: str | Path, progress: bool = False)
     cap_dir.mkdir(parents=True, exist_ok=True)
     files = {}
     for frame in tqdm(pattern.frames, desc="bench: capturing", disable=not progress, leave=False):
-        img = imaging.capture(render_frame(panel, frame), rng=rng, **level)
+        # The panel image is the pattern PNG as written (what a display would be given).
+        img = imaging.capture(read_rgb(out / "pattern" / frame.file), rng=rng, **level)
         write_rgb(cap_dir / f"{frame.name}.png", img)
         files[frame.name] = f"{frame.name}.png"
     write_captures_json(cap_dir, files, {"source": "vrkit synthetic bench", "noise": cfg.noise})

@@ -98,6 +98,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     lens.add_argument("--grid-knots", type=int, default=13)
     lens.add_argument("--outlier-arcmin", type=float, default=3.0)
+    lens.add_argument(
+        "--max-rms-arcmin",
+        type=float,
+        default=5.0,
+        help="refuse to write the profile when the first model's RMS residual exceeds this",
+    )
 
     bench = ps.add_parser("bench", help="synthetic closed-loop bench with a known lens")
     bench.add_argument("--out", required=True, help="folder for the bench's files and report")
@@ -282,7 +288,13 @@ def _lens(args: argparse.Namespace) -> int:
         print("\n".join(comparison_lines(rows)))
     best = fits[0]
     profile = profile_with_fit(base.data, best, pattern.panel, args.name)
-    out.write_text(json.dumps(profile, indent=2) + "\n")
+    best_rms = best.stats()["rms_arcmin"]
+    refusal = None
+    if best_rms > args.max_rms_arcmin:
+        refusal = (
+            f"the {best.name} fit has an RMS residual of {best_rms:.2f} arcmin "
+            f"(> --max-rms-arcmin {args.max_rms_arcmin:g}); profile {str(out)!r} not written"
+        )
     exports: dict[str, object] = {}
     for key, fn in (("openhmd", to_openhmd), ("cardboard", to_cardboard)):
         try:
@@ -300,9 +312,18 @@ def _lens(args: argparse.Namespace) -> int:
         "fits": [fit_report(f) for f in fits],
         "comparison": rows,
         "exports": exports,
-        "profile": str(out),
+        "profile": None if refusal else str(out),
+        "refused": refusal,
     }
     (rep / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    if refusal:
+        raise DataError(
+            f"{refusal}; report in {rep}",
+            "check that the camera JSON belongs to this camera at this focus and resolution "
+            "and that the pattern description is the one shown; if the residual is the lens, "
+            "try another --model",
+        )
+    out.write_text(json.dumps(profile, indent=2) + "\n")
     print(f"wrote profile {out} ({best.name} model; use it with `vrkit run --profile {out}`)")
     print(f"report, heat maps and exports in {rep}")
     return 0
