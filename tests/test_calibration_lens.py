@@ -401,3 +401,26 @@ def test_bench_writes_the_documented_formats(clean_bench):
     assert img.shape == (960, 1280, 3)
     assert img[..., 0].max() > 200 and img[..., 1].max() == 0 == img[..., 2].max()
     assert truth["lens"]["kind"] == "radial"
+
+
+def test_a_few_bad_detections_are_rejected(clean_bench):
+    """30 features moved by 3-8 camera pixels (a dust speck, a dead pixel cluster, a
+    mis-assigned dot): the robust fit rejects exactly them and still recovers the lens."""
+    pattern = PatternSet.load(clean_bench.out_dir / "pattern")
+    camera = CameraModel.load(clean_bench.out_dir / "camera.json")
+    obs = clean_bench.fits[0].obs
+    rng = np.random.default_rng(7)
+    # Bad features among the inner field (edge features are the fit's own worst).
+    r = np.hypot(*(obs.panel_px - pattern.panel.lens_centre_px).T)
+    bad = rng.choice(np.flatnonzero(r < 500), 30, replace=False)
+    moved = obs.camera_px.copy()
+    angle = rng.uniform(0, 2 * np.pi, len(bad))
+    moved[bad] += rng.uniform(3, 8, (len(bad), 1)) * np.stack([np.cos(angle), np.sin(angle)], 1)
+    fit = fit_lens(
+        Observations(moved, obs.panel_px, obs.channel, obs.source), camera, pattern.panel, "radial2"
+    )
+    assert not fit.inlier[bad].any()
+    assert fit.stats()["n_rejected"] < len(bad) + 40  # the edge ones it rejects anyway
+    assert fit.stats()["rms_arcmin"] <= 0.5
+    lens = fit.lens.to_dict()
+    np.testing.assert_allclose(lens["k"], clean_bench.truth["lens"]["k"], rtol=0.01)
