@@ -110,9 +110,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--noise", choices=("none", "realistic", "harsh"), default="none")
     bench.add_argument(
         "--truth",
-        choices=("profile", "brown_conrady"),
+        choices=("profile", "brown_conrady", "openhmd"),
         default="profile",
-        help="true lens: the profile's own (radial) or a Brown-Conrady lens",
+        help="true lens: the profile's own (radial), a decentred Brown-Conrady lens with "
+        "per-channel coefficients, or an OpenHMD lens (a, b, c, d + aberration)",
     )
     bench.add_argument("--profile", default="generic-1440x1600")
     bench.add_argument("--model", default="radial2,radial,panotools")
@@ -330,14 +331,20 @@ def _lens(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from vrkit.calibration.bench import BROWN_LENS, BenchConfig, bench_lines, run_bench
-
-    cfg = BenchConfig(
-        profile=args.profile,
-        noise=args.noise,
-        seed=args.seed,
-        true_lens=BROWN_LENS if args.truth == "brown_conrady" else None,
+    from vrkit.calibration.bench import (
+        BROWN_LENS,
+        BenchConfig,
+        bench_lines,
+        openhmd_truth,
+        run_bench,
     )
+
+    truth = {
+        "profile": None,
+        "brown_conrady": BROWN_LENS,
+        "openhmd": openhmd_truth(args.profile) if args.truth == "openhmd" else None,
+    }[args.truth]
+    cfg = BenchConfig(profile=args.profile, noise=args.noise, seed=args.seed, true_lens=truth)
     res = run_bench(cfg, args.out, _split(args.model), progress=True)
     print("\n".join(bench_lines(res)))
     print(f"wrote {Path(args.out) / 'bench.json'} and heat maps")
