@@ -424,3 +424,20 @@ def test_a_few_bad_detections_are_rejected(clean_bench):
     assert fit.stats()["rms_arcmin"] <= 0.5
     lens = fit.lens.to_dict()
     np.testing.assert_allclose(lens["k"], clean_bench.truth["lens"]["k"], rtol=0.01)
+
+
+def test_one_white_capture_measures_all_three_channels(tmp_path, capsys):
+    """A white dot grid seen by a colour camera: each colour channel of the one capture is
+    detected on its own, and the lateral colour comes out as from three captures."""
+    truth = make_captures(BenchConfig(channels=("white",), spacing_px=60.0), tmp_path)
+    assert sorted(p.name for p in (tmp_path / "captures").glob("*.png")) == ["dots_white.png"]
+    profile, report, _ = _calibrate(tmp_path, tmp_path / "white.json", "radial2", capsys)
+    assert [(v["frame"], v["channel"]) for v in report["captures"]] == [
+        ("dots_white", "red"),
+        ("dots_white", "green"),
+        ("dots_white", "blue"),
+    ]
+    assert report["fits"][0]["rms_arcmin"] <= 0.5
+    lens = profile["lenses"]["left"]
+    np.testing.assert_allclose(lens["k"], truth["lens"]["k"], rtol=0.01)
+    np.testing.assert_allclose(_scale_minus_one(lens), _scale_minus_one(truth["lens"]), rtol=0.01)

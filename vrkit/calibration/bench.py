@@ -101,6 +101,7 @@ class BenchConfig:
         spacing_px: Dot pitch on the panel.
         supersample: Sub-pixels per camera pixel per axis.
         seed: Noise seed.
+        channels: Pattern colours (``"white"``: one capture measures all three channels).
     """
 
     profile: str = "generic-1440x1600"
@@ -113,6 +114,7 @@ class BenchConfig:
     spacing_px: float = 44.0
     supersample: int = 2
     seed: int = 1
+    channels: tuple[str, ...] = ("red", "green", "blue")
 
 
 @dataclass
@@ -156,7 +158,7 @@ def make_captures(cfg: BenchConfig, out_dir: str | Path, progress: bool = False)
     out = Path(out_dir)
     prof = load_profile(cfg.profile)
     panel = PanelGeometry.from_profile(prof, cfg.eye)
-    pattern = make_pattern_set(panel, ("dots",), ("red", "green", "blue"), cfg.spacing_px)
+    pattern = make_pattern_set(panel, ("dots",), cfg.channels, cfg.spacing_px)
     pattern.save(out / "pattern")
     lens_dict = cfg.true_lens if cfg.true_lens is not None else prof.lens(cfg.eye).to_dict()
     lens = lens_model_from_dict(lens_dict, "bench true lens")
