@@ -65,7 +65,7 @@ def test_noise_free_bench_recovers_the_lens(clean_bench):
 def test_other_family_truth_and_model_comparison(tmp_path):
     """Truth Brown-Conrady (decentred, per-channel); radial cannot follow it, Brown can."""
     res = run_bench(
-        BenchConfig(noise="none", true_lens=BROWN_LENS),
+        BenchConfig(noise="none", true_lens=BROWN_LENS, spacing_px=60.0),
         tmp_path,
         ("radial", "brown_conrady"),
         heatmap=False,
