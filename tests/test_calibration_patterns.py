@@ -198,3 +198,12 @@ def test_patterns_full_screen_through_the_direct_display_backend(xvfb, tmp_path)
     argv = ["calibrate", "pattern", "--out", str(tmp_path), "--channels", "green", "--show"]
     assert main([*argv, "--seconds", "0.01", "--no-vsync"]) == 0
     assert (tmp_path / "pattern.json").is_file() and (tmp_path / "dots_green.png").is_file()
+    # `calibrate capture --show`: each frame goes up on the panel, then the source is read
+    # (here a folder standing in for the camera).
+    argv = ["calibrate", "capture", "--pattern", str(tmp_path), "--out", str(tmp_path / "caps")]
+    argv += ["--source", f"folder:{tmp_path}", "--average", "1", "--show", "--settle", "0"]
+    assert main(argv) == 0
+    np.testing.assert_array_equal(
+        cv2.imread(str(tmp_path / "caps" / "dots_green.png")),
+        cv2.imread(str(tmp_path / "dots_green.png")),
+    )

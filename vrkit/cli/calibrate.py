@@ -211,7 +211,15 @@ def _capture(args: argparse.Namespace) -> int:
     if args.show:
         from vrkit.optics.profile import load_profile
 
-        shower = _open_display(load_profile(args.profile), args.monitor)
+        prof = load_profile(args.profile)
+        size = (ps.panel.width_px, ps.panel.height_px)
+        if tuple(prof.resolution_px) != size:
+            raise InputError(
+                f"the pattern was made for a {size[0]}x{size[1]} panel but profile "
+                f"{prof.name!r} has a {prof.resolution_px[0]}x{prof.resolution_px[1]} panel",
+                "pass --profile with the profile the pattern was made for",
+            )
+        shower = _open_display(prof, args.monitor)
 
     def show(frame) -> None:  # noqa: ANN001
         if shower is not None:
