@@ -1,0 +1,136 @@
+"""The stereo renderer: draws a scene once per view into the backend's render targets."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vrkit.core.types import EyeView, FrameInfo
+from vrkit.gl.context import LINES, TRIANGLES, GLContext, Program, Texture, VertexArray
+from vrkit.math.projection import projection_from_fov
+from vrkit.math.transforms import invert_transform
+from vrkit.render.scene import Material, Mesh, Scene
+from vrkit.render.targets import RenderTarget
+
+_STRIDE = 12 * 4  # position 3, normal 3, color 4, uv 2 (float32)
+
+
+class _GpuMesh:
+    def __init__(self, ctx: GLContext, program: Program, mesh: Mesh) -> None:
+        self.vbo = ctx.buffer(mesh.interleaved())
+        self.ibo = ctx.index_buffer(mesh.indices)
+        mode = TRIANGLES if mesh.primitive == "triangles" else LINES
+        self.vao = ctx.vertex_array(
+            program,
+            {
+                "a_position": (self.vbo, 3, _STRIDE, 0),
+                "a_normal": (self.vbo, 3, _STRIDE, 12),
+                "a_color": (self.vbo, 4, _STRIDE, 24),
+                "a_uv": (self.vbo, 2, _STRIDE, 40),
+            },
+            self.ibo,
+            len(mesh.indices),
+            mode,
+        )
+
+    def release(self) -> None:
+        for obj in (self.vao, self.ibo, self.vbo):
+            obj.release()
+
+
+class StereoRenderer:
+    """Draws scenes into per-view render targets with each view's pose and asymmetric frustum.
+
+    GPU copies of meshes and textures are made on first use and cached by object identity, so
+    a scene's geometry is uploaded once; moving nodes only changes their transforms.
+
+    Args:
+        ctx: The GL context that owns everything the renderer creates.
+        near: Near clip plane in metres.
+        far: Far clip plane in metres.
+    """
+
+    def __init__(self, ctx: GLContext, near: float = 0.05, far: float = 100.0) -> None:
+        self.ctx = ctx
+        self.near, self.far = near, far
+        self.program = ctx.program("scene.vert", "scene.frag")
+        p = self.program
+        self._loc = {name: p.location(name) for name in (
+            "u_model", "u_view_proj", "u_normal_matrix", "u_color", "u_lit", "u_textured",
+            "u_texture", "u_light_dir", "u_ambient",
+        )}  # fmt: skip
+        self._meshes: dict[int, tuple[Mesh, _GpuMesh]] = {}
+        self._textures: dict[int, tuple[Material, Texture]] = {}
+
+    def _gpu_mesh(self, mesh: Mesh) -> VertexArray:
+        entry = self._meshes.get(id(mesh))
+        if entry is None or entry[0] is not mesh:
+            entry = (mesh, _GpuMesh(self.ctx, self.program, mesh))
+            self._meshes[id(mesh)] = entry
+        return entry[1].vao
+
+    def _texture(self, material: Material) -> Texture:
+        entry = self._textures.get(id(material))
+        if entry is None or entry[0] is not material:
+            img = np.asarray(material.texture)
+            tex = self.ctx.texture(img.shape[1], img.shape[0], data=img)
+            tex.generate_mipmaps()
+            entry = (material, tex)
+            self._textures[id(material)] = entry
+        return entry[1]
+
+    def render(self, scene: Scene, frame: FrameInfo, targets: list[RenderTarget]) -> None:
+        """Draw ``scene`` for every view of ``frame`` into the matching target.
+
+        Args:
+            scene: What to draw.
+            frame: The frame's views (pose ``T_space_eye`` and Fov per view).
+            targets: One render target per view, in view order.
+        """
+        if len(targets) != len(frame.views):
+            raise ValueError(f"{len(frame.views)} views but {len(targets)} render targets")
+        for view, target in zip(frame.views, targets, strict=True):
+            self.render_view(scene, view, target)
+
+    def render_view(self, scene: Scene, view: EyeView, target: RenderTarget) -> None:
+        """Draw ``scene`` as seen from one view into one target."""
+        proj = projection_from_fov(view.fov, self.near, self.far)
+        view_proj = proj @ invert_transform(view.pose.matrix())
+        target.bind(self.ctx)
+        self.ctx.clear(scene.clear_color)
+        self.ctx.set_state(depth_test=True)
+        p = self.program
+        p.use()
+        p.set_mat4("u_view_proj", view_proj)
+        light = np.asarray(scene.light_dir, dtype=np.float64)
+        p.set_vec("u_light_dir", *(light / np.linalg.norm(light)))
+        p.set_vec("u_ambient", scene.ambient)
+        p.set_int("u_texture", 0)
+        for node in scene.nodes:
+            if not node.visible:
+                continue
+            model = node.transform
+            p.set_mat4("u_model", model)
+            p.set_mat3("u_normal_matrix", np.linalg.inv(model[:3, :3]).T)
+            mat = node.material
+            p.set_vec("u_color", *mat.color)
+            p.set_int("u_lit", mat.lit)
+            p.set_int("u_textured", mat.texture is not None)
+            if mat.texture is not None:
+                self._texture(mat).bind(0)
+            self._gpu_mesh(node.mesh).draw()
+
+    def forget(self, mesh: Mesh) -> None:
+        """Release the GPU copy of a mesh that will not be drawn again."""
+        entry = self._meshes.pop(id(mesh), None)
+        if entry is not None:
+            entry[1].release()
+
+    def release(self) -> None:
+        """Release GPU copies and the program; safe to call twice."""
+        for _mesh, gpu in self._meshes.values():
+            gpu.release()
+        self._meshes.clear()
+        for _mat, tex in self._textures.values():
+            tex.release()
+        self._textures.clear()
+        self.program.release()
