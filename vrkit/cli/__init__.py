@@ -16,7 +16,7 @@ from vrkit import __version__
 from vrkit.core.errors import VrkitError
 
 # Order here is the order in `vrkit --help`.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES = ["run", "doctor"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         format="vrkit: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("OpenGL").setLevel(logging.WARNING)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -582,7 +582,7 @@ class EGLContext(GLContext):
             self.display = get_platform_display(
                 EGL_PLATFORM_SURFACELESS_MESA, EGL.EGL_DEFAULT_DISPLAY, None
             )
-        except Exception:
+        except Exception:  # no EGL_EXT_platform_base: use the default display
             self.display = EGL.EGL_NO_DISPLAY
         if not self.display:
             self.display = EGL.eglGetDisplay(EGL.EGL_DEFAULT_DISPLAY)

@@ -1,0 +1,95 @@
+"""The frame loop: a backend, the stereo renderer and a scene."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from vrkit.backends.base import Backend
+from vrkit.core.errors import InputError
+from vrkit.render.renderer import StereoRenderer
+from vrkit.render.scene import Scene
+
+log = logging.getLogger(__name__)
+
+
+def _where(exc: BaseException, path: Path) -> str:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
+    return f"{path}:{frames[-1].lineno}" if frames else str(path)
+
+
+def load_scene(path: str | Path) -> Scene:
+    """Import a scene file and call its ``build_scene()``.
+
+    Args:
+        path: A Python file defining ``build_scene() -> Scene``.
+
+    Raises:
+        InputError: The file is missing, does not define ``build_scene``, raises, or returns
+            something that is not a Scene; the message names the file (and line).
+    """
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise InputError(f"scene file {path} does not exist", "try examples/room.py")
+    spec = importlib.util.spec_from_file_location(f"vrkit_scene_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise InputError(f"{path} is not a Python scene file")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        build = getattr(module, "build_scene", None)
+        if build is None:
+            raise InputError(f"scene file {path} has no build_scene() function")
+        scene = build()
+    except InputError:
+        raise
+    except Exception as exc:  # the scene's own bug: report where, not a traceback wall
+        raise InputError(f"scene {_where(exc, path)} raised {type(exc).__name__}: {exc}") from exc
+    if not isinstance(scene, Scene):
+        raise InputError(f"build_scene() in {path} returned {type(scene).__name__}, not a Scene")
+    if not scene.name or scene.name == "scene":
+        scene.name = path.stem
+    return scene
+
+
+def run_scene(backend: Backend, scene: Scene) -> dict[str, Any]:
+    """Drive an opened backend until it has no more frames.
+
+    Per frame: the scene's ``update`` hook at the frame's display time, then the render into
+    the backend's eye targets, then ``end_frame``. Render start and CPU end are stamped into
+    ``frame.timing`` (host CLOCK_MONOTONIC ns).
+
+    Args:
+        backend: An opened backend (it stays open; the caller closes it).
+        scene: What to draw.
+
+    Returns:
+        The backend's summary plus frame count and wall time.
+    """
+    renderer = StereoRenderer(backend.gl)
+    start = time.monotonic_ns()
+    t0: int | None = None
+    frames = 0
+    try:
+        while (frame := backend.begin_frame()) is not None:
+            t0 = frame.predicted_display_time_ns if t0 is None else t0
+            try:
+                scene.update((frame.predicted_display_time_ns - t0) * 1e-9)
+            except Exception as exc:  # the scene's bug, named
+                raise InputError(
+                    f"scene {scene.name!r} update raised {type(exc).__name__}: {exc}"
+                ) from exc
+            if frame.should_render:
+                frame.timing["render_start_ns"] = time.monotonic_ns()
+                renderer.render(scene, frame, backend.eye_targets(frame))
+                frame.timing["render_end_cpu_ns"] = time.monotonic_ns()
+            backend.end_frame(frame)
+            frames += 1
+    finally:
+        renderer.release()
+    wall_s = (time.monotonic_ns() - start) * 1e-9
+    return {**backend.summary(), "frames": frames, "wall_s": round(wall_s, 3)}

@@ -1,0 +1,114 @@
+"""Writes frames to disk on a background thread: PNG per image, optionally an MP4 of the panel.
+
+Encoding runs off the render thread (OpenCV and ffmpeg release the GIL), through a bounded
+queue so memory stays flat. A failure on the writer thread is raised on the next call from the
+render thread, so nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vrkit.core.errors import DataError
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+class FrameWriter:
+    """Background PNG/MP4 writer.
+
+    Args:
+        out_dir: Existing, writable folder.
+        video_fps: Write ``panel.mp4`` at this frame rate, or None for no video.
+        max_pending: Frames queued before ``submit`` blocks.
+        png_compression: zlib level 0-9 (1 is fast and still lossless).
+    """
+
+    def __init__(
+        self,
+        out_dir: Path,
+        video_fps: float | None = None,
+        max_pending: int = 4,
+        png_compression: int = 1,
+    ) -> None:
+        self.out_dir = Path(out_dir)
+        self.video_path = self.out_dir / "panel.mp4" if video_fps else None
+        self._video_fps = video_fps
+        self._video: Any = None
+        self._png_params = [16, int(png_compression)]  # cv2.IMWRITE_PNG_COMPRESSION
+        self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
+        self._error: BaseException | None = None
+        self.written = 0
+        self._thread = threading.Thread(target=self._work, name="vrkit-frame-writer", daemon=True)
+        self._thread.start()
+
+    def submit(
+        self, images: dict[str, NDArray[np.uint8]], panel_for_video: NDArray[np.uint8] | None
+    ) -> None:
+        """Queue images (name -> (H, W, 4) RGBA, top row first) and a video frame.
+
+        Raises:
+            DataError: The writer thread failed earlier (disk full, permissions, codec).
+        """
+        self._raise_pending()
+        self._queue.put((images, panel_for_video))
+
+    def close(self) -> None:
+        """Flush everything queued and finish the video; safe to call twice."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join()
+        self._raise_pending()
+
+    def _raise_pending(self) -> None:
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise DataError(f"writing frames to {self.out_dir} failed: {err}") from err
+
+    def _work(self) -> None:
+        import cv2
+
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            if self._error is not None:
+                continue  # drain; the error is reported to the render thread
+            images, panel = item
+            try:
+                for name, rgba in images.items():
+                    path = self.out_dir / name
+                    if not cv2.imwrite(
+                        str(path), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGR), self._png_params
+                    ):
+                        raise OSError(f"cv2.imwrite could not write {path}")
+                    self.written += 1
+                if panel is not None and self.video_path is not None:
+                    self._write_video(panel)
+            except BaseException as exc:  # handed to the render thread
+                self._error = exc
+        try:
+            if self._video is not None:
+                self._video.close()
+        except BaseException as exc:  # reported by close()
+            self._error = self._error or exc
+
+    def _write_video(self, rgba: NDArray[np.uint8]) -> None:
+        if self._video is None:
+            import imageio.v2 as imageio
+
+            self._video = imageio.get_writer(
+                str(self.video_path), fps=self._video_fps, codec="libx264", quality=8,
+                macro_block_size=2, pixelformat="yuv420p", ffmpeg_log_level="error",
+            )  # fmt: skip
+        h, w = rgba.shape[:2]
+        self._video.append_data(np.ascontiguousarray(rgba[: h - h % 2, : w - w % 2, :3]))

@@ -1,0 +1,99 @@
+"""``vrkit run SCENE``: show a scene on a backend."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+from pathlib import Path
+
+from vrkit.core.errors import InputError
+
+log = logging.getLogger("vrkit")
+
+
+def _size(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"(\d+)[xX](\d+)", text)
+    if not m or int(m.group(1)) < 16 or int(m.group(2)) < 16:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT of at least 16x16, got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``run`` subcommand."""
+    p = sub.add_parser(
+        "run",
+        help="render a scene on a backend (OpenXR, simulator, panel, or headless to files)",
+        description="Render a scene. --backend auto tries OpenXR, then the simulator window, "
+        "then headless (EGL to files), and says why it skipped each.",
+    )
+    p.add_argument("scene", help="scene file defining build_scene(), e.g. examples/room.py")
+    p.add_argument("--backend", default="auto", help="auto|openxr|sim|display|headless")
+    p.add_argument("--frames", type=int, help="stop after N frames (headless default: 120)")
+    p.add_argument("--out", type=Path, help="output folder for headless frames and run.json")
+    p.add_argument("--video", action="store_true", help="headless: also write panel.mp4")
+    p.add_argument("--profile", help="headset profile name or JSON file (see `vrkit profile list`)")
+    p.add_argument("--pose-source", help="scripted|static|replay:FILE|tracker[:ARGS]")
+    p.add_argument("--eye-size", type=_size, help="eye render size WIDTHxHEIGHT")
+    p.add_argument("--ipd", type=float, default=0.063, help="interpupillary distance, metres")
+    p.add_argument(
+        "--no-distortion", action="store_true", help="show the panel without lens pre-distortion"
+    )
+    p.add_argument("--fps", type=float, default=60.0, help="frame rate without a display clock")
+    p.add_argument("--monitor", help="display backend: monitor name or index (see `vrkit doctor`)")
+    p.add_argument(
+        "--no-vsync", action="store_true", help="windowed backends: do not wait for vblank"
+    )
+    p.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the scene, open a backend (with fallback) and run the frame loop."""
+    from vrkit.app import load_scene, run_scene
+    from vrkit.backends.base import RunConfig
+    from vrkit.backends.registry import open_backend
+    from vrkit.poses.factory import make_pose_source
+
+    if not 0.0 <= args.ipd <= 0.2:
+        raise InputError(f"--ipd must be between 0 and 0.2 m, got {args.ipd}")
+    if args.fps <= 0:
+        raise InputError(f"--fps must be positive, got {args.fps}")
+    scene = load_scene(args.scene)
+    profile = None
+    if args.profile:
+        from vrkit.optics.profile import load_profile
+
+        profile = load_profile(args.profile)
+    out = args.out
+    if out is None and args.backend in ("auto", "headless"):
+        out = Path("out") / Path(args.scene).stem
+    config = RunConfig(
+        frames=args.frames,
+        out_dir=out,
+        video=args.video,
+        profile=profile,
+        pose_source=make_pose_source(args.pose_source),
+        eye_size=args.eye_size,
+        ipd_m=args.ipd,
+        distortion=not args.no_distortion,
+        vsync=not args.no_vsync,
+        monitor=args.monitor,
+        fps=args.fps,
+    )
+    backend = open_backend(args.backend, config)
+    try:
+        summary = run_scene(backend, scene)
+    finally:
+        backend.close()
+    summary = {"scene": scene.name, "backend": backend.name, **summary}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        where = f" to {summary['out_dir']}" if summary.get("out_dir") else ""
+        print(
+            f"rendered {summary['frames']} frames of {scene.name} on {backend.name}{where} "
+            f"in {summary['wall_s']:.1f} s"
+        )
+    return 0
