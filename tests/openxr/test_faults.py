@@ -1,0 +1,121 @@
+"""Runtime faults: killed mid-session, restarted, absent."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from vrkit.backends.base import RunConfig
+from vrkit.backends.openxr.backend import NO_RUNTIME, OpenXRBackend
+from vrkit.core.errors import BackendUnavailableError
+
+REPO = Path(__file__).resolve().parents[2]
+CLI = "import sys; from vrkit.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def _processes_with(marker: str) -> list[int]:
+    """PIDs whose environment holds ``marker`` (the app and anything it started)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if marker.encode() in (proc / "environ").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+class App:
+    """``vrkit run examples/room.py --backend openxr`` in a child process."""
+
+    def __init__(self, frames: int) -> None:
+        self.marker = f"VRKIT_TEST_APP={uuid.uuid4().hex}"
+        env = dict(os.environ)
+        env[self.marker.split("=")[0]] = self.marker.split("=")[1]
+        args = ["run", str(REPO / "examples" / "room.py"), "--backend", "openxr"]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", CLI, *args, "--frames", str(frames)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self.session_open = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip())
+            if "OpenXR: " in line:
+                self.session_open.set()
+
+    def wait(self, timeout: float) -> int:
+        rc = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=2)
+        return rc
+
+    @property
+    def stderr(self) -> str:
+        return "\n".join(self.lines)
+
+
+def test_runtime_killed_mid_session_ends_the_app_with_a_clear_error(service):
+    app = App(frames=1_000_000)
+    try:
+        assert app.session_open.wait(30), app.stderr
+        time.sleep(1.5)  # frames flowing, session FOCUSED
+        assert app.proc.poll() is None, app.stderr
+        service.kill()
+        t0 = time.monotonic()
+        rc = app.wait(timeout=15)
+        ended_s = time.monotonic() - t0
+    finally:
+        if app.proc.poll() is None:
+            app.proc.kill()
+            app.proc.wait()
+    assert ended_s < 5.0, f"app took {ended_s:.1f} s to notice the runtime died"
+    assert rc == 1, app.stderr
+    last = app.stderr.splitlines()[-1]
+    assert last.startswith("vrkit run: error: OpenXR session lost:"), app.stderr
+    assert "runtime process died" in last or "no answer" in last
+    assert _processes_with(app.marker) == []
+
+
+def test_restarted_runtime_takes_a_new_session(service):
+    service.kill()
+    with pytest.raises(BackendUnavailableError):
+        OpenXRBackend(RunConfig()).open()
+    service.start()
+    app = App(frames=30)
+    rc = app.wait(timeout=60)
+    assert rc == 0, app.stderr
+    assert "rendered 30 frames of room on openxr" in app.proc.stdout.read()
+
+
+def test_stopped_runtime_gives_the_clear_message_quickly(service):
+    service.stop()
+    t0 = time.monotonic()
+    with pytest.raises(BackendUnavailableError) as err:
+        OpenXRBackend(RunConfig()).open()
+    assert time.monotonic() - t0 < 5.0
+    assert str(err.value).startswith(NO_RUNTIME)
+    assert "running" in str(err.value)
+
+
+def test_absent_runtime_manifest_gives_the_clear_message(monkeypatch):
+    monkeypatch.setenv("XR_RUNTIME_JSON", "/nonexistent/openxr_runtime.json")
+    with pytest.raises(BackendUnavailableError) as err:
+        OpenXRBackend(RunConfig()).open()
+    assert str(err.value).startswith(NO_RUNTIME)
