@@ -6,11 +6,13 @@ import importlib.util
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from vrkit.backends.base import Backend
 from vrkit.core.errors import InputError
+from vrkit.core.types import FrameInfo
 from vrkit.render.renderer import StereoRenderer
 from vrkit.render.scene import Scene
 
@@ -56,7 +58,9 @@ def load_scene(path: str | Path) -> Scene:
     return scene
 
 
-def run_scene(backend: Backend, scene: Scene) -> dict[str, Any]:
+def run_scene(
+    backend: Backend, scene: Scene, on_frame: Callable[[FrameInfo], None] | None = None
+) -> dict[str, Any]:
     """Drive an opened backend until it has no more frames.
 
     Per frame: the scene's ``update`` hook at the frame's display time, then the render into
@@ -66,6 +70,7 @@ def run_scene(backend: Backend, scene: Scene) -> dict[str, Any]:
     Args:
         backend: An opened backend (it stays open; the caller closes it).
         scene: What to draw.
+        on_frame: Called after each ``end_frame`` (progress bars, live plots).
 
     Returns:
         The backend's summary plus frame count and wall time.
@@ -89,6 +94,8 @@ def run_scene(backend: Backend, scene: Scene) -> dict[str, Any]:
                 frame.timing["render_end_cpu_ns"] = time.monotonic_ns()
             backend.end_frame(frame)
             frames += 1
+            if on_frame is not None:
+                on_frame(frame)
     finally:
         renderer.release()
     wall_s = (time.monotonic_ns() - start) * 1e-9

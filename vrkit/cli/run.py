@@ -83,9 +83,21 @@ def run(args: argparse.Namespace) -> int:
         fps=args.fps,
     )
     backend = open_backend(args.backend, config)
+    progress = None
+    if backend.capabilities.writes_files:
+        from tqdm import tqdm
+
+        total = getattr(backend, "frames", None)
+        progress = tqdm(
+            total=total, unit="frame", desc=f"{scene.name} ({backend.name})", leave=False
+        )
     try:
-        summary = run_scene(backend, scene)
+        summary = run_scene(
+            backend, scene, on_frame=(lambda _f: progress.update(1)) if progress else None
+        )
     finally:
+        if progress is not None:
+            progress.close()
         backend.close()
     summary = {"scene": scene.name, "backend": backend.name, **summary}
     if args.json:

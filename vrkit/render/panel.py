@@ -44,6 +44,12 @@ class EyeMesh:
         self.vertices = np.ascontiguousarray(v)
         self.indices = idx.astype(np.uint32)
 
+    @property
+    def achromatic(self) -> bool:
+        """True when all three channels use the same texture coordinates."""
+        v = self.vertices
+        return bool(np.array_equal(v[:, 2:4], v[:, 4:6]) and np.array_equal(v[:, 2:4], v[:, 6:8]))
+
 
 def grid_indices(cols: int, rows: int) -> NDArray[np.uint32]:
     """Triangle indices for a (rows + 1) x (cols + 1) vertex grid stored row by row."""
@@ -112,11 +118,19 @@ class PanelCompositor:
 
     def __init__(self, ctx: GLContext, layout: PanelLayout) -> None:
         self.ctx = ctx
-        self.program = ctx.program("panel.vert", "panel.frag")
+        self._programs = {
+            False: ctx.program("panel.vert", "panel.frag"),
+            True: ctx.program("panel.vert", "panel.frag", {"ACHROMATIC": True}),
+        }
         self.framebuffer: Framebuffer = ctx.framebuffer(*layout.panel_size, depth=False)
         self._vaos: list[VertexArray] = []
         self._buffers: list = []
         self.layout = layout
+        pw, ph = layout.panel_size
+        covered = sum(w * h for _x, _y, w, h in layout.viewports)
+        # Clearing a 2880x1600 panel costs as much as a blit on a software rasteriser: only
+        # clear when the eye viewports leave part of the panel uncovered.
+        self._needs_clear = covered < pw * ph
         self.set_meshes(layout.meshes)
 
     def set_meshes(self, meshes: list[EyeMesh]) -> None:
@@ -127,7 +141,7 @@ class PanelCompositor:
             ibo = self.ctx.index_buffer(mesh.indices)
             stride = 8 * 4
             vao = self.ctx.vertex_array(
-                self.program,
+                self._programs[False],
                 {
                     "a_position": (vbo, 2, stride, 0),
                     "a_uv_red": (vbo, 2, stride, 8),
@@ -140,6 +154,7 @@ class PanelCompositor:
             self._buffers += [vbo, ibo]
             self._vaos.append(vao)
         self.layout.meshes = list(meshes)
+        self.program = self._programs[all(m.achromatic for m in meshes)]
 
     def compose(self, eye_images: list[Texture], fbo: int | None = None) -> None:
         """Draw the eye images onto the panel.
@@ -151,8 +166,9 @@ class PanelCompositor:
         """
         pw, ph = self.layout.panel_size
         target = self.framebuffer.fbo if fbo is None else fbo
-        self.ctx.bind_framebuffer(target, (0, 0, pw, ph))
-        self.ctx.clear((0.0, 0.0, 0.0, 1.0), depth=False)
+        if self._needs_clear:
+            self.ctx.bind_framebuffer(target, (0, 0, pw, ph))
+            self.ctx.clear((0.0, 0.0, 0.0, 1.0), depth=False)
         self.ctx.set_state(depth_test=False)
         self.program.use()
         self.program.set_int("u_eye", 0)
@@ -176,4 +192,5 @@ class PanelCompositor:
         """Release GPU objects; safe to call twice."""
         self._release_meshes()
         self.framebuffer.release()
-        self.program.release()
+        for program in self._programs.values():
+            program.release()

@@ -1,0 +1,202 @@
+"""Stereo render + panel composition: vrkit's path vs a minimal raw PyOpenGL script.
+
+Scene: ~10k triangles (10 lit spheres of 1024 triangles plus a floor), drawn into two
+1440x1600 eye targets and composed side by side into a 2880x1600 panel. Both paths run in the
+same EGL context, interleaved in blocks, and wait for the GPU each frame (glFinish), so the
+ratio is vrkit's per-frame cost over the raw script's.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import statistics
+import time
+
+import numpy as np
+from OpenGL import GL
+
+from vrkit.core.types import Fov, FrameInfo, Pose
+from vrkit.gl.context import create_headless_context
+from vrkit.gl.shaders import load_source
+from vrkit.math.projection import projection_from_fov
+from vrkit.math.stereo import eye_views
+from vrkit.math.transforms import invert_transform, transform
+from vrkit.render.meshes import plane, sphere
+from vrkit.render.panel import PanelCompositor, side_by_side_layout
+from vrkit.render.renderer import StereoRenderer
+from vrkit.render.scene import Material, Scene
+from vrkit.render.targets import EyeTargets
+
+EYE = (1440, 1600)
+FOV = Fov.from_degrees(-50, 45, 52, -55)
+
+
+def build_scene() -> Scene:
+    scene = Scene(name="bench")
+    scene.add(plane(10, 10), None, Material((0.4, 0.4, 0.4, 1)))
+    for i in range(10):
+        x = (i % 5 - 2) * 0.6
+        y = 1.2 + (i // 5) * 0.6
+        scene.add(
+            sphere(0.25, 32, 16),
+            transform(None, [x, y, -2.5]),
+            Material((0.2 + i * 0.07, 0.5, 0.8, 1)),
+        )
+    return scene
+
+
+class RawScript:
+    """What a careful author would write with PyOpenGL directly, no vrkit."""
+
+    def __init__(self, scene: Scene) -> None:
+        def compile_prog(vs_name, fs_name):
+            prog = GL.glCreateProgram()
+            for kind, name in ((GL.GL_VERTEX_SHADER, vs_name), (GL.GL_FRAGMENT_SHADER, fs_name)):
+                s = GL.glCreateShader(kind)
+                GL.glShaderSource(s, load_source(name)[0])
+                GL.glCompileShader(s)
+                GL.glAttachShader(prog, s)
+            GL.glLinkProgram(prog)
+            return prog
+
+        self.prog = compile_prog("scene.vert", "scene.frag")
+        self.panel_prog = compile_prog("blit.vert", "blit.frag")
+        self.u = {
+            n: GL.glGetUniformLocation(self.prog, n)
+            for n in (
+                "u_model",
+                "u_view_proj",
+                "u_normal_matrix",
+                "u_color",
+                "u_lit",
+                "u_textured",
+                "u_light_dir",
+                "u_ambient",
+            )
+        }
+        self.draws = []
+        for node in scene.nodes:
+            vao = GL.glGenVertexArrays(1)
+            GL.glBindVertexArray(vao)
+            vbo, ibo = GL.glGenBuffers(2)
+            data = node.mesh.interleaved()
+            GL.glBindBuffer(GL.GL_ARRAY_BUFFER, vbo)
+            GL.glBufferData(GL.GL_ARRAY_BUFFER, data.nbytes, data, GL.GL_STATIC_DRAW)
+            for loc, n, off in ((0, 3, 0), (1, 3, 12), (2, 4, 24), (3, 2, 40)):
+                GL.glEnableVertexAttribArray(loc)
+                GL.glVertexAttribPointer(loc, n, GL.GL_FLOAT, GL.GL_FALSE, 48, ctypes.c_void_p(off))
+            GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, ibo)
+            GL.glBufferData(
+                GL.GL_ELEMENT_ARRAY_BUFFER,
+                node.mesh.indices.nbytes,
+                node.mesh.indices,
+                GL.GL_STATIC_DRAW,
+            )
+            GL.glBindVertexArray(0)
+            m = node.transform.astype(np.float32)
+            nm = np.linalg.inv(node.transform[:3, :3]).T.astype(np.float32)
+            self.draws.append((vao, len(node.mesh.indices), m, nm, node.material.color))
+        self.fbos, self.texs = [], []
+        for w, h in (EYE, EYE, (2 * EYE[0], EYE[1])):
+            fbo = GL.glGenFramebuffers(1)
+            tex = GL.glGenTextures(1)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR)
+            GL.glTexImage2D(
+                GL.GL_TEXTURE_2D, 0, GL.GL_RGBA8, w, h, 0, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE, None
+            )
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+            GL.glFramebufferTexture2D(
+                GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D, tex, 0
+            )
+            rb = GL.glGenRenderbuffers(1)
+            GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, rb)
+            GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, GL.GL_DEPTH_COMPONENT24, w, h)
+            GL.glFramebufferRenderbuffer(
+                GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, GL.GL_RENDERBUFFER, rb
+            )
+            self.fbos.append(fbo)
+            self.texs.append(tex)
+        self.empty_vao = GL.glGenVertexArrays(1)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, 0)
+
+    def frame(self, views) -> None:
+        light = np.array([0.3, 1.0, 0.5]) / np.linalg.norm([0.3, 1.0, 0.5])
+        for view, fbo in zip(views, self.fbos[:2], strict=True):
+            vp = (projection_from_fov(view.fov) @ invert_transform(view.pose.matrix())).astype(
+                np.float32
+            )
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+            GL.glViewport(0, 0, *EYE)
+            GL.glClearColor(0.05, 0.05, 0.08, 1)
+            GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
+            GL.glEnable(GL.GL_DEPTH_TEST)
+            GL.glUseProgram(self.prog)
+            GL.glUniformMatrix4fv(self.u["u_view_proj"], 1, GL.GL_TRUE, vp)
+            GL.glUniform3f(self.u["u_light_dir"], *light)
+            GL.glUniform1f(self.u["u_ambient"], 0.3)
+            GL.glUniform1i(self.u["u_textured"], 0)
+            GL.glUniform1i(self.u["u_lit"], 1)
+            for vao, count, m, nm, color in self.draws:
+                GL.glUniformMatrix4fv(self.u["u_model"], 1, GL.GL_TRUE, m)
+                GL.glUniformMatrix3fv(self.u["u_normal_matrix"], 1, GL.GL_TRUE, nm)
+                GL.glUniform4f(self.u["u_color"], *color)
+                GL.glBindVertexArray(vao)
+                GL.glDrawElements(GL.GL_TRIANGLES, count, GL.GL_UNSIGNED_INT, None)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.fbos[2])
+        GL.glDisable(GL.GL_DEPTH_TEST)
+        GL.glUseProgram(self.panel_prog)
+        GL.glBindVertexArray(self.empty_vao)
+        for i, tex in enumerate(self.texs[:2]):
+            GL.glViewport(i * EYE[0], 0, *EYE)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
+            GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
+        GL.glFinish()
+
+
+def run(quick: bool) -> list[dict]:
+    ctx = create_headless_context()
+    scene = build_scene()
+    tris = scene.triangle_count
+    renderer = StereoRenderer(ctx)
+    eyes = EyeTargets(ctx, [EYE, EYE])
+    compositor = PanelCompositor(ctx, side_by_side_layout(EYE, FOV))
+    raw = RawScript(scene)
+    views = eye_views(Pose([0, 1.6, 0]), FOV, FOV)
+    frame = FrameInfo(0, 0, 0, views, Pose())
+
+    def vrkit_frame():
+        renderer.render(scene, frame, eyes.targets)
+        compositor.compose([fb.color for fb in eyes.framebuffers])
+        ctx.finish()
+
+    def raw_frame():
+        raw.frame(views)
+
+    blocks, per_block = (3, 5) if quick else (8, 15)
+    vrkit_frame(), raw_frame()  # warm-up: shader compile, first upload
+    t_vrkit, t_raw = [], []
+    for _ in range(blocks):
+        for fn, out in ((vrkit_frame, t_vrkit), (raw_frame, t_raw)):
+            for _ in range(per_block):
+                s = time.perf_counter()
+                fn()
+                out.append(time.perf_counter() - s)
+    v, r = statistics.median(t_vrkit), statistics.median(t_raw)
+    renderer_name = ctx.info()["renderer"]
+    ctx.release()
+    note = (
+        f"{tris} triangles, 2x{EYE[0]}x{EYE[1]} eyes + {2 * EYE[0]}x{EYE[1]} panel, {renderer_name}"
+    )
+    return [
+        {"name": "stereo frame, vrkit (fps)", "value": 1 / v, "unit": "fps", "note": note},
+        {"name": "stereo frame, raw PyOpenGL (fps)", "value": 1 / r, "unit": "fps"},
+        {
+            "name": "frame time vrkit vs raw",
+            "value": v * 1e3,
+            "unit": "ms",
+            "baseline": r * 1e3,
+            "ratio": v / r,
+            "note": "goal <= 1.10",
+        },
+    ]

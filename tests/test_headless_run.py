@@ -1,0 +1,187 @@
+"""The headless backend and `vrkit run`: files, timing, fallback, and bad input."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vrkit.app import load_scene, run_scene
+from vrkit.backends.base import RunConfig
+from vrkit.backends.headless import HeadlessBackend
+from vrkit.backends.registry import open_backend
+from vrkit.cli import main
+from vrkit.core.errors import InputError
+from vrkit.core.types import Pose
+from vrkit.math.projection import project_to_pixels
+from vrkit.math.transforms import invert_transform, transform_points
+from vrkit.poses.base import StaticPose
+
+ROOT = Path(__file__).resolve().parents[1]
+ROOM = ROOT / "examples" / "room.py"
+PATTERN = ROOT / "examples" / "optics_pattern.py"
+
+
+def run_headless(tmp_path, scene=ROOM, frames=3, **kw):
+    config = RunConfig(frames=frames, out_dir=tmp_path, eye_size=(320, 360), **kw)
+    backend = HeadlessBackend(config)
+    backend.open()
+    try:
+        summary = run_scene(backend, load_scene(scene))
+    finally:
+        backend.close()
+    return summary
+
+
+def test_headless_writes_eye_and_panel_pngs_and_run_json(tmp_path):
+    summary = run_headless(tmp_path, frames=3)
+    assert summary["frames"] == 3
+    for k in range(3):
+        left = cv2.imread(str(tmp_path / f"frame_{k:05d}_left.png"))
+        right = cv2.imread(str(tmp_path / f"frame_{k:05d}_right.png"))
+        panel = cv2.imread(str(tmp_path / f"frame_{k:05d}_panel.png"))
+        assert left.shape == right.shape == (360, 320, 3)
+        assert panel.shape == (360, 640, 3)
+        # The panel without a lens is the two eye images side by side.
+        np.testing.assert_array_equal(panel[:, :320], left)
+        np.testing.assert_array_equal(panel[:, 320:], right)
+    doc = json.loads((tmp_path / "run.json").read_text())
+    assert doc["frames_rendered"] == 3 and len(doc["frames"]) == 3
+    for rec in doc["frames"]:
+        t = rec["timing"]
+        assert t["pose_sample_ns"] <= t["render_start_ns"] <= t["render_end_cpu_ns"]
+        assert t["render_end_cpu_ns"] <= t["submit_ns"] <= t["gpu_done_ns"]
+    times = [r["display_time_ns"] for r in doc["frames"]]
+    assert np.all(np.diff(times) == doc["period_ns"])
+
+
+def test_scripted_head_motion_moves_the_view(tmp_path):
+    run_headless(tmp_path, frames=20, fps=10.0)  # 2 s of the 4 s look-around sweep
+    doc = json.loads((tmp_path / "run.json").read_text())
+    yaws = [Pose.from_dict(r["head_pose"]).orientation[1] for r in doc["frames"]]
+    assert max(yaws) - min(yaws) > 0.1
+    first = cv2.imread(str(tmp_path / "frame_00000_left.png")).astype(int)
+    later = cv2.imread(str(tmp_path / "frame_00005_left.png")).astype(int)
+    assert np.abs(first - later).mean() > 2.0
+
+
+def test_room_object_lands_where_projected_in_headless_output(tmp_path):
+    """End to end through the CLI path: the red box centre projects onto red pixels."""
+    run_headless(tmp_path, frames=1, pose_source=StaticPose(Pose([0, 1.6, 0])))
+    doc = json.loads((tmp_path / "run.json").read_text())
+    from vrkit.core.types import Fov
+    from vrkit.math.stereo import eye_views
+
+    fov = Fov(**doc["fov"][0])
+    head = Pose.from_dict(doc["frames"][0]["head_pose"])
+    for view, name in zip(eye_views(head, fov, fov, doc["ipd_m"]), ("left", "right"), strict=True):
+        img = cv2.imread(str(tmp_path / f"frame_00000_{name}.png"))
+        b, g, r = (img[..., i].astype(int) for i in range(3))
+        red = (r > 100) & (r > 2 * g) & (r > 2 * b)
+        p = transform_points(invert_transform(view.pose.matrix()), [[0.0, 1.6, -2.0]])
+        u, v = project_to_pixels(p, fov, 320, 360)[0]
+        assert red[int(v), int(u)], f"{name} eye: red box not at projected pixel {(u, v)}"
+
+
+def test_video_is_written(tmp_path):
+    run_headless(tmp_path, frames=4, video=True)
+    cap = cv2.VideoCapture(str(tmp_path / "panel.mp4"))
+    count = 0
+    while cap.read()[0]:
+        count += 1
+    assert count == 4
+
+
+def test_auto_falls_back_to_headless_and_says_why(tmp_path, monkeypatch, caplog):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.setenv("XR_RUNTIME_JSON", str(tmp_path / "no-such-runtime.json"))
+    caplog.set_level("INFO")
+    backend = open_backend("auto", RunConfig(frames=1, eye_size=(64, 64)))
+    backend.close()
+    assert backend.name == "headless"
+    assert "using backend headless" in caplog.text
+    assert caplog.text.count("skipping backend") >= 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["run", "no/such/scene.py"], "does not exist"),
+        (["run", str(ROOM), "--backend", "warp-drive"], "unknown backend 'warp-drive'"),
+        (
+            ["run", str(ROOM), "--frames", "0", "--backend", "headless"],
+            "--frames must be at least 1",
+        ),
+        (["run", str(ROOM), "--ipd", "2"], "--ipd must be between"),
+    ],
+)
+def test_bad_input_is_one_line_and_nonzero(argv, needle, capsys):
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert any(needle in line for line in err)
+    assert not any("Traceback" in line for line in err)
+
+
+def test_scene_that_raises_is_named_with_its_line(tmp_path, capsys):
+    bad = tmp_path / "bad_scene.py"
+    bad.write_text("def build_scene():\n    return 1 / 0\n")
+    assert main(["run", str(bad), "--backend", "headless", "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:2" in err and "ZeroDivisionError" in err
+
+
+def test_scene_without_build_scene_and_wrong_return(tmp_path):
+    a = tmp_path / "a.py"
+    a.write_text("x = 1\n")
+    with pytest.raises(InputError, match="no build_scene"):
+        load_scene(a)
+    b = tmp_path / "b.py"
+    b.write_text("def build_scene():\n    return 'room'\n")
+    with pytest.raises(InputError, match="not a Scene"):
+        load_scene(b)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere; use a path under a file")
+def test_unwritable_output_folder_nonroot(tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir(mode=0o500)
+    assert main(["run", str(ROOM), "--backend", "headless", "--out", str(ro / "x")]) == 1
+
+
+def test_output_folder_that_cannot_exist(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["run", str(ROOM), "--backend", "headless", "--out", str(blocker / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "cannot create output folder" in err and str(blocker / "out") in err
+
+
+def test_cli_subprocess_exit_code_and_no_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "vrkit", "run", str(tmp_path / "missing.py")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("vrkit run: error:")
+
+
+def test_optics_pattern_scene_renders(tmp_path):
+    run_headless(tmp_path, scene=PATTERN, frames=1, pose_source=StaticPose(Pose([0, 1.6, 0])))
+    img = cv2.imread(str(tmp_path / "frame_00000_left.png"))
+    # The wall's axis lines are white, its background dark; rings are pure R, G, B.
+    assert img.max() == 255 and np.median(img) < 60
+
+
+def test_cli_run_headless_end_to_end(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["run", str(ROOM), "--backend", "headless", "--frames", "2", "--out", str(out),
+                 "--eye-size", "64x72", "--json"])  # fmt: skip
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["frames"] == 2 and summary["backend"] == "headless"
+    assert cv2.imread(str(out / "frame_00001_panel.png")).shape == (72, 128, 3)
