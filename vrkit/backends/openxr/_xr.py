@@ -1,19 +1,16 @@
-"""The one place that imports pyopenxr, and the translation of its errors.
+"""The one place that imports pyopenxr, and the runtime errors that end a session.
 
-pyopenxr's Linux platform module replaces PyOpenGL's platform with GLX when it is imported
-(``OpenGL.platform.PLATFORM = GLXPlatform()``), which would send later PyOpenGL function lookups
-through GLX while vrkit renders on EGL. The import here puts vrkit's platform back.
+pyopenxr's Linux platform module swaps PyOpenGL's platform for GLX when it is imported; the
+import runs inside :func:`vrkit.gl.platform.keep_platform` so vrkit stays on EGL.
 """
 
 from __future__ import annotations
 
-import OpenGL.platform as _gl_platform
+from vrkit.gl.platform import keep_platform
 
-_saved_platform = _gl_platform.PLATFORM
-import xr  # noqa: E402
-import xr.exception  # noqa: E402
-
-_gl_platform.PLATFORM = _saved_platform
+with keep_platform():
+    import xr
+    import xr.exception
 
 #: Errors that mean the runtime (or its connection) is gone: the session cannot continue.
 LOST_ERRORS: tuple[type[BaseException], ...] = (
