@@ -110,6 +110,13 @@ class ControllerActions:
         except BaseException:
             self.destroy()
             raise
+        self._get_infos = {
+            hand: tuple(
+                xr.ActionStateGetInfo(self.actions[name], path)
+                for name in ("grip_pose", "aim_pose", "select")
+            )
+            for hand, path in zip(HANDS, self.hand_paths, strict=True)
+        }
         self._active = xr.ActiveActionSet(self.action_set, xr.NULL_PATH)
         self._sync_info = xr.ActionsSyncInfo(active_action_sets=[self._active])
 
@@ -134,13 +141,14 @@ class ControllerActions:
             when: ``XrTime`` (the frame's predicted display time).
         """
         out = []
-        for hand, path in zip(HANDS, self.hand_paths, strict=True):
-            sel = xr.get_action_state_boolean(
-                self.session, xr.ActionStateGetInfo(self.actions["select"], path)
-            )
-            grip_state = xr.get_action_state_pose(
-                self.session, xr.ActionStateGetInfo(self.actions["grip_pose"], path)
-            )
+        for hand in HANDS:
+            grip_info, _aim_info, select_info = self._get_infos[hand]
+            grip_state = xr.get_action_state_pose(self.session, grip_info)
+            if not grip_state.is_active:
+                # No device bound to this hand: nothing to locate (saves four runtime calls).
+                out.append(ControllerState(hand, False, None, None, False))
+                continue
+            sel = xr.get_action_state_boolean(self.session, select_info)
             poses: dict[str, Pose | None] = {}
             for name in ("grip_pose", "aim_pose"):
                 loc = xr.locate_space(self.spaces[(name, hand)], space, when)
@@ -150,7 +158,7 @@ class ControllerActions:
             out.append(
                 ControllerState(
                     hand=hand,
-                    active=bool(grip_state.is_active),
+                    active=True,
                     grip_pose=poses["grip_pose"],
                     aim_pose=poses["aim_pose"],
                     select=bool(sel.is_active and sel.current_state),
