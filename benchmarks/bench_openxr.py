@@ -326,7 +326,7 @@ def run(quick: bool) -> list[dict]:
     import vrkit  # noqa: F401  (EGL platform before OpenGL)
 
     scene = build_scene()
-    blocks, frames = (1, 40) if quick else (2, 100)
+    blocks, frames = (2, 30) if quick else (4, 60)
     t_vrkit: list[int] = []
     t_min: list[int] = []
     for _ in range(blocks):

@@ -261,16 +261,9 @@ class OpenXRBackend(Backend):
         self._frame_state = fs
         self.frames_begun += 1
         display_time = int(fs.predicted_display_time)
+        self._locate_info.display_time = display_time
         view_state, xr_views = self._guarded(
-            "xrLocateViews",
-            lambda: xr.locate_views(
-                self.session,
-                xr.ViewLocateInfo(
-                    view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO,
-                    display_time=display_time,
-                    space=self.space,
-                ),
-            ),
+            "xrLocateViews", lambda: xr.locate_views(self.session, self._locate_info)
         )
         head = self._guarded(
             "xrLocateSpace", lambda: xr.locate_space(self.view_space, self.space, display_time)
@@ -316,36 +309,17 @@ class OpenXRBackend(Backend):
         from vrkit.backends.openxr._xr import xr
 
         frame.timing["end_frame_start_ns"] = time.monotonic_ns()
-        layers = []
+        layers = False
         if self._acquired:
             for sc in self.swapchains:
                 self._guarded("xrReleaseSwapchainImage", sc.release_image)
             self._acquired = False
-            proj_views = [
-                xr.CompositionLayerProjectionView(
-                    pose=v.pose,
-                    fov=v.fov,
-                    sub_image=xr.SwapchainSubImage(
-                        swapchain=sc.handle,
-                        image_rect=xr.Rect2Di(extent=xr.Extent2Di(sc.width, sc.height)),
-                    ),
-                )
-                for v, sc in zip(self._xr_views, self.swapchains, strict=True)
-            ]
-            layer = xr.CompositionLayerProjection(space=self.space, views=proj_views)
-            layers = [ctypes.byref(layer)]
-        fs = self._frame_state
-        self._guarded(
-            "xrEndFrame",
-            lambda: xr.end_frame(
-                self.session,
-                xr.FrameEndInfo(
-                    display_time=fs.predicted_display_time,
-                    environment_blend_mode=self.blend_mode,
-                    layers=layers,
-                ),
-            ),
-        )
+            for pv, v in zip(self._proj_views, self._xr_views, strict=True):
+                pv.pose, pv.fov = v.pose, v.fov
+            layers = True
+        end_info = self._end_info if layers else self._end_info_empty
+        end_info.display_time = self._frame_state.predicted_display_time
+        self._guarded("xrEndFrame", lambda: xr.end_frame(self.session, end_info))
         frame.timing["end_frame_end_ns"] = time.monotonic_ns()
         if layers:
             self.frames_submitted += 1
@@ -549,6 +523,33 @@ class OpenXRBackend(Backend):
             sc = ViewSwapchain(self.session, ctx, w, h, fmt)
             self.swapchains.append(sc)
             stack.callback(lambda sc=sc: sc.destroy(self._runtime_ok))
+
+        # Per-frame structures, built once; each frame only updates times, poses and FOVs.
+        self._locate_info = xr.ViewLocateInfo(
+            view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO,
+            display_time=0,
+            space=self.space,
+        )
+        self._proj_views = (xr.CompositionLayerProjectionView * len(self.swapchains))(
+            *(
+                xr.CompositionLayerProjectionView(
+                    sub_image=xr.SwapchainSubImage(
+                        swapchain=sc.handle,
+                        image_rect=xr.Rect2Di(extent=xr.Extent2Di(sc.width, sc.height)),
+                    )
+                )
+                for sc in self.swapchains
+            )
+        )
+        self._layer = xr.CompositionLayerProjection(space=self.space, views=self._proj_views)
+        header = ctypes.POINTER(xr.CompositionLayerBaseHeader)
+        self._layer_ptrs = (header * 1)(ctypes.cast(ctypes.pointer(self._layer), header))
+        self._end_info = xr.FrameEndInfo(
+            display_time=0, environment_blend_mode=self.blend_mode, layers=self._layer_ptrs
+        )
+        self._end_info_empty = xr.FrameEndInfo(
+            display_time=0, environment_blend_mode=self.blend_mode, layers=None
+        )
 
         # 7. Controller actions.
         self.controllers = ControllerActions(self.instance, self.session)
