@@ -8,10 +8,17 @@ lens's optical axis (x right, y up):
 * *panel* (distorted) coordinates: the position on the panel of the pixel that appears there,
   in metres from the lens centre divided by the screen-to-lens distance.
 
-``distort`` maps ideal to panel (what the Cardboard SDK calls Distort: where on the panel to
-draw what should appear at a direction) and ``undistort`` maps panel to ideal (where a panel
-pixel appears to the eye). Models are per colour channel: ``channel`` 0, 1, 2 is red, green,
-blue; a model without chromatic terms maps every channel alike.
+``distort`` maps ideal to panel (where on the panel to draw what should appear at a direction)
+and ``undistort`` maps panel to ideal (where a panel pixel appears to the eye). Note the Cardboard
+SDK's ``PolynomialRadialDistortion::Distort`` goes the other way: it takes a panel point in tan
+units to the eye's tan angle (its ``LensDistortion::CalculateFov`` calls it on the panel edges),
+so Cardboard coefficients define our ``undistort`` and ``distort`` is its inverse.
+
+Models are per colour channel: ``channel`` 0, 1, 2 is red, green, blue; a model without chromatic
+terms maps every channel alike.
+
+Implementations in :mod:`vrkit.optics.models` also accept ``strict=False`` on both mappings to
+get NaN (instead of an error) for points outside the usable range.
 """
 
 from __future__ import annotations
@@ -47,6 +54,17 @@ class LensModel(ABC):
     @abstractmethod
     def max_radius(self) -> float:
         """Largest ideal radius (tan units) over which ``distort`` is monotonic and usable."""
+
+    @property
+    def max_panel_radius(self) -> float:
+        """Largest panel radius (tan units) inside the image of ``max_radius`` (all channels).
+
+        This default samples ``distort`` on the ``max_radius`` circle; models override it with
+        their exact value.
+        """
+        ang = np.linspace(0.0, 2.0 * np.pi, 361)
+        circle = self.max_radius * np.stack([np.cos(ang), np.sin(ang)], axis=1)
+        return float(min(np.hypot(*self.distort(circle, c).T).min() for c in range(len(CHANNELS))))
 
     @abstractmethod
     def to_dict(self) -> dict[str, Any]:

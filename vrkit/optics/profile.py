@@ -1,0 +1,456 @@
+"""Headset profiles: load, validate and query the geometry of a panel behind two lenses.
+
+A profile is a JSON file following ``calibration/schema/headset-profile.schema.json`` (version 1).
+That schema file is the documented truth: :func:`validate_profile_dict` walks it (a small
+validator for the subset of JSON Schema it uses), then adds the checks that span several fields
+and builds the lens models. Every error names the field path, the value and what was expected.
+
+Geometry follows the Cardboard SDK's ``DeviceParams``: the lenses sit ``lens_separation_m``
+apart, centred on the panel's vertical centre line; their height above the panel's bottom edge
+is set by ``vertical_alignment`` (``tray_to_lens_m - screen_border_m`` from the bottom, the same
+from the top, or half the panel height). Each eye uses one half of the panel. Tan units are
+metres on the panel divided by ``screen_to_lens_m``.
+
+Pure numpy; no GL.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from vrkit.core.errors import InputError, ProfileError
+from vrkit.core.types import LEFT, RIGHT, Fov
+from vrkit.optics.base import LensModel
+from vrkit.optics.models import lens_model_from_dict
+from vrkit.resources import data_dir
+
+SCHEMA_VERSION = 1
+SCHEMA_FILE = "headset-profile.schema.json"
+EYE_NAMES = ("left", "right")
+
+
+# --------------------------------------------------------------------------------------------
+# the schema and a validator for the subset of JSON Schema it uses
+
+
+@lru_cache(maxsize=1)
+def load_schema() -> dict[str, Any]:
+    """The headset-profile JSON schema shipped in ``calibration/schema/``."""
+    path = data_dir("calibration") / "schema" / SCHEMA_FILE
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _describe(node: dict[str, Any]) -> str:
+    """Human text for what a schema node expects."""
+    parts = []
+    if "const" in node:
+        return f"exactly {node['const']!r}"
+    if "enum" in node:
+        return f"one of {node['enum']}"
+    t = node.get("type")
+    if t:
+        parts.append(
+            {"integer": "an integer", "array": "an array", "object": "an object"}.get(t, f"a {t}")
+        )
+    if "exclusiveMinimum" in node:
+        parts.append(f"> {node['exclusiveMinimum']}")
+    if "minimum" in node:
+        parts.append(f">= {node['minimum']}")
+    if "maximum" in node:
+        parts.append(f"<= {node['maximum']}")
+    if t == "array" and ("minItems" in node or "maxItems" in node):
+        lo, hi = node.get("minItems"), node.get("maxItems")
+        parts.append(f"of {lo} items" if lo == hi else f"of {lo or 0} to {hi or 'any'} items")
+    return " ".join(parts) or "a valid value"
+
+
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    if not ref:
+        return node
+    target: Any = schema
+    for part in ref.removeprefix("#/").split("/"):
+        target = target[part]
+    return target
+
+
+def _check_node(schema: dict[str, Any], node: dict[str, Any], value: Any, path: str) -> None:
+    """Validate ``value`` against schema ``node``; raise ProfileError naming ``path``."""
+    node = _resolve(schema, node)
+    if node.get("x-vrkit-check") == "lens_model":
+        lens_model_from_dict(value, path)  # the model's own validator covers every parameter
+        return
+
+    def fail(what: str | None = None) -> ProfileError:
+        return ProfileError(f"{path}: expected {what or _describe(node)}, got {value!r}")
+
+    if "const" in node and value != node["const"]:
+        raise fail()
+    if "enum" in node and value not in node["enum"]:
+        raise fail()
+    t = node.get("type")
+    if t == "object":
+        if not isinstance(value, dict):
+            raise fail("an object")
+        missing = [k for k in node.get("required", []) if k not in value]
+        if missing:
+            raise ProfileError(f"{path}: missing required field(s) {missing}")
+        props = node.get("properties", {})
+        if node.get("additionalProperties") is False:
+            unknown = sorted(set(value) - set(props))
+            if unknown:
+                raise ProfileError(f"{path}: unknown field(s) {unknown}; allowed: {sorted(props)}")
+        for key, sub in props.items():
+            if key in value:
+                _check_node(schema, sub, value[key], f"{path}.{key}")
+        return
+    if t == "array":
+        if not isinstance(value, list):
+            raise fail()
+        if not node.get("minItems", 0) <= len(value) <= node.get("maxItems", math.inf):
+            raise fail()
+        if "items" in node:
+            for i, item in enumerate(value):
+                _check_node(schema, node["items"], item, f"{path}[{i}]")
+        return
+    if t == "string":
+        if not isinstance(value, str):
+            raise fail()
+        if "pattern" in node and not re.search(node["pattern"], value):
+            raise fail(f"a string matching {node['pattern']}")
+        return
+    if t in ("number", "integer"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise fail()
+        if t == "integer" and not isinstance(value, int):
+            raise fail()
+        if not math.isfinite(value):
+            raise fail(f"a finite number ({_describe(node)})")
+        if "exclusiveMinimum" in node and not value > node["exclusiveMinimum"]:
+            raise fail()
+        if "minimum" in node and not value >= node["minimum"]:
+            raise fail()
+        if "maximum" in node and not value <= node["maximum"]:
+            raise fail()
+
+
+# --------------------------------------------------------------------------------------------
+# the profile
+
+
+class MirroredLens(LensModel):
+    """A lens model mirrored left-right (the right lens of a symmetric headset)."""
+
+    def __init__(self, inner: LensModel) -> None:
+        self.inner = inner
+        self.kind = inner.kind  # type: ignore[misc]
+
+    @staticmethod
+    def _flip(pts: ArrayLike) -> NDArray[np.float64]:
+        out = np.array(pts, dtype=np.float64, copy=True)
+        out[..., 0] *= -1
+        return out
+
+    def distort(
+        self, ideal: ArrayLike, channel: int = 1, strict: bool = True
+    ) -> NDArray[np.float64]:
+        """Mirror of the inner model's ``distort`` (see :class:`LensModel`)."""
+        return self._flip(self.inner.distort(self._flip(ideal), channel, strict=strict))
+
+    def undistort(
+        self, panel: ArrayLike, channel: int = 1, strict: bool = True
+    ) -> NDArray[np.float64]:
+        """Mirror of the inner model's ``undistort`` (see :class:`LensModel`)."""
+        return self._flip(self.inner.undistort(self._flip(panel), channel, strict=strict))
+
+    @property
+    def max_radius(self) -> float:
+        """Same as the inner model."""
+        return self.inner.max_radius
+
+    @property
+    def max_panel_radius(self) -> float:
+        """Same as the inner model."""
+        return self.inner.max_panel_radius
+
+    def to_dict(self) -> dict[str, Any]:
+        """The inner model's parameters (the mirror is implied by its place in a profile)."""
+        return self.inner.to_dict()
+
+
+@dataclass(frozen=True)
+class HeadsetProfile:
+    """A validated headset profile. Build with :func:`load_profile` or :func:`profile_from_dict`.
+
+    Attributes:
+        name: Identifier.
+        description: One line for humans.
+        source: Where the numbers come from.
+        resolution_px: Panel ``(width, height)`` in pixels (both eyes).
+        size_m: Panel active area ``(width, height)`` in metres.
+        refresh_hz: Refresh rate.
+        lens_separation_m: Lens centre-to-centre distance.
+        screen_to_lens_m: Panel-to-lens distance; panel metres / this = tan units.
+        eye_relief_m: Cornea-to-lens distance, or None (reported only).
+        vertical_alignment: ``"bottom"``, ``"center"`` or ``"top"``.
+        tray_to_lens_m: Tray-to-lens-centre distance, or None for ``"center"``.
+        screen_border_m: Tray to the active area (phone bezel).
+        canting_deg: Outward yaw of each eye.
+        lenses: ``(left, right)`` lens models.
+        fov_limits_deg: ``{"outer", "inner", "up", "down"}`` lens limits in degrees.
+        ipd_default_m: Default interpupillary distance.
+        path: File the profile was loaded from, or None.
+    """
+
+    name: str
+    description: str
+    source: str
+    resolution_px: tuple[int, int]
+    size_m: tuple[float, float]
+    refresh_hz: float
+    lens_separation_m: float
+    screen_to_lens_m: float
+    eye_relief_m: float | None
+    vertical_alignment: str
+    tray_to_lens_m: float | None
+    screen_border_m: float
+    canting_deg: float
+    lenses: tuple[LensModel, LensModel]
+    fov_limits_deg: dict[str, float]
+    ipd_default_m: float
+    path: Path | None = None
+    data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    # ---- geometry -------------------------------------------------------------------------
+
+    def lens(self, eye: int) -> LensModel:
+        """The lens model of ``eye`` (0 left, 1 right)."""
+        return self.lenses[_eye(eye)]
+
+    @property
+    def lens_height_m(self) -> float:
+        """Height of the lens centres above the panel's bottom edge (Cardboard y_eye_offset)."""
+        h = self.size_m[1]
+        if self.vertical_alignment == "bottom":
+            return float(self.tray_to_lens_m) - self.screen_border_m  # type: ignore[arg-type]
+        if self.vertical_alignment == "top":
+            return h - float(self.tray_to_lens_m) - self.screen_border_m  # type: ignore[arg-type]
+        return h / 2
+
+    def lens_center_m(self, eye: int) -> tuple[float, float]:
+        """Lens centre of ``eye`` on the panel, metres from the panel's bottom-left corner."""
+        sign = -1 if _eye(eye) == LEFT else 1
+        return self.size_m[0] / 2 + sign * self.lens_separation_m / 2, self.lens_height_m
+
+    def eye_viewport(self, eye: int) -> tuple[int, int, int, int]:
+        """The eye's part of the panel ``(x, y, width, height)`` in pixels.
+
+        ``(x, y)`` is the viewport's top-left corner counted from the panel's top-left corner
+        (as :class:`vrkit.render.panel.PanelLayout` takes it). The left eye gets the left half,
+        the right eye the right half, both the full height.
+        """
+        w, h = self.resolution_px
+        half = w // 2
+        return (0, 0, half, h) if _eye(eye) == LEFT else (half, 0, w - half, h)
+
+    def viewport_extent_m(self, eye: int) -> tuple[float, float, float, float]:
+        """Eye viewport edges in metres relative to its lens centre: ``(left, right, bottom, top)``.
+
+        Left and bottom are negative when the lens centre is inside the viewport.
+        """
+        x, y, w, h = self.eye_viewport(eye)
+        px = self.size_m[0] / self.resolution_px[0]
+        py = self.size_m[1] / self.resolution_px[1]
+        cx, cy = self.lens_center_m(eye)
+        bottom_px = self.resolution_px[1] - y - h  # rows below the viewport
+        return x * px - cx, (x + w) * px - cx, bottom_px * py - cy, (bottom_px + h) * py - cy
+
+    def viewport_extent_tan(self, eye: int) -> tuple[float, float, float, float]:
+        """:meth:`viewport_extent_m` in panel tan units (divided by ``screen_to_lens_m``)."""
+        return tuple(v / self.screen_to_lens_m for v in self.viewport_extent_m(eye))  # type: ignore[return-value]
+
+    def fov_limits(self, eye: int) -> tuple[float, float, float, float]:
+        """Lens limits of ``eye`` as ``(left, right, up, down)`` positive degrees."""
+        lim = self.fov_limits_deg
+        if _eye(eye) == LEFT:
+            return lim["outer"], lim["inner"], lim["up"], lim["down"]
+        return lim["inner"], lim["outer"], lim["up"], lim["down"]
+
+    def eye_fov(self, eye: int) -> Fov:
+        """The eye's field of view (clamped to the lens limits): what to render each eye with."""
+        from vrkit.measure.fov import eye_fov_from_profile
+
+        return eye_fov_from_profile(self, eye).fov
+
+    @property
+    def has_lens(self) -> bool:
+        """True: every profile has a lens model (an identity lens is ``radial`` with ``k=[0]``)."""
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        """The profile as JSON data (as loaded)."""
+        return json.loads(json.dumps(self.data))
+
+    def summary(self) -> str:
+        """A few lines for ``vrkit profile show``."""
+        w, h = self.resolution_px
+        lines = [
+            f"{self.name}: {self.description}",
+            f"  panel       {w} x {h} px, {self.size_m[0] * 1e3:.2f} x {self.size_m[1] * 1e3:.2f}"
+            f" mm, {self.refresh_hz:g} Hz",
+            f"  lenses      separation {self.lens_separation_m * 1e3:.1f} mm, screen-to-lens "
+            f"{self.screen_to_lens_m * 1e3:.1f} mm, {self.vertical_alignment}-aligned, "
+            f"height {self.lens_height_m * 1e3:.1f} mm",
+            f"  lens model  left {self.lenses[0].to_dict()}",
+            f"  fov limits  {self.fov_limits_deg} deg, canting {self.canting_deg:g} deg, "
+            f"default IPD {self.ipd_default_m * 1e3:.1f} mm",
+        ]
+        if self.eye_relief_m is not None:
+            lines.append(f"  eye relief  {self.eye_relief_m * 1e3:.1f} mm")
+        if self.source:
+            lines.append(f"  source      {self.source}")
+        return "\n".join(lines)
+
+
+def _eye(eye: int) -> int:
+    if eye not in (LEFT, RIGHT):
+        raise ValueError(f"eye must be 0 (left) or 1 (right), got {eye!r}")
+    return int(eye)
+
+
+# --------------------------------------------------------------------------------------------
+# loading
+
+
+def validate_profile_dict(data: Any, where: str = "profile") -> None:
+    """Check profile data against the schema; raise ProfileError naming the field on failure."""
+    _check_node(load_schema(), load_schema(), data, where)
+
+
+def profile_from_dict(data: Any, path: Path | None = None) -> HeadsetProfile:
+    """Validate profile data and build a :class:`HeadsetProfile`.
+
+    Args:
+        data: Parsed JSON.
+        path: File it came from (for messages), or None.
+
+    Raises:
+        ProfileError: The first problem found, naming the field path, value and expectation.
+    """
+    where = f"{path}: profile" if path else "profile"
+    validate_profile_dict(data, where)
+    panel, optics = data["panel"], data["optics"]
+    align = optics["vertical_alignment"]
+    tray = optics.get("tray_to_lens_m")
+    if align != "center" and tray is None:
+        raise ProfileError(
+            f"{where}.optics.tray_to_lens_m is required when vertical_alignment is {align!r}"
+        )
+    (wpx, hpx), (wm, hm) = panel["resolution_px"], panel["size_m"]
+    aspect = (wm / wpx) / (hm / hpx)
+    if not 0.8 <= aspect <= 1.25:
+        raise ProfileError(
+            f"{where}.panel: pixel aspect ratio (size_m / resolution_px) is {aspect:.3f}, "
+            "expected 0.8 to 1.25 (square-ish pixels); check that size_m and resolution_px are "
+            "both [width, height]"
+        )
+    sep = optics["lens_separation_m"]
+    if not sep < wm:
+        raise ProfileError(
+            f"{where}.optics.lens_separation_m = {sep} puts the lenses outside the panel "
+            f"(panel width {wm} m); expected < {wm}"
+        )
+    left = lens_model_from_dict(data["lenses"]["left"], f"{where}.lenses.left")
+    right_data = data["lenses"].get("right")
+    right = (
+        MirroredLens(left)
+        if right_data is None
+        else lens_model_from_dict(right_data, f"{where}.lenses.right")
+    )
+    profile = HeadsetProfile(
+        name=data["name"],
+        description=data.get("description", ""),
+        source=data.get("source", ""),
+        resolution_px=(int(wpx), int(hpx)),
+        size_m=(float(wm), float(hm)),
+        refresh_hz=float(panel["refresh_hz"]),
+        lens_separation_m=float(sep),
+        screen_to_lens_m=float(optics["screen_to_lens_m"]),
+        eye_relief_m=optics.get("eye_relief_m"),
+        vertical_alignment=align,
+        tray_to_lens_m=None if tray is None else float(tray),
+        screen_border_m=float(optics.get("screen_border_m", 0.003)),
+        canting_deg=float(optics.get("canting_deg", 0.0)),
+        lenses=(left, right),
+        fov_limits_deg={k: float(v) for k, v in data["fov_limits_deg"].items()},
+        ipd_default_m=float(data.get("ipd_default_m", 0.063)),
+        path=path,
+        data=data,
+    )
+    y = profile.lens_height_m
+    if not 0 < y < hm:
+        raise ProfileError(
+            f"{where}.optics: lens centre height {y:.4f} m (from tray_to_lens_m={tray}, "
+            f"screen_border_m={profile.screen_border_m}, {align}-aligned) is outside the panel "
+            f"height 0..{hm} m"
+        )
+    # The lens model must be invertible over every panel edge the eye can see.
+    from vrkit.measure.fov import eye_fov_from_profile
+
+    for eye in (LEFT, RIGHT):
+        try:
+            eye_fov_from_profile(profile, eye)
+        except InputError as exc:
+            raise ProfileError(f"{where}.lenses.{EYE_NAMES[eye]}: {exc}") from None
+    return profile
+
+
+def shipped_profiles_dir() -> Path:
+    """Folder of the profiles that ship with vrkit."""
+    return data_dir("calibration") / "profiles"
+
+
+def shipped_profile_names() -> list[str]:
+    """Names of the shipped profiles, sorted."""
+    return sorted(p.stem for p in shipped_profiles_dir().glob("*.json"))
+
+
+def load_profile(name_or_path: str | Path) -> HeadsetProfile:
+    """Load a profile by shipped name (``"cardboard-v1"``) or by file path.
+
+    Raises:
+        ProfileError: Unknown name, missing file, invalid JSON or an invalid profile.
+    """
+    text = str(name_or_path)
+    path = Path(text)
+    if not (path.suffix == ".json" or path.exists() or "/" in text):
+        candidate = shipped_profiles_dir() / f"{text}.json"
+        if not candidate.exists():
+            raise ProfileError(
+                f"unknown headset profile {text!r}",
+                hint=f"shipped profiles: {', '.join(shipped_profile_names())}; or give a path "
+                "to a .json file",
+            )
+        path = candidate
+    if not path.is_file():
+        raise ProfileError(f"headset profile file {text!r} does not exist")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise ProfileError(
+            f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: cannot read: {exc}") from None
+    return profile_from_dict(data, path)
