@@ -1,13 +1,14 @@
 """Lens distortion pass (baked mesh) vs a plain textured blit of the same size; mesh vs per-pixel.
 
 Panel 2880x1600 (generic-1440x1600 profile), two 1440x1600 eye textures with content. In one EGL
-context, interleaved in blocks, each frame waits for the GPU (glFinish):
+context, round-robin (one frame of each per round), each frame waits for the GPU (glFinish):
 
 * blit: each eye texture copied into its half of the panel with ``blit.frag`` (one sample);
 * mesh, chromatic: the baked mesh per eye at the automatic resolution, three samples per
   fragment (production path), and the same at 40x40 (the Cardboard SDK's density);
 * mesh, achromatic: the same mesh with one sample (what a lens without chromatic terms gets);
-* per-pixel: ``distortion_perpixel.frag`` evaluating the lens polynomial per fragment.
+* per-pixel: ``distortion_perpixel.frag`` evaluating the lens polynomial per fragment;
+* the three-sample shader on two triangles per eye (no lens): what three samples alone cost.
 
 Also reported: mesh baking time on the CPU (numpy), once per profile load. Quality of mesh vs
 per-pixel is checked in tests/test_distortion_pass.py (mean absolute difference < 0.5 / 255).
@@ -57,6 +58,9 @@ def run(quick: bool) -> list[dict]:
     mesh_achromatic = PanelCompositor(ctx, layout)
     mesh_achromatic.program = mesh_achromatic._programs[True]
     mesh40 = PanelCompositor(ctx, layout_for_profile(profile, eye_size=EYE, resolution=(40, 40)))
+    # Two triangles per eye, three samples: the shader's own cost without any mesh.
+    quad3 = PanelCompositor(ctx, layout_for_profile(profile, eye_size=EYE, distortion=False))
+    quad3.program = quad3._programs[False]
     perpixel = PerPixelDistortionPass(ctx, profile, layout)
     blit_prog = ctx.program("blit.vert", "blit.frag")
     blit_fb = ctx.framebuffer(*layout.panel_size, depth=False)
@@ -84,6 +88,10 @@ def run(quick: bool) -> list[dict]:
         mesh40.compose(eyes)
         ctx.finish()
 
+    def quad3_frame():
+        quad3.compose(eyes)
+        ctx.finish()
+
     def perpixel_frame():
         perpixel.compose(eyes)
         ctx.finish()
@@ -93,19 +101,21 @@ def run(quick: bool) -> list[dict]:
         "mesh": mesh_frame,
         "achromatic": achromatic_frame,
         "mesh40": mesh40_frame,
+        "quad3": quad3_frame,
         "perpixel": perpixel_frame,
     }
     for fn in fns.values():  # warm-up: shader compile, first upload
         fn()
     ctx.check_error("distortion benchmark warm-up")
-    blocks, per_block = (3, 5) if quick else (8, 15)
+    # Round-robin, one frame of each variant per round, so load from other processes on this
+    # machine hits every variant alike.
+    rounds = 15 if quick else 60
     times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(blocks):
+    for _ in range(rounds):
         for name, fn in fns.items():
-            for _ in range(per_block):
-                s = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - s)
+            s = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - s)
     ctx.check_error("distortion benchmark")
     med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
     renderer = ctx.info()["renderer"]
@@ -136,6 +146,14 @@ def run(quick: bool) -> list[dict]:
             "baseline": med["blit"],
             "ratio": med["achromatic"] / med["blit"],
             "note": "1 sample/fragment (lens without chromatic terms)",
+        },
+        {
+            "name": "3-sample shader on 2 triangles/eye (no lens) vs plain blit",
+            "value": med["quad3"],
+            "unit": "ms",
+            "baseline": med["blit"],
+            "ratio": med["quad3"] / med["blit"],
+            "note": "the floor for any chromatic pass with panel.frag on this rasteriser",
         },
         {
             "name": "per-pixel polynomial vs mesh (chromatic)",

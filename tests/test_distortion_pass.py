@@ -209,7 +209,7 @@ def test_perpixel_variant_matches_the_mesh(gl):
 
 def test_mesh_uvs_are_the_lens_model_at_the_vertices():
     profile = load_profile("oculus-dk1")
-    mesh = bake_eye_mesh(profile, 1, resolution=(16, 12))
+    mesh = bake_eye_mesh(profile, 1, resolution=(16, 12), merge_black=False)
     assert mesh.vertices.shape == (17 * 13, 8) and len(mesh.indices) == 16 * 12 * 6
     fov = profile.eye_fov(1)
     panel = viewport_panel_tan(profile, 1, mesh.vertices[:, :2].astype(float))
@@ -326,3 +326,42 @@ def test_headless_run_with_a_profile_composes_through_the_lens(tmp_path):
             band = eye_img[h // 2 - 200 : h // 2 - 100].min(axis=2).min(axis=0)
             cols = np.flatnonzero(band >= 250)
             assert cols.size and abs(cols.mean() + 0.5 - expected) < 2.0
+
+
+def test_fov_beyond_the_lens_range_is_refused():
+    from vrkit.core.types import Fov
+
+    profile = load_profile("cardboard-v1").to_dict()
+    profile["lenses"]["left"] = {"kind": "radial", "k": [-0.3]}
+    from vrkit.optics.profile import profile_from_dict
+
+    prof = profile_from_dict(profile)
+    with pytest.raises(InputError, match="beyond the lens model's usable range"):
+        bake_eye_mesh(prof, 0, (8, 8), fov=Fov.from_degrees(-60, 60, 60, -60))
+
+
+def test_merged_black_cells_draw_the_same_panel(gl):
+    from vrkit.render.panel import PanelLayout
+
+    profile = load_profile("generic-1440x1600")
+    eye_size = (720, 800)
+    img, _ = dot_grid(*eye_size)
+    img[..., 0] = 200  # no black in the eye image: any crack or hole would show
+    tex = gl.texture(*eye_size, data=img)
+    panels, tri = [], []
+    for merge in (False, True):
+        meshes = [bake_eye_mesh(profile, e, (48, 48), merge_black=merge) for e in (0, 1)]
+        tri.append(sum(len(m.indices) // 3 for m in meshes))
+        base = layout_for_profile(profile, eye_size=eye_size, distortion=False)
+        layout = PanelLayout(
+            base.panel_size, base.viewports, base.fovs, base.eye_sizes, base.meshes
+        )
+        comp = PanelCompositor(gl, layout)
+        comp.compose([tex, tex])  # fill the panel first: black must be drawn, not left over
+        comp.set_meshes(meshes)
+        comp.compose([tex, tex])
+        panels.append(comp.read_panel())
+        comp.release()
+    tex.release()
+    assert tri[1] < 0.85 * tri[0]
+    np.testing.assert_array_equal(panels[0], panels[1])

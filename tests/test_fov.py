@@ -135,3 +135,43 @@ def test_cli_fov_openxr_without_runtime_is_one_clear_line(capsys):
         pytest.skip("an OpenXR runtime answered")
     assert rc == 1 and len(err.splitlines()) == 1 and "internal error" not in err
     assert "OpenXR" in err or "openxr" in err
+
+
+def test_cli_fov_openxr_runtime_failure_is_one_clear_line(capsys, monkeypatch):
+    # When the OpenXR helper's locate_views() fails with a foreign exception, still one line.
+    import sys
+    import types
+
+    fake = types.ModuleType("vrkit.backends.openxr.info")
+
+    def locate_views():
+        raise RuntimeError("XR_ERROR_RUNTIME_UNAVAILABLE")
+
+    fake.locate_views = locate_views
+    pkg = types.ModuleType("vrkit.backends.openxr")
+    pkg.info = fake
+    monkeypatch.setitem(sys.modules, "vrkit.backends.openxr", pkg)
+    monkeypatch.setitem(sys.modules, "vrkit.backends.openxr.info", fake)
+    assert main(["fov", "--openxr"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "OpenXR views could not be located: RuntimeError: XR_ERROR_RUNTIME_UNAVAILABLE" in err
+
+
+def test_cli_fov_openxr_with_views_reports(capsys, monkeypatch):
+    # The --openxr path end to end with views from a stand-in locate_views (no runtime here).
+    import sys
+    import types
+
+    views = eye_views(Pose([0, 1.6, 0]), Fov.from_degrees(-50, 45, 48, -52),
+                      Fov.from_degrees(-45, 50, 48, -52), ipd_m=0.064)  # fmt: skip
+    fake = types.ModuleType("vrkit.backends.openxr.info")
+    fake.locate_views = lambda: views
+    pkg = types.ModuleType("vrkit.backends.openxr")
+    pkg.info = fake
+    monkeypatch.setitem(sys.modules, "vrkit.backends.openxr", pkg)
+    monkeypatch.setitem(sys.modules, "vrkit.backends.openxr.info", fake)
+    assert main(["fov", "--openxr", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["source"] == "views" and rep["ipd_m"] == pytest.approx(0.064)
+    assert rep["total_horizontal"] == pytest.approx(100.0)

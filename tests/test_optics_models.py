@@ -263,3 +263,26 @@ def test_bad_points_and_channel():
 def test_brown_conrady_not_invertible_is_refused():
     with pytest.raises(ProfileError, match="not invertible"):
         BrownConradyLens([-500.0, 0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize(("k", "ideal_range"), [([0.441, 0.156], 1.57), ([0.34, 0.55], 1.7)])
+def test_cardboard_inverse_over_the_sdk_test_range(k, ideal_range):
+    # The Cardboard SDK's tests/polynomial_radial_distortion_test.cc checks its secant-method
+    # DistortInverse for v1 up to radius 1.57 and v2 up to 1.7 (tan units, on a spiral point
+    # (cos r * r, sin r * r)) with tolerance 1e-3; ours must hold 1e-9 on the same points.
+    model = RadialPolynomialLens(k)
+    r = np.arange(0.0, ideal_range, 0.01)
+    spiral = np.stack([np.cos(r) * r, np.sin(r) * r], 1)
+    # Cardboard's Distort is our undistort: undistort(distort(p)) must give p back.
+    np.testing.assert_allclose(model.undistort(model.distort(spiral)), spiral, atol=1e-9)
+
+
+def test_fitted_range_limit_is_enforced():
+    # A calibration fit is only valid over the radius it was fitted on.
+    model = lens_model_from_dict({"kind": "radial", "k": [0.3], "max_panel_radius": 0.5})
+    assert model.max_panel_radius == 0.5
+    assert model.max_radius == pytest.approx(0.5 * (1 + 0.3 * 0.25))
+    model.undistort([[0.49, 0.0]])
+    with pytest.raises(InputError, match=r"panel radius <= 0\.5"):
+        model.undistort([[0.3, 0.45]])
+    assert model.to_dict()["max_panel_radius"] == 0.5

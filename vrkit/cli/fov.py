@@ -32,11 +32,11 @@ def openxr_views() -> list:
     Raises:
         BackendUnavailableError: The OpenXR backend or a runtime is not available.
     """
-    from vrkit.core.errors import BackendUnavailableError
+    from vrkit.core.errors import BackendUnavailableError, VrkitError
 
     try:
         from vrkit.backends.openxr import info
-    except ImportError as exc:
+    except (ImportError, OSError) as exc:
         raise BackendUnavailableError(
             f"OpenXR is not available: {exc}",
             hint="install pyopenxr and start an OpenXR runtime (see `vrkit doctor`)",
@@ -47,7 +47,15 @@ def openxr_views() -> list:
             "OpenXR is not available: this vrkit has no vrkit.backends.openxr.info.locate_views",
             hint="update vrkit, or use --profile",
         )
-    return locate()
+    try:
+        return locate()
+    except VrkitError:
+        raise
+    except Exception as exc:  # a runtime error from the loader: say so in one line
+        raise BackendUnavailableError(
+            f"OpenXR views could not be located: {type(exc).__name__}: {exc}",
+            hint="is an OpenXR runtime running? (see `vrkit doctor`)",
+        ) from exc
 
 
 def run(args: argparse.Namespace) -> int:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
+import select
+import socket
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import glfw
+import numpy as np
+from numpy.typing import NDArray
+from OpenGL import GL
 
 from vrkit.core.errors import BackendUnavailableError, InputError
 from vrkit.gl.context import GLContext
@@ -15,6 +23,94 @@ from vrkit.gl.context import GLContext
 log = logging.getLogger(__name__)
 
 _glfw_users = 0
+
+#: glfw key/button actions, re-exported so callers need not import glfw.
+PRESS, RELEASE, REPEAT = glfw.PRESS, glfw.RELEASE, glfw.REPEAT
+
+_KEY_NAMES = {
+    glfw.KEY_ESCAPE: "escape", glfw.KEY_SPACE: "space", glfw.KEY_TAB: "tab",
+    glfw.KEY_ENTER: "enter", glfw.KEY_LEFT_SHIFT: "shift", glfw.KEY_RIGHT_SHIFT: "shift",
+    glfw.KEY_LEFT_CONTROL: "ctrl", glfw.KEY_RIGHT_CONTROL: "ctrl", glfw.KEY_UP: "up",
+    glfw.KEY_DOWN: "down", glfw.KEY_LEFT: "left", glfw.KEY_RIGHT: "right",
+    **{getattr(glfw, f"KEY_F{i}"): f"f{i}" for i in range(1, 13)},
+}  # fmt: skip
+
+
+def key_name(key: int) -> str:
+    """A layout-independent name for a glfw key code: ``"w"``, ``"7"``, ``"shift"``, ``"f1"``.
+
+    Unknown keys give ``"key<code>"``.
+    """
+    if glfw.KEY_A <= key <= glfw.KEY_Z or glfw.KEY_0 <= key <= glfw.KEY_9:
+        return chr(key).lower()
+    return _KEY_NAMES.get(key, f"key{key}")
+
+
+# --- losing the X server -------------------------------------------------------------------
+# Xlib's default I/O error handler prints a line and calls exit(1) when the X connection
+# breaks, so a vanished display would kill the process without vrkit's own message. These
+# handlers record the loss and return; libX11 (>= 1.7) then marks the connection dead and
+# later calls fail fast. Xlib only notices on its next call, and a driver may block inside a
+# swap before that, so a watcher thread also polls the connection's socket for hang-up.
+# Windows report ``display_lost``; the backends raise SessionLostError.
+_x11_state: dict[str, Any] = {"lost": False, "callbacks": None, "generation": 0}
+
+
+def _watch_x11_socket(fd: int, generation: int) -> None:
+    """Flag the display as lost when the X server closes the connection (until terminate)."""
+    try:
+        sock = socket.socket(fileno=os.dup(fd))
+    except OSError as exc:
+        log.debug("cannot watch the X connection: %s", exc)
+        return
+    hangup = select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
+    poller = select.poll()
+    poller.register(sock.fileno(), hangup)
+    try:
+        while _x11_state["generation"] == generation and not _x11_state["lost"]:
+            if any(ev & hangup for _fd, ev in poller.poll(100)):
+                if _x11_state["generation"] == generation:
+                    _x11_state["lost"] = True
+                break
+    finally:
+        sock.close()
+
+
+def _install_x11_io_handlers() -> None:
+    try:
+        if glfw.get_platform() != glfw.PLATFORM_X11:
+            return
+        dpy = glfw.get_x11_display()
+        lib = ctypes.util.find_library("X11") or "libX11.so.6"
+        x11 = ctypes.CDLL(lib)
+        set_exit = x11.XSetIOErrorExitHandler  # libX11 >= 1.7
+    except (AttributeError, OSError, glfw.GLFWError) as exc:
+        log.debug("cannot install X11 I/O error handlers: %s", exc)
+        return
+    io_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+    exit_type = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+
+    def on_io_error(_dpy: int) -> int:
+        _x11_state["lost"] = True
+        return 0
+
+    def on_io_exit(_dpy: int, _data: int) -> None:
+        _x11_state["lost"] = True
+
+    callbacks = (io_type(on_io_error), exit_type(on_io_exit))
+    x11.XSetIOErrorHandler.argtypes = [io_type]
+    x11.XSetIOErrorHandler(callbacks[0])
+    set_exit.argtypes = [ctypes.c_void_p, exit_type, ctypes.c_void_p]
+    set_exit(ctypes.c_void_p(dpy), callbacks[1], None)
+    _x11_state["callbacks"] = callbacks  # keep the ctypes thunks alive
+    x11.XConnectionNumber.argtypes = [ctypes.c_void_p]
+    fd = int(x11.XConnectionNumber(ctypes.c_void_p(dpy)))
+    threading.Thread(
+        target=_watch_x11_socket,
+        args=(fd, _x11_state["generation"]),
+        name="vrkit-x11-watch",
+        daemon=True,
+    ).start()
 
 
 def _glfw_error(code: int, description: bytes) -> None:
@@ -35,14 +131,18 @@ def _init_glfw() -> None:
                 f"glfw could not open the display {os.environ.get('DISPLAY')!r}",
                 "check that the X server is running (or start Xvfb)",
             )
+        _x11_state["lost"] = False
+        _install_x11_io_handlers()
     _glfw_users += 1
 
 
-def _done_glfw() -> None:
+def _done_glfw(terminate: bool = True) -> None:
     global _glfw_users
     _glfw_users -= 1
     if _glfw_users == 0:
-        glfw.terminate()
+        _x11_state["generation"] += 1  # stops the socket watcher
+        if terminate:
+            glfw.terminate()
 
 
 def list_monitors() -> list[dict[str, Any]]:
@@ -71,6 +171,14 @@ def list_monitors() -> list[dict[str, Any]]:
         return out
     finally:
         _done_glfw()
+
+
+def glfw_x11_window(ctx: WindowContext) -> int:
+    """The X11 window id of a window context (for tools such as xdotool), 0 if not on X11."""
+    try:
+        return int(glfw.get_x11_window(ctx.window) or 0)
+    except (AttributeError, glfw.GLFWError):
+        return 0
 
 
 def _find_monitor(spec: str | int) -> Any:
@@ -118,6 +226,7 @@ class WindowContext(GLContext):
             glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
             glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
             glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, True)
+            glfw.window_hint(glfw.CONTEXT_CREATION_API, glfw.EGL_CONTEXT_API)
             glfw.window_hint(glfw.VISIBLE, visible)
             glfw.window_hint(glfw.RESIZABLE, resizable)
             if mon is not None:
@@ -135,6 +244,49 @@ class WindowContext(GLContext):
         self.monitor = mon
         self.make_current()
         glfw.swap_interval(1 if vsync else 0)
+
+    @property
+    def display_lost(self) -> bool:
+        """True once the connection to the X server broke (server killed, display gone)."""
+        return bool(_x11_state["lost"])
+
+    @property
+    def refresh_hz(self) -> float:
+        """Refresh rate of the window's monitor (or the primary one), 0 when unknown."""
+        mon = self.monitor or glfw.get_primary_monitor()
+        mode = glfw.get_video_mode(mon) if mon else None
+        return float(mode.refresh_rate) if mode else 0.0
+
+    @property
+    def window_size(self) -> tuple[int, int]:
+        """Window size in screen coordinates ``(width, height)``."""
+        w, h = glfw.get_window_size(self.window)
+        return int(w), int(h)
+
+    def set_window_size(self, width: int, height: int) -> None:
+        """Resize the window (screen coordinates); the framebuffer follows."""
+        glfw.set_window_size(self.window, int(width), int(height))
+
+    def set_cursor_captured(self, captured: bool) -> None:
+        """Hide and lock the cursor for unbounded mouse-look, or give it back."""
+        mode = glfw.CURSOR_DISABLED if captured else glfw.CURSOR_NORMAL
+        glfw.set_input_mode(self.window, glfw.CURSOR, mode)
+
+    def read_window_rgba(self, front: bool = False) -> NDArray[np.uint8]:
+        """Read the window's default framebuffer as (H, W, 4) uint8, top row first.
+
+        Args:
+            front: Read the front (presented) buffer instead of the back buffer being drawn.
+        """
+        self.make_current()
+        w, h = self.framebuffer_size
+        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, 0)
+        GL.glReadBuffer(GL.GL_FRONT if front else GL.GL_BACK)
+        GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+        raw = GL.glReadPixels(0, 0, w, h, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE)
+        GL.glReadBuffer(GL.GL_BACK)
+        img = np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 4)
+        return img[::-1].copy()
 
     def make_current(self) -> None:
         """Make the window's context current on this thread."""
@@ -175,9 +327,30 @@ class WindowContext(GLContext):
         """Call ``callback(x, y)`` when the cursor moves (window pixels)."""
         glfw.set_cursor_pos_callback(self.window, lambda _w, x, y: callback(x, y))
 
+    def on_focus(self, callback: Callable[[bool], None]) -> None:
+        """Call ``callback(focused)`` when the window gains or loses input focus."""
+        glfw.set_window_focus_callback(self.window, lambda _w, focused: callback(bool(focused)))
+
     def on_mouse_button(self, callback: Callable[[int, int, int], None]) -> None:
         """Call ``callback(button, action, mods)`` on mouse button events."""
         glfw.set_mouse_button_callback(self.window, lambda _w, *a: callback(*a))
+
+    def release(self) -> None:
+        """Release owned objects and the window; safe to call twice.
+
+        After the display was lost, GL and glfw calls on the dead connection can crash the
+        driver, so the objects are only forgotten (the process is about to end anyway).
+        """
+        if self.display_lost and not self.released:
+            for res in list(self._owned.values()):
+                res.glo = 0
+            self._owned.clear()
+            self.released = True
+            self.window = None
+            _done_glfw(terminate=False)
+            log.debug("window context abandoned: the display connection is gone")
+            return
+        super().release()
 
     def _destroy(self) -> None:
         glfw.destroy_window(self.window)

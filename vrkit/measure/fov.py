@@ -264,7 +264,8 @@ def plot_fov(report: dict[str, Any], path: Any) -> None:
     """Draw both eyes' fields and their overlap on an angular grid (PNG, matplotlib Agg).
 
     Azimuth / elevation in degrees in the head frame; each eye's frustum is outlined and filled,
-    so the binocular overlap shows where the fills mix.
+    so the binocular overlap shows where the fills mix; dashed: the panel edges before the lens
+    limits (profile reports).
     """
     import matplotlib
 
@@ -277,6 +278,17 @@ def plot_fov(report: dict[str, Any], path: Any) -> None:
         b = _boundary_deg(report["eyes"][name], yaw)
         ax.fill(b[:, 0], b[:, 1], color=colour, alpha=0.25, label=f"{name} eye")
         ax.plot(np.append(b[:, 0], b[0, 0]), np.append(b[:, 1], b[0, 1]), color=colour)
+        unclamped = report["eyes"][name].get("unclamped")
+        if unclamped and all(v is not None for v in unclamped.values()):
+            u = _boundary_deg(unclamped, yaw)
+            ax.plot(
+                np.append(u[:, 0], u[0, 0]),
+                np.append(u[:, 1], u[0, 1]),
+                color=colour,
+                linestyle="--",
+                linewidth=0.8,
+                label=f"{name} eye through the panel edges (unclamped)",
+            )
     ax.set_xlabel("azimuth (deg, + right)")
     ax.set_ylabel("elevation (deg, + up)")
     title = report.get("profile") or report.get("source", "")

@@ -1,3 +1,8 @@
+"""Optics in numpy: lens models (distort / undistort per colour channel) and headset profiles.
+
+See docs/optics.md. No GL here; mesh baking for the GPU lives in :mod:`vrkit.render.distortion`.
+"""
+
 from vrkit.optics.base import CHANNELS, LensModel
 from vrkit.optics.models import (
     MODEL_KINDS,

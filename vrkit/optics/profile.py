@@ -188,7 +188,7 @@ class MirroredLens(LensModel):
         return self.inner.to_dict()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class HeadsetProfile:
     """A validated headset profile. Build with :func:`load_profile` or :func:`profile_from_dict`.
 
@@ -304,6 +304,8 @@ class HeadsetProfile:
     def summary(self) -> str:
         """A few lines for ``vrkit profile show``."""
         w, h = self.resolution_px
+        right = self.lenses[1]
+        right_text = "mirrored left" if isinstance(right, MirroredLens) else repr(right)
         lines = [
             f"{self.name}: {self.description}",
             f"  panel       {w} x {h} px, {self.size_m[0] * 1e3:.2f} x {self.size_m[1] * 1e3:.2f}"
@@ -311,7 +313,7 @@ class HeadsetProfile:
             f"  lenses      separation {self.lens_separation_m * 1e3:.1f} mm, screen-to-lens "
             f"{self.screen_to_lens_m * 1e3:.1f} mm, {self.vertical_alignment}-aligned, "
             f"height {self.lens_height_m * 1e3:.1f} mm",
-            f"  lens model  left {self.lenses[0].to_dict()}",
+            f"  lens model  left {self.lenses[0]!r}, right {right_text}",
             f"  fov limits  {self.fov_limits_deg} deg, canting {self.canting_deg:g} deg, "
             f"default IPD {self.ipd_default_m * 1e3:.1f} mm",
         ]

@@ -87,6 +87,7 @@ def bake_eye_mesh(
     eye: int,
     resolution: tuple[int, int] | str = DEFAULT_RESOLUTION,
     fov: Fov | None = None,
+    merge_black: bool = True,
 ) -> EyeMesh:
     """Bake the pre-distortion mesh of one eye.
 
@@ -96,6 +97,9 @@ def bake_eye_mesh(
         resolution: ``(cols, rows)`` grid cells over the eye viewport, or ``"auto"``
             (:func:`auto_resolution`).
         fov: Fov the eye image is rendered with; the profile's ``eye_fov(eye)`` by default.
+        merge_black: Replace each horizontal run of grid cells that are black in every channel
+            (outside the Fov) by one quad, to save triangles. The grid's vertices stay first,
+            row by row; the runs' vertices follow.
 
     Returns:
         The mesh: positions in the eye viewport's NDC, per-channel UVs into the eye image.
@@ -105,8 +109,17 @@ def bake_eye_mesh(
     cols, rows = _check_resolution(resolution)
     if eye not in (LEFT, RIGHT):
         raise InputError(f"eye must be 0 (left) or 1 (right), got {eye!r}")
-    fov = profile.eye_fov(eye) if fov is None else fov
     lens = profile.lens(eye)
+    if fov is None:
+        fov = profile.eye_fov(eye)
+    else:
+        reach = float(np.max(np.abs(fov.tangents())))
+        if reach > lens.max_radius:
+            raise InputError(
+                f"the eye Fov {fov.degrees()} reaches tan {reach:.4f}, beyond the lens model's "
+                f"usable range (ideal radius {lens.max_radius:.4f}); the panel cannot show it",
+                hint="use the profile's eye_fov(eye) or a narrower Fov",
+            )
     x, y = np.meshgrid(np.linspace(-1, 1, cols + 1), np.linspace(-1, 1, rows + 1))
     ndc = np.stack([x.ravel(), y.ravel()], axis=1)
     panel = viewport_panel_tan(profile, eye, ndc)
@@ -122,8 +135,50 @@ def bake_eye_mesh(
         bad = ~np.all(np.isfinite(ideal), axis=1)
         ideal[bad] = outward[bad]
         uvs.append(ideal_to_uv(ideal, fov))
-    verts = np.hstack([ndc, *uvs]).astype(np.float32)
-    return EyeMesh(verts, grid_indices(cols, rows))
+    verts = np.hstack([ndc, *uvs])
+    indices = grid_indices(cols, rows)
+    if merge_black:
+        verts, indices = _merge_black_cells(verts, indices, cols, rows)
+    return EyeMesh(verts.astype(np.float32), indices)
+
+
+def _merge_black_cells(
+    verts: NDArray[np.float64], indices: NDArray[np.uint32], cols: int, rows: int
+) -> tuple[NDArray[np.float64], NDArray[np.uint32]]:
+    """Replace runs of cells black in every channel by one quad per run (UV -2: black).
+
+    A cell is black in a channel when its four corners lie beyond the same edge of [0, 1] in u
+    or in v (the UVs are linear over the cell, so all of it does). Runs share their edges'
+    exact coordinates with the neighbouring cells, so no cracks open.
+    """
+    V = verts.reshape(rows + 1, cols + 1, 8)
+    corners = np.stack([V[:-1, :-1], V[:-1, 1:], V[1:, :-1], V[1:, 1:]])  # (4, rows, cols, 8)
+    black = np.ones((rows, cols), dtype=bool)
+    for c in range(3):
+        uv = corners[..., 2 + 2 * c : 4 + 2 * c]
+        black &= np.any(np.all(uv < 0, axis=0) | np.all(uv > 1, axis=0), axis=-1)
+    if not np.any(black):
+        return verts, indices
+    keep = indices.reshape(rows * cols, 6)[~black.ravel()].ravel()
+    padded = np.zeros((rows, cols + 2), dtype=np.int8)
+    padded[:, 1:-1] = black
+    step = np.diff(padded, axis=1)
+    r_start, c_start = np.nonzero(step == 1)
+    _, c_end = np.nonzero(step == -1)  # row-major: the k-th end closes the k-th start
+    x = V[0, :, 0]
+    y = V[:, 0, 1]
+    n_runs = len(r_start)
+    quad = np.full((n_runs, 4, 8), -2.0)
+    quad[:, 0, :2] = np.stack([x[c_start], y[r_start]], 1)
+    quad[:, 1, :2] = np.stack([x[c_end], y[r_start]], 1)
+    quad[:, 2, :2] = np.stack([x[c_start], y[r_start + 1]], 1)
+    quad[:, 3, :2] = np.stack([x[c_end], y[r_start + 1]], 1)
+    base = len(verts) + 4 * np.arange(n_runs)[:, None]
+    tri = base + np.array([0, 1, 3, 0, 3, 2])
+    return (
+        np.concatenate([verts, quad.reshape(-1, 8)]),
+        np.concatenate([keep, tri.ravel()]).astype(np.uint32),
+    )
 
 
 def meshes_for_profile(
@@ -150,8 +205,8 @@ def mesh_error_px(profile: HeadsetProfile, eye: int, resolution: tuple[int, int]
     cols, rows = _check_resolution(resolution)
     fov = profile.eye_fov(eye)
     lens = profile.lens(eye)
-    V = bake_eye_mesh(profile, eye, (cols, rows), fov).vertices.astype(np.float64)
-    V = V.reshape(rows + 1, cols + 1, 8)
+    V = bake_eye_mesh(profile, eye, (cols, rows), fov, merge_black=False).vertices
+    V = V.astype(np.float64).reshape(rows + 1, cols + 1, 8)
     sub = np.array([0.25, 0.5, 0.75])
     s, t = (g.ravel()[None, None, :, None] for g in np.meshgrid(sub, sub))
     a, a1, b, b1 = (V[:-1, :-1, None], V[:-1, 1:, None], V[1:, :-1, None], V[1:, 1:, None])
