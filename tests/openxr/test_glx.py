@@ -1,4 +1,9 @@
-"""The XR_KHR_opengl_enable (GLX/Xlib) binding: a glfw window context under Xvfb."""
+"""The window binding: a glfw window context under Xvfb, bound to the session.
+
+vrkit's glfw windows create their contexts through EGL (also on X11), so the binding is
+XR_MNDX_egl_enable with the window's EGL handles; a GLX window context would use
+XR_KHR_opengl_enable's Xlib binding.
+"""
 
 from __future__ import annotations
 
@@ -40,14 +45,20 @@ def xvfb(monkeypatch):
     proc.wait(timeout=10)
 
 
-def test_glx_binding_submits_frames_and_pixels(xvfb):
+def test_window_context_binding_submits_frames_and_pixels(xvfb):
     assert os.environ["DISPLAY"] == xvfb
     backend = OpenXRBackend(RunConfig(eye_size=(96, 64), extra={"openxr_gl": "window"}))
     backend.open()
     reads = []
     clear = (0.0, 1.0, 0.0, 1.0)
     try:
-        assert backend.graphics_binding == "XR_KHR_opengl_enable"
+        from vrkit.backends.openxr import glbinding
+
+        backend.gl.make_current()
+        current = glbinding.current_egl_binding()
+        expected = current.extension if current else glbinding.OPENGL_EXTENSION
+        assert backend.graphics_binding == expected
+        assert backend.gl.kind == "window"
         from vrkit.render.renderer import StereoRenderer
 
         renderer = StereoRenderer(backend.gl)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import numpy as np
@@ -186,3 +187,51 @@ def test_runtime_info_and_locate_views():
     views = locate_views()
     assert [v.eye for v in views] == [0, 1]
     assert views[0].fov.degrees() == pytest.approx(info["views"][0]["fov_deg"], abs=1e-2)
+
+
+def test_frame_timing_records_match_the_headless_keys_on_the_host_clock(tmp_path):
+    """run.json from an OpenXR run: the latency keys, in pipeline order, on CLOCK_MONOTONIC."""
+    import json
+    import time
+
+    from vrkit.app import run_scene
+    from vrkit.backends.openxr.backend import CLOCK_CONVERTED
+
+    backend = OpenXRBackend(RunConfig(frames=30, eye_size=(64, 64), out_dir=tmp_path))
+    backend.open()
+    scene = Scene(clear_color=(0.0, 0.0, 0.0, 1.0))
+    scene.add(meshes.box((0.5, 0.5, 0.5)), np.eye(4), Material((0.8, 0.3, 0.2, 1.0), True))
+    try:
+        assert "XR_KHR_convert_timespec_time" in backend.enabled_extensions
+        run_scene(backend, scene)
+    finally:
+        backend.close()
+    after_ns = time.monotonic_ns()
+    doc = json.loads((tmp_path / "run.json").read_text())
+    assert doc["backend"] == "openxr" and doc["display_clock"] == CLOCK_CONVERTED
+    frames = [f for f in doc["frames"] if f["submitted"]]
+    assert len(frames) >= 20, len(doc["frames"])
+    keys = ("pose_sample_ns", "render_start_ns", "render_end_cpu_ns", "gpu_done_ns",
+            "submit_ns", "predicted_display_ns")  # fmt: skip
+    t = {k: np.array([f["timing"][k] for f in frames], dtype=np.int64) for k in keys}
+    xr_t = np.array([f["timing"]["xr_predicted_display_time"] for f in frames], dtype=np.int64)
+    display = t["predicted_display_ns"]
+    period = (
+        doc["frames"][-1]["timing"]["predicted_display_ns"]
+        - doc["frames"][-2]["timing"]["predicted_display_ns"]
+    )
+    assert all(f["display_clock"] == CLOCK_CONVERTED for f in frames)
+    assert display.tolist() == [f["display_time_ns"] for f in frames]
+    # Pipeline order within each frame, all on the host clock.
+    for a, b in itertools.pairwise(keys[:-1]):
+        assert np.all(t[a] <= t[b]), (a, b)
+    # Display times increase by about one period and lie ahead of the pose sample, but not far.
+    assert np.all(np.diff(display) > 0)
+    assert np.median(np.diff(display)) == pytest.approx(period, rel=0.1)
+    lead = display - t["pose_sample_ns"]
+    assert np.all(lead > 0) and np.all(lead < 4 * period), lead
+    # Converted, not re-based: near this process's CLOCK_MONOTONIC (the run ended just now; the
+    # last frame's display time may still be ahead).
+    assert -4 * period < after_ns - display[-1] < 5e9, after_ns - display[-1]
+    # The conversion is a fixed offset between XrTime and the host clock over the run.
+    assert np.ptp(display - xr_t) < 100_000, np.ptp(display - xr_t)

@@ -21,6 +21,7 @@ thread with a deadline. Either way the app gets a :class:`SessionLostError` with
 from __future__ import annotations
 
 import ctypes
+import json
 import logging
 import os
 import queue
@@ -31,6 +32,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from vrkit import __version__
 from vrkit.backends.base import Backend, Capabilities, RunConfig
 from vrkit.core.errors import BackendUnavailableError, SessionLostError
 from vrkit.core.types import EyeView, Fov, FrameInfo, Pose
@@ -45,6 +47,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 NO_RUNTIME = "no OpenXR runtime found; install Monado or SteamVR, or set XR_RUNTIME_JSON"
+#: How ``predicted_display_ns`` was put on the host clock (``display_clock`` of each record).
+CLOCK_CONVERTED = "xrConvertTimeToTimespecTimeKHR"
+CLOCK_ESTIMATED = "estimate:wait_frame_end+period"
 OPTIONAL_EXTENSIONS = (
     "XR_KHR_visibility_mask",
     "XR_KHR_convert_timespec_time",
@@ -203,6 +208,11 @@ class OpenXRBackend(Backend):
         self._frame_state: Any = None
         self._acquired = False
         self._convert_time: Callable[[int], int] | None = None
+        #: CLOCK_CONVERTED when predictedDisplayTime is converted by the runtime, else
+        #: CLOCK_ESTIMATED.
+        self.display_clock = CLOCK_ESTIMATED
+        #: Per-frame records for run.json (only with ``config.out_dir``).
+        self._records: list[dict[str, Any]] | None = None
 
     # --- Backend interface ----------------------------------------------------------------
     @property
@@ -262,6 +272,7 @@ class OpenXRBackend(Backend):
         self.frames_begun += 1
         display_time = int(fs.predicted_display_time)
         self._locate_info.display_time = display_time
+        timing["pose_sample_ns"] = time.monotonic_ns()
         view_state, xr_views = self._guarded(
             "xrLocateViews", lambda: xr.locate_views(self.session, self._locate_info)
         )
@@ -280,6 +291,7 @@ class OpenXRBackend(Backend):
         views = [EyeView(i, _pose(v.pose), _fov(v.fov)) for i, v in enumerate(self._xr_views)]
         timing["xr_predicted_display_time"] = display_time
         host_display_ns = self._host_time(display_time, timing["wait_frame_end_ns"], fs)
+        timing["predicted_display_ns"] = host_display_ns
         frame = FrameInfo(
             index=self._frame_index,
             predicted_display_time_ns=host_display_ns,
@@ -308,9 +320,17 @@ class OpenXRBackend(Backend):
         """Submit the frame: a projection layer when images were rendered, else no layers."""
         from vrkit.backends.openxr._xr import xr
 
-        frame.timing["end_frame_start_ns"] = time.monotonic_ns()
+        timing = frame.timing
+        timing["end_frame_start_ns"] = time.monotonic_ns()
         layers = False
         if self._acquired:
+            # The GPU's end of this frame's rendering, then the images go back to the runtime.
+            fence = self.gl.fence()
+            if self.gl.wait_fence(fence, int(self.timeout_s * 1e9)):
+                timing["gpu_done_ns"] = time.monotonic_ns()
+            else:
+                log.warning("frame %d: GPU fence not signalled within %.1f s", frame.index,
+                            self.timeout_s)  # fmt: skip
             for sc in self.swapchains:
                 self._guarded("xrReleaseSwapchainImage", sc.release_image)
             self._acquired = False
@@ -319,10 +339,22 @@ class OpenXRBackend(Backend):
             layers = True
         end_info = self._end_info if layers else self._end_info_empty
         end_info.display_time = self._frame_state.predicted_display_time
+        timing["submit_ns"] = time.monotonic_ns()
         self._guarded("xrEndFrame", lambda: xr.end_frame(self.session, end_info))
-        frame.timing["end_frame_end_ns"] = time.monotonic_ns()
+        timing["end_frame_end_ns"] = time.monotonic_ns()
         if layers:
             self.frames_submitted += 1
+        if self._records is not None:
+            self._records.append(
+                {
+                    "index": frame.index,
+                    "display_time_ns": frame.predicted_display_time_ns,
+                    "display_clock": self.display_clock,
+                    "submitted": layers,
+                    "head_pose": frame.head_pose.to_dict(),
+                    "timing": dict(timing),
+                }
+            )
 
     def finish(self) -> None:
         """Ask the runtime to end the session and pump frames until it reaches EXITING."""
@@ -372,7 +404,32 @@ class OpenXRBackend(Backend):
                     log.info("OpenXR session ended while closing: %s", exc)
         finally:
             stack, self._stack = self._stack, None
-            stack.close()
+            try:
+                stack.close()
+            finally:
+                self._write_run_json()
+
+    def _write_run_json(self) -> None:
+        """``run.json`` in ``config.out_dir``: the headless backend's layout, OpenXR clocks."""
+        if self._records is None or self.config.out_dir is None:
+            return
+        records, self._records = self._records, None
+        doc = {
+            "vrkit_version": __version__,
+            "backend": self.name,
+            "clock": (
+                "timing values and display_time_ns are host CLOCK_MONOTONIC ns; "
+                "predicted_display_ns = display_time_ns is the runtime's predictedDisplayTime "
+                f"on the host clock ({self.display_clock}); "
+                "xr_predicted_display_time is the raw XrTime"
+            ),
+            "display_clock": self.display_clock,
+            **self.summary(),
+            "frames": records,
+        }
+        out = Path(self.config.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "run.json").write_text(json.dumps(doc, indent=1))
 
     def summary(self) -> dict[str, Any]:
         """Runtime, system and frame counts for the CLI."""
@@ -383,6 +440,8 @@ class OpenXRBackend(Backend):
             "reference_space": self.space_name,
             "swapchain_size": [[sc.width, sc.height] for sc in self.swapchains],
             "frames_submitted": self.frames_submitted,
+            "display_clock": self.display_clock,
+            "out_dir": str(self.config.out_dir) if self.config.out_dir else None,
             "states": [s.name for _t, s in self.lifecycle.history],
             "lost": self.lifecycle.lost,
         }
@@ -426,11 +485,23 @@ class OpenXRBackend(Backend):
             ctx = create_window_context(640, 360, title="vrkit OpenXR mirror", visible=False)
         self._ctx = ctx
         stack.callback(self._release_gl)
+        # The binding follows the context: vrkit's EGL context, or a window whose context is
+        # GLX (XR_KHR_opengl_enable's Xlib binding) or EGL on X11 (XR_MNDX_egl_enable again).
+        ctx.make_current()
+        if use_egl:
+            binding = glbinding.egl_binding(ctx.display, ctx.config, ctx.context)
+        else:
+            binding = glbinding.current_egl_binding() or glbinding.glx_binding()
+        if binding.extension not in available:
+            raise BackendUnavailableError(
+                f"the window's {binding.kind.upper()} context needs {binding.extension}, "
+                f"which the OpenXR runtime does not offer"
+            )
 
         # 2. Instance.
         wanted = [glbinding.OPENGL_EXTENSION]
-        if use_egl:
-            wanted.append(glbinding.EGL_EXTENSION)
+        if binding.extension not in wanted:
+            wanted.append(binding.extension)
         wanted += [e for e in OPTIONAL_EXTENSIONS if e in available]
         try:
             self.instance = xr.create_instance(
@@ -485,11 +556,6 @@ class OpenXRBackend(Backend):
 
         # 4. Session with the GL binding of our context.
         ctx.make_current()
-        binding = (
-            glbinding.egl_binding(ctx.display, ctx.config, ctx.context)
-            if use_egl
-            else glbinding.glx_binding()
-        )
         self.graphics_binding = binding.extension
         self.session = xr.create_session(
             self.instance,
@@ -499,6 +565,9 @@ class OpenXRBackend(Backend):
         self._binding = binding
         if "XR_KHR_convert_timespec_time" in wanted:
             self._convert_time = self._make_time_converter()
+            self.display_clock = CLOCK_CONVERTED
+        if self.config.out_dir is not None:
+            self._records = []
 
         # 5. Reference spaces.
         offered = set(xr.enumerate_reference_spaces(self.session))
@@ -657,8 +726,9 @@ class OpenXRBackend(Backend):
             try:
                 return self._convert_time(xr_time)
             except Exception as exc:  # fall back below, once logged
-                log.debug("xrConvertTimeToTimespecTimeKHR failed: %s", exc)
+                log.warning("xrConvertTimeToTimespecTimeKHR failed (%s); estimating", exc)
                 self._convert_time = None
+                self.display_clock = CLOCK_ESTIMATED
         # Without the extension: one period after xrWaitFrame returned (approximation).
         return wait_end_ns + int(fs.predicted_display_period)
 

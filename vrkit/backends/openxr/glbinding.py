@@ -63,6 +63,45 @@ def egl_binding(display: Any, config: Any, context: Any) -> GraphicsBinding:
     return GraphicsBinding("egl", EGL_EXTENSION, struct, (libegl, get_proc))
 
 
+def current_egl_binding() -> GraphicsBinding | None:
+    """``XrGraphicsBindingEGLMNDX`` for the EGL context current on this thread, or None.
+
+    vrkit's glfw windows create their contexts through EGL (also on X11); this finds the
+    display, context and the config it was made with.
+    """
+    libegl = _load(("libEGL.so.1", "libEGL.so"))
+    for fn in ("eglGetCurrentDisplay", "eglGetCurrentContext"):
+        getattr(libegl, fn).restype = ctypes.c_void_p
+    display = libegl.eglGetCurrentDisplay()
+    context = libegl.eglGetCurrentContext()
+    if not display or not context:
+        return None
+    egl_config_id, egl_none = 0x3028, 0x3038
+    libegl.eglQueryContext.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+                                       ctypes.POINTER(ctypes.c_int)]  # fmt: skip
+    config_id = ctypes.c_int(0)
+    if not libegl.eglQueryContext(display, context, egl_config_id, ctypes.byref(config_id)):
+        return None
+    libegl.eglChooseConfig.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int),
+                                       ctypes.POINTER(ctypes.c_void_p), ctypes.c_int,
+                                       ctypes.POINTER(ctypes.c_int)]  # fmt: skip
+    attribs = (ctypes.c_int * 3)(egl_config_id, config_id.value, egl_none)
+    config, count = ctypes.c_void_p(), ctypes.c_int(0)
+    if not libegl.eglChooseConfig(display, attribs, ctypes.byref(config), 1, ctypes.byref(count)):
+        return None
+    if count.value != 1:
+        return None
+    types = dict(xr.GraphicsBindingEGLMNDX._fields_)
+    get_proc = ctypes.cast(libegl.eglGetProcAddress, xr.PFN_xrEglGetProcAddressMNDX)
+    struct = xr.GraphicsBindingEGLMNDX(
+        get_proc_address=get_proc,
+        display=ctypes.cast(display, types["display"]),
+        config=ctypes.cast(config, types["config"]),
+        context=ctypes.cast(context, types["context"]),
+    )
+    return GraphicsBinding("egl", EGL_EXTENSION, struct, (libegl, get_proc))
+
+
 def glx_binding() -> GraphicsBinding:
     """``XrGraphicsBindingOpenGLXlibKHR`` for the GLX context current on this thread.
 
