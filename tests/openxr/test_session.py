@@ -187,6 +187,31 @@ def test_runtime_info_and_locate_views():
     views = locate_views()
     assert [v.eye for v in views] == [0, 1]
     assert views[0].fov.degrees() == pytest.approx(info["views"][0]["fov_deg"], abs=1e-2)
+    # Optional extensions the runtime offers are enabled and used (Monado 25 offers all four).
+    assert set(info["extensions"]) >= {
+        "XR_KHR_visibility_mask",
+        "XR_KHR_convert_timespec_time",
+        "XR_KHR_composition_layer_depth",
+        "XR_FB_display_refresh_rate",
+    }
+    assert info["display_clock"] == "xrConvertTimeToTimespecTimeKHR"
+    assert info["refresh_rates_hz"] and info["refresh_rate_hz"] in info["refresh_rates_hz"]
+    # The settled frame period matches the refresh rate the runtime reports.
+    assert info["period_ns"] == pytest.approx(1e9 / info["refresh_rate_hz"], rel=0.02)
+    assert len(info["visibility_mask_sizes"]) == 2
+    assert all(n_v >= 3 and n_i >= 3 and n_i % 3 == 0 for n_v, n_i in info["visibility_mask_sizes"])
+
+
+def test_vrkit_info_prints_runtime_system_views_sizes_rates_and_fov(capsys):
+    from vrkit.cli import main
+
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    for label in ("runtime ", "system ", "view configuration PRIMARY_STEREO (2 views)",
+                  "refresh rates ", "extensions ", "display time ", "hidden area mask ",
+                  "view 0 (left )", "view 1 (right)"):  # fmt: skip
+        assert label in out, out
+    assert out.count("recommended ") == 2 and out.count("FOV left ") == 2, out
 
 
 def test_frame_timing_records_match_the_headless_keys_on_the_host_clock(tmp_path):

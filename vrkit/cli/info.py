@@ -20,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=info)
 
 
+_BINDING_EXTENSIONS = ("XR_KHR_opengl_enable", "XR_MNDX_egl_enable")
+
+
 def format_info(data: dict[str, Any]) -> str:
     """The report as aligned text lines."""
     rates = ", ".join(f"{r:g}" for r in data["refresh_rates_hz"]) or "not reported"
@@ -32,6 +35,15 @@ def format_info(data: dict[str, Any]) -> str:
         f"refresh rates      {rates} Hz (current: {data['refresh_rate_hz'] or 'n/a'}; "
         f"frame period {data['period_ns'] / 1e6:.3f} ms)",
     ]
+    optional = [e for e in data["extensions"] if e not in _BINDING_EXTENSIONS]
+    lines.append(f"extensions         {', '.join(optional) or 'none offered'}")
+    lines.append(f"display time       {data['display_clock']}")
+    if data["visibility_mask_sizes"]:
+        masks = "; ".join(
+            f"view {i}: {n_idx // 3} triangles" for i, (_n_v, n_idx) in
+            enumerate(data["visibility_mask_sizes"])
+        )  # fmt: skip
+        lines.append(f"hidden area mask   {masks}")
     if data["ipd_m"] is not None:
         lines.append(f"IPD                {data['ipd_m'] * 1000:.1f} mm")
     for v in data["views"]:

@@ -1,7 +1,7 @@
 """What the OpenXR runtime reports: runtime, system, views, sizes, refresh rates, FOV per view.
 
 Both functions open a short session (the FOV and eye poses only exist for a located frame), take
-the first frame's views, and pump the session to EXITING before returning.
+a focused frame's views, and pump the session to EXITING before returning.
 """
 
 from __future__ import annotations
@@ -17,18 +17,28 @@ from vrkit.core.types import EyeView, FrameInfo
 
 #: Frames to wait for a focused session with valid views (20 Hz null compositor: 2 s).
 MAX_FRAMES = 40
+#: Focused frames before the frame period is read (the runtime's pacing settles).
+SETTLE_FRAMES = 5
 
 
-def _first_located_frame(backend: Any) -> FrameInfo:
+def _first_located_frame(backend: Any, settle: int = 0) -> FrameInfo:
+    """The first focused frame with views, or the ``settle``-th focused frame after it.
+
+    Monado predicts a default period for the first frames and its real pacing after a few, so
+    the frame period is read after settling.
+    """
     last = None
-    for _ in range(MAX_FRAMES):
+    focused = 0
+    for _ in range(MAX_FRAMES + settle):
         frame = backend.begin_frame()
         if frame is None:
             break
         backend.end_frame(frame)
         last = frame
         if frame.should_render and backend.lifecycle.focused:
-            return frame
+            if focused == settle:
+                return frame
+            focused += 1
     if last is None:
         raise SessionLostError("the OpenXR session ended before its first frame")
     return last
@@ -78,7 +88,7 @@ def runtime_info(config: RunConfig | None = None) -> dict[str, Any]:
     """
     backend = _open(config)
     try:
-        frame = _first_located_frame(backend)
+        frame = _first_located_frame(backend, settle=SETTLE_FRAMES)
         views = []
         for i, (cv, ev) in enumerate(zip(backend.view_config_views, frame.views, strict=False)):
             views.append(
@@ -116,6 +126,7 @@ def runtime_info(config: RunConfig | None = None) -> dict[str, Any]:
             "extensions": backend.enabled_extensions,
             "swapchain_format": backend.swapchains[0].format if backend.swapchains else None,
             "visibility_mask_sizes": [list(s) for s in backend.visibility_mask_sizes],
+            "display_clock": backend.display_clock,
         }
     finally:
         backend.close()
