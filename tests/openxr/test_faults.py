@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
 import sys
 import threading
@@ -145,3 +147,116 @@ def test_absent_runtime_manifest_gives_the_clear_message(monkeypatch):
     with pytest.raises(BackendUnavailableError) as err:  # in-process: refused before any xr call
         OpenXRBackend(RunConfig()).open()
     assert str(err.value).startswith(NO_RUNTIME)
+
+
+CHILD_REOPEN = """
+import sys
+from vrkit.backends.base import RunConfig
+from vrkit.backends.openxr.backend import OpenXRBackend
+from vrkit.core.errors import SessionLostError
+from vrkit.render.renderer import StereoRenderer
+from vrkit.render.scene import Scene
+
+def frames(backend, n):
+    renderer = StereoRenderer(backend.gl)
+    try:
+        while backend.frames_submitted < n:
+            frame = backend.begin_frame()
+            if frame.should_render:
+                renderer.render(Scene(), frame, backend.eye_targets(frame))
+            backend.end_frame(frame)
+    finally:
+        renderer.release()
+
+backend = OpenXRBackend(RunConfig(eye_size=(64, 64)))
+backend.open()
+frames(backend, 5)
+print("FOCUSED", flush=True)
+try:
+    frames(backend, 10**9)
+except SessionLostError as exc:
+    print("LOST", exc, flush=True)
+backend.close()
+sys.stdin.readline()  # the test restarts the runtime
+backend = OpenXRBackend(RunConfig(eye_size=(64, 64)))
+backend.open()
+frames(backend, 20)
+backend.close()
+print("REOPENED", backend.frames_submitted, backend.lifecycle.lost, flush=True)
+"""
+
+
+def test_same_process_opens_a_new_session_after_the_runtime_restarts(service):
+    """A long-running app survives a runtime crash: SessionLostError, then a new session."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD_REOPEN],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline().strip() == "FOCUSED"
+        service.kill()
+        lost = child.stdout.readline()
+        assert lost.startswith("LOST OpenXR session lost:"), lost
+        service.start()
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        out, _ = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0
+    assert out.strip() == "REOPENED 20 None"
+
+
+CHILD_HUNG = """
+import os, signal, sys, time
+from vrkit.backends.base import RunConfig
+from vrkit.backends.openxr.backend import OpenXRBackend
+from vrkit.core.errors import SessionLostError
+
+backend = OpenXRBackend(RunConfig(eye_size=(64, 64), extra={"openxr_timeout_s": 1.0}))
+backend.open()
+while not backend.lifecycle.focused:
+    backend.end_frame(backend.begin_frame())
+# Freeze the runtime between two frames: the next frame's calls get no answer.
+os.kill(int(sys.argv[1]), signal.SIGSTOP)
+t0 = time.monotonic()
+try:
+    while True:
+        backend.end_frame(backend.begin_frame())
+except SessionLostError as exc:
+    print("LOST", round(time.monotonic() - t0, 1), exc, flush=True)
+t0 = time.monotonic()
+backend.close()
+print("CLOSED", round(time.monotonic() - t0, 1), flush=True)
+"""
+
+
+def test_hung_runtime_ends_the_app_at_the_call_deadline(service):
+    """monado-service frozen (SIGSTOP) between frames: the next call never returns; the
+    watchdog turns that into SessionLostError at the deadline and close() does not block."""
+    pid = service.pid()
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD_HUNG, str(pid)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        service.kill()  # a client was cut off mid-call: the next test gets a fresh runtime
+    lines = out.stdout.splitlines()
+    assert out.returncode == 0 and len(lines) == 2, out.stdout + out.stderr[-2000:]
+    lost, closed = lines
+    assert re.match(r"LOST [0-9.]+ OpenXR session lost: xr\w+ got no answer from the runtime "
+                    r"within 1.0 s \(runtime hung or stopped\)", lost), lost  # fmt: skip
+    assert float(lost.split()[1]) < 3.0, lost
+    assert float(closed.split()[1]) < 1.0, closed

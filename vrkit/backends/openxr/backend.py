@@ -113,6 +113,8 @@ class _Watchdog:
         """Run ``fn`` on the worker; raise TimeoutError when it takes longer than ``timeout_s``."""
         if self.hung:
             raise TimeoutError("an earlier runtime call never returned")
+        if threading.current_thread() is self._thread:
+            return fn()  # already on the worker (a guarded call inside a batch)
         self._req.put(fn)
         try:
             ok, value = self._res.get(timeout=timeout_s)
@@ -208,6 +210,7 @@ class OpenXRBackend(Backend):
         self._frame_state: Any = None
         self._acquired = False
         self._convert_time: Callable[[int], int] | None = None
+        self._in_call = ""  # the runtime call in progress (named when one never returns)
         #: CLOCK_CONVERTED when predictedDisplayTime is converted by the runtime, else
         #: CLOCK_ESTIMATED.
         self.display_clock = CLOCK_ESTIMATED
@@ -250,13 +253,16 @@ class OpenXRBackend(Backend):
             self.finish()
             return None
         deadline = time.monotonic() + self.ready_timeout_s
+        timing: dict[str, int] = {}
         while True:
-            self._poll()
+            # Every runtime call up to the located views runs on the watchdog's worker in one
+            # hop: a runtime that stops answering (hung, frozen) cannot block this thread.
+            located = self._on_worker(lambda: self._begin_on_worker(timing))
+            if located is not None:
+                break
             if self.lifecycle.done:
                 self._raise_if_lost()
                 return None
-            if self.lifecycle.should_run_frames:
-                break
             if time.monotonic() > deadline:
                 raise SessionLostError(
                     f"the OpenXR session stayed {self.lifecycle.state.name} for "
@@ -264,8 +270,39 @@ class OpenXRBackend(Backend):
                     "is another application holding the headset?",
                 )
             time.sleep(0.005)
-        timing: dict[str, int] = {"wait_frame_start_ns": time.monotonic_ns()}
-        fs = self._guarded("xrWaitFrame", lambda: xr.wait_frame(self.session), watchdog=True)
+        fs, view_state, xr_views, head = located
+        display_time = int(fs.predicted_display_time)
+        valid = xr.ViewStateFlags.POSITION_VALID_BIT | xr.ViewStateFlags.ORIENTATION_VALID_BIT
+        views_ok = (int(view_state.view_state_flags) & int(valid)) == int(valid)
+        self._xr_views = list(xr_views)
+        views = [EyeView(i, _pose(v.pose), _fov(v.fov)) for i, v in enumerate(self._xr_views)]
+        timing["xr_predicted_display_time"] = display_time
+        host_display_ns = self._host_time(display_time, timing["wait_frame_end_ns"], fs)
+        timing["predicted_display_ns"] = host_display_ns
+        frame = FrameInfo(
+            index=self._frame_index,
+            predicted_display_time_ns=host_display_ns,
+            period_ns=int(fs.predicted_display_period),
+            views=views,
+            head_pose=_pose(head.pose),
+            should_render=bool(fs.should_render) and views_ok and self.lifecycle.visible,
+            timing=timing,
+        )
+        self._frame_index += 1
+        return frame
+
+    def _begin_on_worker(self, timing: dict[str, int]) -> tuple[Any, Any, Any, Any] | None:
+        """Poll events; when frames should run: wait, begin, locate views, head and hands.
+
+        Runs on the watchdog's worker thread (no GL calls here). None when no frame is due.
+        """
+        from vrkit.backends.openxr._xr import xr
+
+        self._poll()
+        if self.lifecycle.done or not self.lifecycle.should_run_frames:
+            return None
+        timing["wait_frame_start_ns"] = time.monotonic_ns()
+        fs = self._guarded("xrWaitFrame", lambda: xr.wait_frame(self.session))
         timing["wait_frame_end_ns"] = time.monotonic_ns()
         self._guarded("xrBeginFrame", lambda: xr.begin_frame(self.session))
         self._frame_state = fs
@@ -285,24 +322,7 @@ class OpenXRBackend(Backend):
                 "controller state", lambda: self.controllers.states(self.space, display_time)
             )
         timing["views_located_ns"] = time.monotonic_ns()
-        valid = xr.ViewStateFlags.POSITION_VALID_BIT | xr.ViewStateFlags.ORIENTATION_VALID_BIT
-        views_ok = (int(view_state.view_state_flags) & int(valid)) == int(valid)
-        self._xr_views = list(xr_views)
-        views = [EyeView(i, _pose(v.pose), _fov(v.fov)) for i, v in enumerate(self._xr_views)]
-        timing["xr_predicted_display_time"] = display_time
-        host_display_ns = self._host_time(display_time, timing["wait_frame_end_ns"], fs)
-        timing["predicted_display_ns"] = host_display_ns
-        frame = FrameInfo(
-            index=self._frame_index,
-            predicted_display_time_ns=host_display_ns,
-            period_ns=int(fs.predicted_display_period),
-            views=views,
-            head_pose=_pose(head.pose),
-            should_render=bool(fs.should_render) and views_ok and self.lifecycle.visible,
-            timing=timing,
-        )
-        self._frame_index += 1
-        return frame
+        return fs, view_state, xr_views, head
 
     def eye_targets(self, frame: FrameInfo) -> list[RenderTarget]:
         """Acquire this frame's swapchain images; one render target per view."""
@@ -791,12 +811,26 @@ class OpenXRBackend(Backend):
         if self.lifecycle.lost is not None:
             raise self._lost_error()
 
+    def _on_worker(self, fn: Callable[[], T]) -> T:
+        """Run a batch of runtime calls on the watchdog's worker, within ``timeout_s``."""
+        if self._watchdog is None:
+            return fn()
+        try:
+            return self._watchdog.call(fn, self.timeout_s)
+        except TimeoutError as exc:
+            self.lifecycle.on_runtime_error(
+                f"{self._in_call} got no answer from the runtime within {self.timeout_s:.1f} s "
+                f"(runtime hung or stopped)"
+            )
+            raise self._lost_error() from exc
+
     def _guarded(self, what: str, fn: Callable[[], T], watchdog: bool = False) -> T:
         """Call the runtime; turn a dead, disconnected or hung runtime into SessionLostError."""
         from vrkit.backends.openxr._xr import LOST_ERRORS, xr
 
         if not self._runtime_ok:
             raise SessionLostError(f"OpenXR session lost: {self.lifecycle.lost}")
+        self._in_call = what
         try:
             if watchdog and self._watchdog is not None:
                 return self._watchdog.call(fn, self.timeout_s)
