@@ -1,0 +1,394 @@
+"""The synthetic lens-calibration bench: a closed loop with a known lens.
+
+1. The pattern set is generated for one eye of a headset profile and written in the documented
+   format (``pattern.json`` + PNGs: the panel images vrkit shows); the PNGs are read back as
+   the panel's images.
+2. A known lens (any model family), lens centre offset and camera-to-eye rotation, and a
+   measuring camera with its own intrinsics and distortion, form the captures
+   (:class:`~vrkit.calibration.synth.LensImaging`: per camera pixel, camera ray -> eye
+   direction -> ``lens.distort`` per channel -> panel pixel -> sample the panel image), with
+   blur, vignetting and sensor noise as configured; they are written as a capture folder.
+3. The measuring pipeline runs on the files alone (``pattern.json``, ``camera.json``, the
+   captures): detection, per-channel fit of each requested model, report.
+4. The fit is compared with the truth: residual RMS / max, the largest angle between the true and
+   fitted lens over the measured field, lens centre and rotation errors, and, when the fitted
+   family is the true one, the relative error of every coefficient.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vrkit.calibration.camera import CameraModel
+from vrkit.calibration.capture import read_rgb, write_captures_json, write_rgb
+from vrkit.calibration.fit import ARCMIN, LensFit, compare_models, fit_lens, openhmd_unit
+from vrkit.calibration.lens import measure_captures
+from vrkit.calibration.patterns import PanelGeometry, PatternSet, make_pattern_set
+from vrkit.calibration.synth import R_EYE_CAM_NOMINAL, LensImaging
+from vrkit.optics.base import CHANNELS, LensModel
+from vrkit.optics.models import lens_model_from_dict
+
+NOISE_LEVELS: dict[str, dict[str, float]] = {
+    # Perfect optics and sensor (still 8-bit quantised, area-sampled).
+    "none": {"blur_sigma_px": 0.0, "noise_sigma": 0.0, "gain": 1.0},
+    # A real capture through a lens: soft focus, dimmer exposure, read + shot-like noise
+    # (8 frames averaged of sigma ~5 grey levels each, i.e. ~1.8).
+    "realistic": {"blur_sigma_px": 0.8, "noise_sigma": 1.8, "gain": 0.8},
+    # A single unaveraged frame from a poor camera, underexposed and out of focus.
+    "harsh": {"blur_sigma_px": 1.3, "noise_sigma": 5.0, "gain": 0.55},
+}
+
+#: Default measuring camera: 1280x960 wide-angle (equidistant fisheye) with its own distortion,
+#: principal point off centre, non-square pixels.
+DEFAULT_CAMERA = CameraModel(
+    "fisheye",
+    (1280, 960),
+    [[430.0, 0.0, 641.3], [0.0, 429.2, 478.6], [0.0, 0.0, 1.0]],
+    [0.031, -0.012, 0.0042, -0.0011],
+)
+
+#: A lens of another family than the profile's radial one: Brown-Conrady (ideal -> panel), with
+#: per-channel coefficients (lateral colour) and a little decentring (non-radial).
+BROWN_LENS = {
+    "kind": "brown_conrady",
+    "coefficients": {
+        "red": [-0.262, 0.081, 0.0008, -0.0005, -0.0098],
+        "green": [-0.255, 0.078, 0.0008, -0.0005, -0.0095],
+        "blue": [-0.247, 0.074, 0.0008, -0.0005, -0.0091],
+    },
+}
+
+
+#: An OpenHMD-style lens (panotools ``a, b, c, d`` in OpenHMD's radius unit, half the eye
+#: viewport width in tan units, and per-channel aberration scales), another family again.
+#: ``unit`` is filled in from the panel by :func:`openhmd_truth`.
+OPENHMD_LENS = {
+    "kind": "panotools",
+    "form": "panotools",
+    "k": [0.36, 0.15, 0.1, 0.98],
+    "chroma": [0.992, 0.0, 1.009, 0.0],
+}
+
+
+def openhmd_truth(profile: str = "generic-1440x1600", eye: int = 0) -> dict[str, Any]:
+    """:data:`OPENHMD_LENS` with the radius unit of a profile's panel."""
+    from vrkit.optics.profile import load_profile
+
+    panel = PanelGeometry.from_profile(load_profile(profile), eye)
+    return {**OPENHMD_LENS, "unit": openhmd_unit(panel)}
+
+
+@dataclass
+class BenchConfig:
+    """What the bench builds.
+
+    Attributes:
+        profile: Headset profile (shipped name or file) giving the panel and nominal lens.
+        eye: 0 left, 1 right.
+        true_lens: Lens-model dict of the truth (None: the profile's own lens).
+        centre_offset_px: True lens centre minus the profile's nominal centre, panel pixels.
+        rotation_deg: True camera rotation about its nominal pose, (3,) rotation vector in
+            degrees.
+        camera: Measuring camera.
+        noise: Key of :data:`NOISE_LEVELS`.
+        spacing_px: Dot pitch on the panel.
+        supersample: Sub-pixels per camera pixel per axis.
+        seed: Noise seed.
+        channels: Pattern colours (``"white"``: one capture measures all three channels).
+    """
+
+    profile: str = "generic-1440x1600"
+    eye: int = 0
+    true_lens: dict[str, Any] | None = None
+    centre_offset_px: tuple[float, float] = (6.0, -4.0)
+    rotation_deg: tuple[float, float, float] = (0.6, -0.9, 0.4)
+    camera: CameraModel = field(default_factory=lambda: DEFAULT_CAMERA)
+    noise: str = "none"
+    spacing_px: float = 44.0
+    supersample: int = 2
+    seed: int = 1
+    channels: tuple[str, ...] = ("red", "green", "blue")
+
+
+@dataclass
+class BenchResult:
+    """Outcome of one bench run (see :func:`compare_with_truth` for the metric keys)."""
+
+    config: BenchConfig
+    fits: list[LensFit]
+    comparison: list[dict[str, Any]]
+    truth: dict[str, Any]
+    metrics: dict[str, dict[str, Any]]
+    out_dir: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly summary."""
+        return {
+            "truth": self.truth,
+            "noise": self.config.noise,
+            "models": self.metrics,
+            "comparison": self.comparison,
+        }
+
+
+def _rotation_from_deg(rv_deg: Sequence[float]) -> NDArray[np.float64]:
+    import cv2
+
+    R, _ = cv2.Rodrigues(np.radians(np.asarray(rv_deg, dtype=np.float64)).reshape(3, 1))
+    return R @ R_EYE_CAM_NOMINAL
+
+
+def make_captures(cfg: BenchConfig, out_dir: str | Path, progress: bool = False) -> dict[str, Any]:
+    """Write ``pattern/``, ``captures/`` and ``camera.json`` for a bench run into ``out_dir``.
+
+    Returns:
+        The truth: lens dict, lens centre (px), rotation vector (rad), camera dict.
+    """
+    from tqdm import tqdm
+
+    from vrkit.optics.profile import load_profile
+
+    out = Path(out_dir)
+    prof = load_profile(cfg.profile)
+    panel = PanelGeometry.from_profile(prof, cfg.eye)
+    pattern = make_pattern_set(panel, ("dots",), cfg.channels, cfg.spacing_px)
+    pattern.save(out / "pattern")
+    lens_dict = cfg.true_lens if cfg.true_lens is not None else prof.lens(cfg.eye).to_dict()
+    lens = lens_model_from_dict(lens_dict, "bench true lens")
+    centre = np.asarray(panel.lens_centre_px) + np.asarray(cfg.centre_offset_px, dtype=np.float64)
+    R = _rotation_from_deg(cfg.rotation_deg)
+    imaging = LensImaging(cfg.camera, panel, lens, R, centre, cfg.supersample)
+    level = NOISE_LEVELS[cfg.noise]
+    rng = np.random.default_rng(cfg.seed)
+    cap_dir = out / "captures"
+    cap_dir.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for frame in tqdm(pattern.frames, desc="bench: capturing", disable=not progress, leave=False):
+        # The panel image is the pattern PNG as written (what a display would be given).
+        img = imaging.capture(read_rgb(out / "pattern" / frame.file), rng=rng, **level)
+        write_rgb(cap_dir / f"{frame.name}.png", img)
+        files[frame.name] = f"{frame.name}.png"
+    write_captures_json(cap_dir, files, {"source": "vrkit synthetic bench", "noise": cfg.noise})
+    cfg.camera.save(out / "camera.json")
+    return {
+        "lens": lens.to_dict(),
+        "lens_centre_px": centre.tolist(),
+        "rotation_vector_rad": np.radians(cfg.rotation_deg).tolist(),
+        "camera": cfg.camera.to_dict(),
+    }
+
+
+def compare_with_truth(
+    fit: LensFit, truth_lens: LensModel, truth: dict[str, Any], panel: PanelGeometry
+) -> dict[str, Any]:
+    """How close a fit is to the truth.
+
+    Keys: ``rms_arcmin``, ``max_arcmin`` (fit residuals), ``model_error_max_arcmin`` (largest
+    angle between the true and the fitted eye direction of the same panel point, over the
+    measured panel area, per channel, after the fitted camera rotation is taken out),
+    ``centre_error_px``, ``rotation_error_deg``, ``chromatic`` (true and fitted red/blue shift
+    relative to green at the measured edge, arcmin), and ``coefficients`` (relative errors, when
+    the fitted family equals the true one).
+    """
+    st = fit.stats()
+    tan_true = panel.px_to_tan(fit.obs.panel_px, np.asarray(truth["lens_centre_px"]))
+    tan_fit = panel.px_to_tan(fit.obs.panel_px, fit.lens_centre_px)
+    worst = 0.0
+    sq: list[NDArray[np.float64]] = []
+    chroma: dict[str, Any] = {}
+    r_edge = np.hypot(*tan_fit.T)
+    edge = np.argsort(r_edge)[-max(1, len(r_edge) // 20) :]  # outermost 5 %
+    for c in range(3):
+        # Only where this channel was measured (and kept): elsewhere the fit extrapolates.
+        sel = fit.inlier & (fit.obs.channel == c)
+        if not sel.any():
+            continue
+        a = truth_lens.undistort(tan_true[sel], c, strict=False)
+        b = fit.lens.undistort(tan_fit[sel], c, strict=False)
+        ok = np.all(np.isfinite(a), axis=1) & np.all(np.isfinite(b), axis=1)
+        da = np.concatenate([a[ok], -np.ones((ok.sum(), 1))], axis=1)
+        db = np.concatenate([b[ok], -np.ones((ok.sum(), 1))], axis=1)
+        da /= np.linalg.norm(da, axis=1, keepdims=True)
+        db /= np.linalg.norm(db, axis=1, keepdims=True)
+        # The fitted eye frame differs from the true one by the rotation error; measure in the
+        # true frame by rotating the fitted directions by R_true R_fit^T.
+        from vrkit.calibration.fit import _rotation
+
+        R_t = _rotation(np.asarray(truth["rotation_vector_rad"]))
+        R_f = _rotation(fit.rotation_vector)
+        db = db @ (R_t @ R_f.T).T
+        ang = np.arccos(np.clip(np.sum(da * db, axis=1), -1, 1)) / ARCMIN
+        worst = max(worst, float(ang.max()))
+        sq.append(ang**2)
+    for c in (0, 2):
+        t_c = truth_lens.undistort(tan_true[edge], c, strict=False)
+        t_g = truth_lens.undistort(tan_true[edge], 1, strict=False)
+        f_c = fit.lens.undistort(tan_fit[edge], c, strict=False)
+        f_g = fit.lens.undistort(tan_fit[edge], 1, strict=False)
+        shift_t = np.degrees(np.arctan(np.hypot(*t_c.T)) - np.arctan(np.hypot(*t_g.T))) * 60
+        shift_f = np.degrees(np.arctan(np.hypot(*f_c.T)) - np.arctan(np.hypot(*f_g.T))) * 60
+        # The lateral-colour field over the whole measured area: channel minus green, as an
+        # angle vector (arcmin), true vs fitted at the same panel points.
+        sel = fit.inlier & (fit.obs.channel == 1)
+        ca_t = (
+            np.degrees(
+                np.arctan(truth_lens.undistort(tan_true[sel], c, strict=False))
+                - np.arctan(truth_lens.undistort(tan_true[sel], 1, strict=False))
+            )
+            * 60
+        )
+        ca_f = (
+            np.degrees(
+                np.arctan(fit.lens.undistort(tan_fit[sel], c, strict=False))
+                - np.arctan(fit.lens.undistort(tan_fit[sel], 1, strict=False))
+            )
+            * 60
+        )
+        err = np.linalg.norm(ca_f - ca_t, axis=1)
+        chroma[CHANNELS[c]] = {
+            "true_shift_arcmin": float(np.nanmean(shift_t)),
+            "fitted_shift_arcmin": float(np.nanmean(shift_f)),
+            "true_max_arcmin": float(np.nanmax(np.linalg.norm(ca_t, axis=1))),
+            "field_error_rms_arcmin": float(np.sqrt(np.nanmean(err**2))),
+        }
+    rot_err = np.degrees(
+        np.linalg.norm(np.asarray(fit.rotation_vector) - np.asarray(truth["rotation_vector_rad"]))
+    )
+    out: dict[str, Any] = {
+        "rms_arcmin": st["rms_arcmin"],
+        "max_arcmin": st["max_arcmin"],
+        "n_params": st["n_params"],
+        "n_rejected": st["n_rejected"],
+        "model_error_max_arcmin": worst,
+        "model_error_rms_arcmin": float(np.sqrt(np.mean(np.concatenate(sq)))) if sq else 0.0,
+        "centre_error_px": float(
+            np.linalg.norm(fit.lens_centre_px - np.asarray(truth["lens_centre_px"]))
+        ),
+        "rotation_error_deg": float(rot_err),
+        "chromatic": chroma,
+    }
+    coeffs = _same_family_coefficients(truth_lens.to_dict(), fit.lens.to_dict())
+    if coeffs is not None:
+        names, t, f = coeffs
+        out["coefficients"] = {
+            "names": names,
+            "true": t.tolist(),
+            "fitted": f.tolist(),
+            "relative_error": (np.abs(f - t) / np.abs(t)).tolist(),
+        }
+    return out
+
+
+def _same_family_coefficients(
+    true_d: dict[str, Any], fit_d: dict[str, Any]
+) -> tuple[list[str], NDArray[np.float64], NDArray[np.float64]] | None:
+    """Names, true and fitted values of the non-zero coefficients, when the forms match.
+
+    Chromatic terms are compared as their difference from green (``scale - 1``): that is the
+    lateral colour, and a relative error of a number close to 1 would say nothing.
+    """
+    kind = true_d["kind"]
+    if kind != fit_d["kind"]:
+        return None
+    if kind == "radial" and len(true_d["k"]) == len(fit_d["k"]):
+        names = [f"k{i + 1}" for i in range(len(true_d["k"]))]
+        t, f = list(true_d["k"]), list(fit_d["k"])
+        for c in (0, 2):
+            names.append(f"{CHANNELS[c]}_scale-1")
+            t.append(true_d["channel_scale"][c] - 1.0)
+            f.append(fit_d["channel_scale"][c] - 1.0)
+    elif kind == "panotools" and (true_d["form"], true_d["unit"]) == (
+        fit_d["form"],
+        fit_d["unit"],
+    ):
+        names = list("abcd") if true_d["form"] == "panotools" else ["k0", "k1", "k2", "k3"]
+        t, f = list(true_d["k"]), list(fit_d["k"])
+        for j, c in ((0, 0), (2, 2)):
+            names.append(f"{CHANNELS[c]}_aberration-1")
+            t.append(true_d["chroma"][j] - 1.0)
+            f.append(fit_d["chroma"][j] - 1.0)
+    elif kind == "brown_conrady":
+        names, t, f = [], [], []
+        for ch in CHANNELS:
+            for i, nm in enumerate(("k1", "k2", "p1", "p2", "k3")):
+                names.append(f"{ch}_{nm}")
+                t.append(true_d["coefficients"][ch][i])
+                f.append(fit_d["coefficients"][ch][i])
+    else:
+        return None
+    ta, fa = np.asarray(t, dtype=np.float64), np.asarray(f, dtype=np.float64)
+    nz = ta != 0
+    return [n for n, k in zip(names, nz, strict=True) if k], ta[nz], fa[nz]
+
+
+def run_bench(
+    cfg: BenchConfig,
+    out_dir: str | Path,
+    models: Sequence[str] = ("radial2",),
+    progress: bool = False,
+    heatmap: bool = True,
+) -> BenchResult:
+    """Make captures, run the measuring pipeline on the files, compare with the truth.
+
+    Args:
+        cfg: Bench configuration.
+        out_dir: Folder for pattern, captures, camera.json, bench.json, heat maps, profiles.
+        models: Models to fit (see :data:`vrkit.calibration.fit.MODEL_CHOICES`).
+        progress: Progress bars on stderr.
+        heatmap: Write ``heatmap_<model>.png``.
+
+    Returns:
+        The result; ``bench.json`` in ``out_dir`` holds the same data.
+    """
+    from tqdm import tqdm
+
+    from vrkit.calibration.report import write_heatmap
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    truth = make_captures(cfg, out, progress)
+    pattern = PatternSet.load(out / "pattern" / "pattern.json")
+    camera = CameraModel.load(out / "camera.json")
+    obs, _ = measure_captures(out / "captures", pattern, camera)
+    truth_lens = lens_model_from_dict(truth["lens"], "truth")
+    fits, metrics = [], {}
+    for m in tqdm(models, desc="bench: fitting", disable=not progress, leave=False):
+        f = fit_lens(obs, camera, pattern.panel, m)
+        fits.append(f)
+        metrics[m] = compare_with_truth(f, truth_lens, truth, pattern.panel)
+        if heatmap:
+            write_heatmap(f, out / f"heatmap_{m}.png")
+    comparison = compare_models(fits)
+    result = BenchResult(cfg, fits, comparison, truth, metrics, out)
+    (out / "bench.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    return result
+
+
+def bench_lines(result: BenchResult) -> list[str]:
+    """Human-readable summary of a bench run."""
+    lines = [f"truth: {result.truth['lens']}, noise {result.config.noise}"]
+    for name, m in result.metrics.items():
+        lines.append(
+            f"  {name:14s} residual RMS {m['rms_arcmin']:.3f}' max {m['max_arcmin']:.3f}'  "
+            f"vs truth RMS {m['model_error_rms_arcmin']:.3f}' max "
+            f"{m['model_error_max_arcmin']:.3f}'  centre err "
+            f"{m['centre_error_px']:.3f} px  rotation err {m['rotation_error_deg'] * 60:.2f}'"
+        )
+        if "coefficients" in m:
+            worst = max(m["coefficients"]["relative_error"])
+            lines.append(f"  {'':14s} worst coefficient relative error {worst * 100:.3f} %")
+        ch = m["chromatic"]
+        lines.append(
+            f"  {'':14s} lateral colour at the edge (true / fitted): red "
+            f"{ch['red']['true_shift_arcmin']:.2f}' / {ch['red']['fitted_shift_arcmin']:.2f}', "
+            f"blue {ch['blue']['true_shift_arcmin']:.2f}' / "
+            f"{ch['blue']['fitted_shift_arcmin']:.2f}'"
+        )
+    return lines

@@ -1,0 +1,514 @@
+"""Fit a lens model, the lens centre and the camera-to-eye rotation to captured features.
+
+Each observation is one pattern feature seen in one colour channel: its panel pixel position
+(known from the pattern) and its camera pixel position (detected). The camera pixel becomes a
+view direction through the measuring camera's intrinsics and the camera-to-eye rotation
+``R_eye_cam`` (the camera sits at the eye point, upright, looking down the lens axis, up to a
+small rotation that is fitted). The panel pixel becomes panel tan units about the lens centre
+(fitted). The model's ``undistort`` maps those to the direction the eye should see; the
+residual is the angle between the two directions.
+
+Unknowns: rotation vector (3) of ``R_eye_cam`` about its nominal value, lens centre (2, panel
+pixels), and the model's parameters (all channels at once, with the model's own chromatic
+terms). ``scipy.optimize.least_squares`` with a soft-L1 loss, then the observations whose
+residual is far above the rest (> max(4 x robust sigma, ``outlier_arcmin``)) are dropped and
+the fit is repeated with plain least squares. The free-form grid is fitted linearly on top of
+the rotation and centre of a radial fit.
+
+A camera translation away from the eye point is not fitted: with a lens model in tan-angle
+units (an image at infinity) it has no effect on the directions, so it is unobservable here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vrkit.calibration.camera import CameraModel
+from vrkit.calibration.patterns import PanelGeometry
+from vrkit.calibration.synth import R_EYE_CAM_NOMINAL, ideal_from_camera_rays
+from vrkit.core.errors import DataError, InputError, ProfileError
+from vrkit.optics.base import CHANNELS, LensModel
+from vrkit.optics.models import BrownConradyLens, GridLens, PanotoolsLens, RadialPolynomialLens
+
+ARCMIN = math.pi / (180 * 60)
+MODEL_CHOICES = (
+    "radial",
+    "radial2",
+    "radial4",
+    "brown_conrady",
+    "panotools",
+    "openhmd",
+    "grid",
+)
+
+
+@dataclass
+class Observations:
+    """Matched features, all channels.
+
+    Attributes:
+        camera_px: (N, 2) detected camera pixel positions.
+        panel_px: (N, 2) panel pixel positions of the same features.
+        channel: (N,) colour channel 0, 1, 2.
+        source: (N,) name of the capture each observation came from.
+    """
+
+    camera_px: NDArray[np.float64]
+    panel_px: NDArray[np.float64]
+    channel: NDArray[np.int64]
+    source: NDArray[np.str_]
+
+    def __len__(self) -> int:
+        return len(self.channel)
+
+
+@dataclass
+class LensFit:
+    """Result of fitting one model.
+
+    Attributes:
+        name: Model choice name (e.g. ``"radial"``).
+        lens: The fitted lens model.
+        lens_centre_px: (2,) fitted lens centre on the panel, pixels.
+        rotation_vector: (3,) fitted rotation of the camera about its nominal pose, radians.
+        residual_arcmin: (N,) angle residual per observation (NaN where rejected).
+        inlier: (N,) bool, observations kept.
+        n_params: Number of fitted parameters (model + centre + rotation).
+        obs: The observations fitted.
+    """
+
+    name: str
+    lens: LensModel
+    lens_centre_px: NDArray[np.float64]
+    rotation_vector: NDArray[np.float64]
+    residual_arcmin: NDArray[np.float64]
+    inlier: NDArray[np.bool_]
+    n_params: int
+    obs: Observations
+    ideal: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 2)))
+
+    def stats(self) -> dict[str, Any]:
+        """RMS / max residual (arcmin) overall and per channel, BIC, counts."""
+        r = self.residual_arcmin[self.inlier]
+        out: dict[str, Any] = {
+            "model": self.name,
+            "n_observations": int(self.inlier.sum()),
+            "n_rejected": int((~self.inlier).sum()),
+            "n_params": self.n_params,
+            "rms_arcmin": float(np.sqrt(np.mean(r**2))),
+            "max_arcmin": float(np.max(r)),
+            "bic": bic(r, self.n_params),
+            "per_channel": {},
+        }
+        for c in range(3):
+            m = self.inlier & (self.obs.channel == c)
+            if m.any():
+                rc = self.residual_arcmin[m]
+                out["per_channel"][CHANNELS[c]] = {
+                    "n": int(m.sum()),
+                    "rms_arcmin": float(np.sqrt(np.mean(rc**2))),
+                    "max_arcmin": float(np.max(rc)),
+                }
+        return out
+
+
+def bic(residual_arcmin: NDArray[np.float64], n_params: int) -> float:
+    """Bayesian information criterion of a fit, from its angle residuals.
+
+    Each observation gives two residual components; Gaussian errors of unknown variance:
+    ``BIC = n ln(RSS / n) + k ln(n)`` with ``n = 2 N``. Lower is better; only differences
+    between models fitted to the same observations mean anything.
+    """
+    n = 2 * len(residual_arcmin)
+    rss = float(np.sum(residual_arcmin**2)) + 1e-300
+    return float(n * math.log(rss / n) + n_params * math.log(n))
+
+
+def _rotation(rv: NDArray[np.float64]) -> NDArray[np.float64]:
+    import cv2
+
+    R, _ = cv2.Rodrigues(np.asarray(rv, dtype=np.float64).reshape(3, 1))
+    return R @ R_EYE_CAM_NOMINAL
+
+
+def _unit(ideal: NDArray[np.float64]) -> NDArray[np.float64]:
+    v = np.concatenate([ideal, -np.ones((len(ideal), 1))], axis=1)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+# --- model parametrisations -------------------------------------------------------------------
+
+
+@dataclass
+class _Param:
+    """How a model's parameters map to and from a flat vector."""
+
+    n: int
+    x0: Callable[[], NDArray[np.float64]]
+    build: Callable[[NDArray[np.float64]], LensModel]
+    #: "undistort" when the model's panel -> ideal map is closed form, else "distort".
+    direction: str = "undistort"
+    #: Fast closed-form ``distort(params, ideal, channel)`` used inside the fit loop instead of
+    #: building the model each evaluation (must equal ``build(params).distort``; tested).
+    forward: (
+        Callable[[NDArray[np.float64], NDArray[np.float64], int], NDArray[np.float64]] | None
+    ) = None
+
+
+def openhmd_unit(panel: PanelGeometry) -> float:
+    """OpenHMD's radius unit: half the eye viewport width, in tan units (the DK1 convention)."""
+    return panel.viewport_px[2] / 2 * float(panel.tan_per_px()[0])
+
+
+def _param_for(
+    name: str, unit: float, channels: Sequence[int], panel_unit: float | None = None
+) -> _Param:
+    has = set(channels)
+    chroma = {0, 2} & has
+    if name.startswith("radial"):
+        nk = {"radial": 3, "radial2": 2, "radial4": 4}[name]
+        ns = len(chroma)
+
+        def build(p: NDArray[np.float64]) -> LensModel:
+            scale = [1.0, 1.0, 1.0]
+            for j, c in enumerate(sorted(chroma)):
+                scale[c] = 1.0 + p[nk + j]
+            # Coefficients are fitted in units of `unit` (panel radius ~ 1) for conditioning.
+            k = [p[i] / unit ** (2 * (i + 1)) for i in range(nk)]
+            return RadialPolynomialLens(k, scale)
+
+        return _Param(nk + ns, lambda: np.zeros(nk + ns), build)
+    if name == "panotools":
+
+        def build_p(p: NDArray[np.float64]) -> LensModel:
+            chroma_v = [1.0 + p[4], p[5], 1.0 + p[6], p[7]]
+            return PanotoolsLens([1.0 + p[0], p[1], p[2], p[3]], chroma_v, unit=unit, form="oculus")
+
+        n = 8 if chroma else 4
+
+        def build_pn(p: NDArray[np.float64]) -> LensModel:
+            full = np.concatenate([p, np.zeros(8 - len(p))])
+            return build_p(full)
+
+        return _Param(n, lambda: np.zeros(n), build_pn)
+    if name == "openhmd":
+        # OpenHMD's universal distortion: panotools a, b, c, d (all powers of rho = r / unit,
+        # unit = half the viewport width) and one aberration scale per channel.
+        if panel_unit is None:
+            raise InputError("the openhmd model needs the panel's radius unit")
+        order = sorted(chroma)
+
+        def build_o(p: NDArray[np.float64]) -> LensModel:
+            scale = {0: 1.0, 2: 1.0}
+            for j, c in enumerate(order):
+                scale[c] = 1.0 + p[4 + j]
+            abcd = [p[0], p[1], p[2], 1.0 + p[3]]
+            return PanotoolsLens(abcd, [scale[0], 0.0, scale[2], 0.0], panel_unit, "panotools")
+
+        n_o = 4 + len(order)
+        return _Param(n_o, lambda: np.zeros(n_o), build_o)
+    if name == "brown_conrady":
+        per = 5
+        chroma_order = sorted(chroma)
+
+        def coeffs_of(p: NDArray[np.float64], c: int) -> list[float]:
+            if c == 1 or c not in has:
+                vals = p[:per]
+            else:
+                j = per * (1 + chroma_order.index(c))
+                vals = p[j : j + per]
+            k1, k2, p1, p2, k3 = vals
+            return [k1 / unit**2, k2 / unit**4, p1 / unit, p2 / unit, k3 / unit**6]
+
+        def build_b(p: NDArray[np.float64]) -> LensModel:
+            return BrownConradyLens({name: coeffs_of(p, c) for c, name in enumerate(CHANNELS)})
+
+        def forward_b(
+            p: NDArray[np.float64], ideal: NDArray[np.float64], c: int
+        ) -> NDArray[np.float64]:
+            # OpenCV's Brown-Conrady projection, as BrownConradyLens.distort (5 coefficients).
+            k1, k2, p1, p2, k3 = coeffs_of(p, c)
+            x, y = ideal[:, 0], ideal[:, 1]
+            r2 = x * x + y * y
+            rad = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+            xd = x * rad + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+            yd = y * rad + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+            return np.stack([xd, yd], axis=1)
+
+        n = per * (1 + len(chroma))
+        return _Param(n, lambda: np.zeros(n), build_b, "distort", forward_b)
+    raise InputError(f"unknown lens model {name!r}; expected one of {MODEL_CHOICES}")
+
+
+# --- the fit ------------------------------------------------------------------------------------
+
+
+def fit_lens(
+    obs: Observations,
+    camera: CameraModel,
+    panel: PanelGeometry,
+    model: str = "radial",
+    *,
+    outlier_arcmin: float = 3.0,
+    grid_knots: int = 13,
+    progress: Callable[[str], None] | None = None,
+) -> LensFit:
+    """Fit one lens model with the lens centre and the camera-to-eye rotation.
+
+    Args:
+        obs: Matched observations (at least 20, at least 12 per fitted channel).
+        camera: The measuring camera's intrinsics.
+        panel: Panel geometry of the eye.
+        model: One of :data:`MODEL_CHOICES` (``radial`` = 3 coefficients, ``radial2``,
+            ``radial4``, ``brown_conrady``, ``panotools`` (Oculus even powers), ``openhmd``
+            (panotools a, b, c, d with OpenHMD's radius unit and aberration scales), ``grid``).
+        outlier_arcmin: Observations whose residual exceeds the larger of this and 4 robust
+            sigmas after the robust fit are rejected.
+        grid_knots: Knots per axis of the grid model.
+        progress: Called with a short stage name as the fit advances.
+
+    Returns:
+        The fit.
+
+    Raises:
+        DataError: Too few observations, or the fit does not converge to a usable lens.
+    """
+    from scipy.optimize import least_squares
+
+    if model not in MODEL_CHOICES:
+        raise InputError(f"unknown lens model {model!r}; expected one of {MODEL_CHOICES}")
+    channels = sorted(set(int(c) for c in obs.channel))
+    for c in channels:
+        n_c = int(np.sum(obs.channel == c))
+        if n_c < 12:
+            raise DataError(
+                f"only {n_c} features in the {CHANNELS[c]} channel, need at least 12",
+                "check that the captures show the pattern",
+            )
+    if model == "grid":
+        return _fit_grid(obs, camera, panel, grid_knots, outlier_arcmin, progress)
+
+    rays = camera.pixels_to_rays(obs.camera_px)
+    centre0 = np.asarray(panel.lens_centre_px, dtype=np.float64)
+    # Unit radius: the largest panel radius observed, so fitted coefficients are O(1).
+    unit = float(np.max(np.hypot(*panel.px_to_tan(obs.panel_px).T)))
+    par = _param_for(model, unit, channels, openhmd_unit(panel))
+    chan = obs.channel
+    meas_cache: dict[bytes, NDArray[np.float64]] = {}
+
+    def unpack(
+        x: NDArray[np.float64],
+    ) -> tuple[LensModel, NDArray[np.float64], NDArray[np.float64]]:
+        return par.build(x[5:]), x[:3], centre0 + x[3:5]
+
+    def residual(
+        x: NDArray[np.float64], keep: NDArray[np.bool_], exact: bool = False
+    ) -> NDArray[np.float64]:
+        rv, centre = x[:3], centre0 + x[3:5]
+        lens: Any = None
+        if par.forward is None or exact:
+            try:
+                lens = par.build(x[5:])
+            except (ProfileError, ValueError):
+                return np.full(3 * int(keep.sum()), 1.0)
+        key = x[:3].tobytes()
+        meas = meas_cache.get(key)
+        if meas is None:
+            ideal_m, _ = ideal_from_camera_rays(rays, _rotation(rv))
+            meas = _unit(ideal_m)
+            meas_cache.clear()
+            meas_cache[key] = meas
+        tan = panel.px_to_tan(obs.panel_px[keep], centre)
+        ck = chan[keep]
+        if par.direction == "undistort" or exact:
+            pred = np.empty((len(tan), 2))
+            for c in channels:
+                m = ck == c
+                pred[m] = lens.undistort(tan[m], c, strict=False)
+            d = _unit(pred) - meas[keep]
+        else:
+            fwd = par.forward
+            assert fwd is not None
+
+            def distort(p: NDArray[np.float64], c: int) -> NDArray[np.float64]:
+                return fwd(x[5:], p, c)
+
+            d = _forward_residual(distort, meas[keep], tan, ck, channels)
+        d[~np.isfinite(d)] = 1.0  # outside the model's usable range: a large residual
+        return d.ravel()
+
+    keep = np.ones(len(obs), bool)
+    x = np.concatenate([np.zeros(5), par.x0()])
+    scale_x = np.concatenate([np.full(3, 0.01), np.full(2, 10.0), np.ones(par.n)])
+    if progress:
+        progress(f"{model}: robust fit")
+    sol = least_squares(
+        residual,
+        x,
+        args=(keep,),
+        loss="soft_l1",
+        f_scale=1.0 * ARCMIN,
+        x_scale=scale_x,
+        method="trf",
+        max_nfev=60 + 4 * par.n,
+    )
+    x = sol.x
+    keep = np.ones(len(obs), bool)
+    for _ in range(3):
+        r = _angles(residual(x, np.ones(len(obs), bool), True))
+        med = float(np.median(r[keep]))
+        sigma = 1.4826 * float(np.median(np.abs(r[keep] - med))) + 1e-9
+        new_keep = r <= max(outlier_arcmin, 4.0 * sigma + med)
+        if np.array_equal(new_keep, keep) and _ > 0:
+            break
+        keep = new_keep
+        if progress:
+            progress(f"{model}: refit without {int((~keep).sum())} outliers")
+        sol = least_squares(
+            residual,
+            x,
+            args=(keep,),
+            x_scale=scale_x,
+            method="lm",
+            max_nfev=200 * (6 + par.n),
+            xtol=1e-12,
+            ftol=1e-12,
+            gtol=1e-12,
+        )
+        x = sol.x
+    lens, rv, centre = unpack(x)
+    r_all = _angles(residual(x, np.ones(len(obs), bool), True))
+    res = np.where(keep, r_all, np.nan)
+    if not np.all(np.isfinite(r_all[keep])) or np.nanmax(res) > 600:
+        raise DataError(
+            f"{model} fit did not converge (max residual {np.nanmax(res):.1f} arcmin)",
+            "check the camera file, the pattern description and the captures",
+        )
+    ideal, _ = ideal_from_camera_rays(rays, _rotation(rv))
+    return LensFit(model, lens, centre, rv, r_all, keep, 5 + par.n, obs, ideal)
+
+
+def _forward_residual(
+    distort: Callable[[NDArray[np.float64], int], NDArray[np.float64]],
+    meas_dir: NDArray[np.float64],
+    tan: NDArray[np.float64],
+    chan: NDArray[np.int64],
+    channels: Sequence[int],
+) -> NDArray[np.float64]:
+    """Direction residual for a model whose ``distort`` is the closed-form direction.
+
+    The panel-space miss ``distort(measured) - panel`` is carried back to ideal space through
+    the inverse of the local Jacobian of ``distort`` (finite differences), which is the
+    first-order equivalent of comparing directions, without solving the inverse per point.
+    """
+    ideal = -meas_dir[:, :2] / meas_dir[:, 2:3]
+    out = np.empty((len(tan), 3))
+    h = 1e-6
+    for c in channels:
+        m = chan == c
+        p = ideal[m]
+        f0 = distort(p, c)
+        fx = distort(p + np.array([h, 0.0]), c)
+        fy = distort(p + np.array([0.0, h]), c)
+        J = np.stack([(fx - f0) / h, (fy - f0) / h], axis=2)  # (n, 2 out, 2 in)
+        miss = f0 - tan[m]
+        with np.errstate(all="ignore"):
+            step = np.linalg.solve(J, miss[..., None])[..., 0]
+        out[m] = _unit(p - step) - meas_dir[m]
+    return out.ravel()
+
+
+def _angles(d: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Angle (arcmin) from the chord between unit vectors, (3N,) -> (N,)."""
+    chord = np.linalg.norm(d.reshape(-1, 3), axis=1)
+    return 2.0 * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0)) / ARCMIN
+
+
+def _fit_grid(
+    obs: Observations,
+    camera: CameraModel,
+    panel: PanelGeometry,
+    knots: int,
+    outlier_arcmin: float,
+    progress: Callable[[str], None] | None,
+) -> LensFit:
+    """Grid model: rotation and centre from a radial fit, then a linear solve per channel."""
+    from scipy.interpolate import RectBivariateSpline
+
+    base = fit_lens(obs, camera, panel, "radial", outlier_arcmin=outlier_arcmin, progress=progress)
+    if progress:
+        progress("grid: linear solve")
+    keep = base.inlier.copy()
+    tan = panel.px_to_tan(obs.panel_px, base.lens_centre_px)
+    meas = base.ideal
+    lo, hi = tan.min(axis=0), tan.max(axis=0)
+    pad = 0.02 * (hi - lo)
+    xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], knots)
+    ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], knots)
+    n_k = knots * knots
+    # Interpolating bicubic splines are linear in the knot values: evaluate each unit knot.
+    basis = np.empty((len(tan), n_k))
+    for k in range(n_k):
+        z = np.zeros((knots, knots))
+        z.flat[k] = 1.0  # z[iy, ix]
+        basis[:, k] = RectBivariateSpline(xs, ys, z.T, kx=3, ky=3).ev(tan[:, 0], tan[:, 1])
+    # Knots with little data fall back on a prior: the radial fit's map, continued linearly in
+    # radius beyond its usable range (monotonic), strongly where no data supports the knot.
+    gx, gy = np.meshgrid(xs, ys)
+    knots_xy = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    r_k = np.hypot(knots_xy[:, 0], knots_xy[:, 1])
+    r_lim = 0.98 * base.lens.max_panel_radius
+    clamp = np.minimum(1.0, r_lim / np.maximum(r_k, 1e-12))
+    eye = np.eye(knots)
+    d2 = np.diff(eye, 2, axis=0)
+    smooth = np.vstack([np.kron(eye, d2), np.kron(d2, eye)]) * 1e-2
+    disp = np.zeros((3, knots, knots, 2))
+    channels = sorted(set(int(c) for c in obs.channel))
+    for _ in range(2):
+        for c in range(3):
+            src = c if c in channels else 1
+            m = keep & (obs.channel == src)
+            inside = base.lens.undistort(knots_xy * clamp[:, None], src, strict=False)
+            prior = inside / clamp[:, None] - knots_xy
+            has_prior = np.all(np.isfinite(prior), axis=1)
+            support = np.sum(basis[m] > 0.5, axis=0)
+            weight = np.where(support >= 3, 0.05, 1.0)[has_prior]
+            P = np.eye(n_k)[has_prior] * weight[:, None]
+            A = np.vstack([basis[m], P, smooth])
+            for j in (0, 1):
+                b = np.concatenate(
+                    [meas[m, j] - tan[m, j], weight * prior[has_prior, j], np.zeros(len(smooth))]
+                )
+                disp[c, :, :, j] = np.linalg.lstsq(A, b, rcond=None)[0].reshape(knots, knots)
+        try:
+            lens = GridLens(xs.tolist(), ys.tolist(), disp)
+        except ProfileError as exc:
+            raise DataError(
+                f"grid fit folds over: {exc}", "use fewer grid knots (--grid-knots)"
+            ) from None
+        pred = np.empty_like(tan)
+        for c in channels:
+            mc = obs.channel == c
+            pred[mc] = lens.undistort(tan[mc], c, strict=False)
+        r_all = _angles(_unit(pred) - _unit(meas))
+        keep = base.inlier & (r_all <= max(outlier_arcmin, 4.0 * 1.4826 * np.median(r_all)))
+    n_params = 5 + 2 * n_k * len(channels)
+    return LensFit(
+        "grid", lens, base.lens_centre_px, base.rotation_vector, r_all, keep, n_params, obs, meas
+    )
+
+
+def compare_models(fits: Sequence[LensFit]) -> list[dict[str, Any]]:
+    """Rank fits by BIC (lower first), with RMS/max residual and parameter count."""
+    rows = [f.stats() for f in fits]
+    rows.sort(key=lambda r: r["bic"])
+    best = rows[0]["bic"] if rows else 0.0
+    for r in rows:
+        r["delta_bic"] = r["bic"] - best
+    return rows

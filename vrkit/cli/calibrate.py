@@ -1,0 +1,359 @@
+"""``vrkit calibrate camera|pattern|capture|lens|bench``: measure a headset's lens distortion."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger("vrkit.calibrate")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``calibrate`` subcommand."""
+    p = sub.add_parser(
+        "calibrate",
+        help="measure lens distortion: camera intrinsics, patterns, captures, lens fit, bench",
+        description="Lens-distortion calibration from camera captures (docs/calibration.md).",
+    )
+    ps = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    cam = ps.add_parser("camera", help="calibrate the measuring camera from board photographs")
+    cam.add_argument("--images", required=True, help="folder of board photographs")
+    cam.add_argument(
+        "--board",
+        required=True,
+        help="checkerboard:COLSxROWS:SQUARE_M (inner corners) or "
+        "charuco:COLSxROWS:SQUARE_M:MARKER_M[:DICT]",
+    )
+    cam.add_argument("--model", choices=("pinhole", "fisheye"), default="pinhole")
+    cam.add_argument("--out", required=True, help="camera JSON to write")
+    cam.add_argument("--report", help="JSON report of every view (default: OUT with .report.json)")
+    cam.add_argument("--min-views", type=int, default=4)
+    cam.add_argument("--fix-aspect", action="store_true", help="keep fx = fy (pinhole)")
+    cam.add_argument("--zero-tangent", action="store_true", help="fix p1 = p2 = 0 (pinhole)")
+    cam.add_argument("--rational", action="store_true", help="8-coefficient model (pinhole)")
+    cam.add_argument("--subpix-window", type=int, help="cornerSubPix half window (default: auto)")
+
+    pat = ps.add_parser("pattern", help="make the panel patterns and pattern.json")
+    pat.add_argument("--profile", default="generic-1440x1600", help="headset profile (name/file)")
+    pat.add_argument("--eye", choices=("left", "right"), default="left")
+    pat.add_argument("--kinds", default="dots", help="comma list of dots, checkerboard")
+    pat.add_argument(
+        "--channels", default="red,green,blue", help="comma list of red, green, blue, white"
+    )
+    pat.add_argument("--spacing", type=float, default=44.0, help="feature pitch, panel pixels")
+    pat.add_argument("--out", required=True, help="folder for pattern.json and the PNGs")
+    pat.add_argument(
+        "--show",
+        action="store_true",
+        help="show each frame full screen on the panel through the direct-display backend",
+    )
+    pat.add_argument("--no-vsync", dest="vsync", action="store_false", help="with --show")
+    pat.add_argument("--monitor", help="monitor name or index for --show (the headset panel)")
+    pat.add_argument(
+        "--seconds",
+        type=float,
+        default=0.0,
+        help="with --show: seconds per frame (0: wait for Enter)",
+    )
+
+    capp = ps.add_parser("capture", help="grab every pattern frame from a camera/video/folder")
+    capp.add_argument("--source", required=True, help="camera:N, video:FILE or folder:DIR")
+    capp.add_argument("--pattern", required=True, help="pattern.json (or its folder)")
+    capp.add_argument("--out", required=True, help="capture folder to write")
+    capp.add_argument("--average", type=int, default=8, help="frames averaged per capture")
+    capp.add_argument(
+        "--show",
+        action="store_true",
+        help="show each frame on the panel first (direct-display backend)",
+    )
+    capp.add_argument("--profile", default="generic-1440x1600", help="headset profile for --show")
+    capp.add_argument("--monitor", help="monitor name or index for --show")
+    capp.add_argument(
+        "--settle", type=float, default=0.5, help="with --show: seconds before grabbing"
+    )
+
+    lens = ps.add_parser("lens", help="fit the lens model(s) to captures")
+    lens.add_argument("--captures", required=True, help="capture folder")
+    lens.add_argument("--camera", required=True, help="camera JSON (vrkit calibrate camera)")
+    lens.add_argument("--pattern", required=True, help="pattern.json (or its folder)")
+    lens.add_argument(
+        "--model",
+        default="radial",
+        help="model, or comma list to compare: radial, radial2, radial4, "
+        "brown_conrady, panotools, openhmd, grid (the first is written to the profile)",
+    )
+    lens.add_argument("--out", required=True, help="headset profile JSON to write")
+    lens.add_argument(
+        "--base-profile",
+        help="profile to start from (default: generic-1440x1600, "
+        "panel geometry must match the pattern)",
+    )
+    lens.add_argument("--name", help="name of the written profile")
+    lens.add_argument(
+        "--report-dir", help="folder for report.json, heat maps and exports (default: beside OUT)"
+    )
+    lens.add_argument("--grid-knots", type=int, default=13)
+    lens.add_argument("--outlier-arcmin", type=float, default=3.0)
+    lens.add_argument(
+        "--max-rms-arcmin",
+        type=float,
+        default=5.0,
+        help="refuse to write the profile when the first model's RMS residual exceeds this",
+    )
+
+    bench = ps.add_parser("bench", help="synthetic closed-loop bench with a known lens")
+    bench.add_argument("--out", required=True, help="folder for the bench's files and report")
+    bench.add_argument("--noise", choices=("none", "realistic", "harsh"), default="none")
+    bench.add_argument(
+        "--truth",
+        choices=("profile", "brown_conrady", "openhmd"),
+        default="profile",
+        help="true lens: the profile's own (radial), a decentred Brown-Conrady lens with "
+        "per-channel coefficients, or an OpenHMD lens (a, b, c, d + aberration)",
+    )
+    bench.add_argument("--profile", default="generic-1440x1600")
+    bench.add_argument("--model", default="radial2,radial,panotools")
+    bench.add_argument("--seed", type=int, default=1)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handle ``vrkit calibrate``."""
+    return {
+        "camera": _camera,
+        "pattern": _pattern,
+        "capture": _capture,
+        "lens": _lens,
+        "bench": _bench,
+    }[args.action](args)
+
+
+def _camera(args: argparse.Namespace) -> int:
+    from vrkit.calibration.boards import BoardSpec
+    from vrkit.calibration.intrinsics import calibrate_camera, load_image_folder
+
+    board = BoardSpec.parse(args.board)
+    images = load_image_folder(args.images)
+    res = calibrate_camera(
+        images,
+        board,
+        args.model,
+        min_views=args.min_views,
+        fix_aspect_ratio=args.fix_aspect,
+        zero_tangent=args.zero_tangent,
+        rational=args.rational,
+        subpix_window=args.subpix_window,
+        progress=True,
+    )
+    res.camera.save(args.out)
+    report = Path(args.report) if args.report else Path(args.out).with_suffix(".report.json")
+    report.write_text(
+        json.dumps(
+            {"camera": res.camera.to_dict(), "views": [v.to_dict() for v in res.views]}, indent=2
+        )
+    )
+    print("\n".join(res.report_lines()))
+    print(f"wrote {args.out} and {report}")
+    return 0
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def _pattern(args: argparse.Namespace) -> int:
+    from vrkit.calibration.patterns import PanelGeometry, make_pattern_set, render_frame
+    from vrkit.optics.profile import load_profile
+
+    prof = load_profile(args.profile)
+    panel = PanelGeometry.from_profile(prof, 0 if args.eye == "left" else 1)
+    ps = make_pattern_set(panel, _split(args.kinds), _split(args.channels), args.spacing)
+    path = ps.save(args.out)
+    print(f"wrote {path} and {len(ps.frames)} panel images ({panel.width_px}x{panel.height_px})")
+    if args.show:
+        shower = _open_display(prof, args.monitor, args.vsync)
+        try:
+            for f in ps.frames:
+                if not _show_and_wait(shower, render_frame(panel, f), f.name, args.seconds):
+                    break
+        finally:
+            shower.release()
+    return 0
+
+
+def _open_display(profile, monitor, vsync: bool = True):  # noqa: ANN001
+    from vrkit.calibration.display import DisplayPatterns
+
+    return DisplayPatterns(profile, monitor, vsync=vsync)
+
+
+def _show_and_wait(shower, image, name: str, seconds: float) -> bool:  # noqa: ANN001
+    """Show one frame; hold it ``seconds``, or until Enter on a terminal. False: Esc."""
+    if seconds > 0 or not sys.stdin.isatty():
+        return shower.show(image, seconds)
+    if not shower.show(image):
+        return False
+    input(f"showing {name}: press Enter for the next frame ")
+    return True
+
+
+def _capture(args: argparse.Namespace) -> int:
+    from vrkit.calibration.capture import open_source, record_captures
+    from vrkit.calibration.patterns import PatternSet, render_frame
+    from vrkit.core.errors import InputError
+
+    ps = PatternSet.load(args.pattern)
+    shower = None
+    if args.show:
+        from vrkit.optics.profile import load_profile
+
+        prof = load_profile(args.profile)
+        size = (ps.panel.width_px, ps.panel.height_px)
+        if tuple(prof.resolution_px) != size:
+            raise InputError(
+                f"the pattern was made for a {size[0]}x{size[1]} panel but profile "
+                f"{prof.name!r} has a {prof.resolution_px[0]}x{prof.resolution_px[1]} panel",
+                "pass --profile with the profile the pattern was made for",
+            )
+        shower = _open_display(prof, args.monitor)
+
+    def show(frame) -> None:  # noqa: ANN001
+        if shower is not None:
+            # Hold the frame long enough for the panel and the camera's exposure to settle.
+            if not shower.show(render_frame(ps.panel, frame), args.settle):
+                raise InputError("capture stopped with Esc")
+        elif sys.stdin.isatty() and args.source.startswith("camera:"):
+            input(f"put {frame.file} on the panel, then press Enter ")
+
+    try:
+        with open_source(args.source) as src:
+            path = record_captures(src, ps, args.out, n_average=args.average, show=show)
+    finally:
+        if shower is not None:
+            shower.release()
+    print(f"wrote {path}")
+    return 0
+
+
+def _lens(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from vrkit.calibration.camera import CameraModel
+    from vrkit.calibration.export import profile_with_fit, to_cardboard, to_mesh_json, to_openhmd
+    from vrkit.calibration.fit import compare_models, fit_lens
+    from vrkit.calibration.lens import measure_captures
+    from vrkit.calibration.patterns import PanelGeometry, PatternSet
+    from vrkit.calibration.report import comparison_lines, fit_report, text_summary, write_heatmap
+    from vrkit.core.errors import DataError, InputError, ProfileError
+    from vrkit.optics.profile import load_profile
+
+    models = _split(args.model)
+    if not models:
+        raise InputError("--model is empty")
+    pattern = PatternSet.load(args.pattern)
+    camera = CameraModel.load(args.camera)
+    base = load_profile(args.base_profile or "generic-1440x1600")
+    eye = 0 if pattern.panel.eye == "left" else 1
+    expected = PanelGeometry.from_profile(base, eye)
+    if (expected.width_px, expected.height_px) != (pattern.panel.width_px, pattern.panel.height_px):
+        raise InputError(
+            f"pattern panel {pattern.panel.width_px}x{pattern.panel.height_px} differs from base "
+            f"profile {base.name!r} panel {expected.width_px}x{expected.height_px}",
+            "pass the profile the pattern was made for with --base-profile",
+        )
+    obs, verdicts = measure_captures(args.captures, pattern, camera, progress=True)
+    print(f"captures in {args.captures}:")
+    for v in verdicts:
+        print(v.line())
+    fits = []
+    bar = tqdm(models, desc="fitting", unit="model", file=sys.stderr, leave=False)
+    for m in bar:
+        bar.set_postfix_str(m)
+        fits.append(
+            fit_lens(
+                obs,
+                camera,
+                pattern.panel,
+                m,
+                outlier_arcmin=args.outlier_arcmin,
+                grid_knots=args.grid_knots,
+            )
+        )
+    out = Path(args.out)
+    rep = Path(args.report_dir) if args.report_dir else out.parent / f"{out.stem}_report"
+    rep.mkdir(parents=True, exist_ok=True)
+    for f in fits:
+        print("\n".join(text_summary(f)))
+        write_heatmap(f, rep / f"heatmap_{f.name}.png")
+    rows = compare_models(fits)
+    if len(fits) > 1:
+        print(
+            "model comparison (lower BIC is better; pick the simplest model whose RMS you accept):"
+        )
+        print("\n".join(comparison_lines(rows)))
+    best = fits[0]
+    profile = profile_with_fit(base.data, best, pattern.panel, args.name)
+    best_rms = best.stats()["rms_arcmin"]
+    refusal = None
+    if best_rms > args.max_rms_arcmin:
+        refusal = (
+            f"the {best.name} fit has an RMS residual of {best_rms:.2f} arcmin "
+            f"(> --max-rms-arcmin {args.max_rms_arcmin:g}); profile {str(out)!r} not written"
+        )
+    exports: dict[str, object] = {}
+    for key, fn in (("openhmd", to_openhmd), ("cardboard", to_cardboard)):
+        try:
+            exports[key] = fn(best, pattern.panel)
+            (rep / f"{key}.json").write_text(json.dumps(exports[key], indent=2) + "\n")
+        except DataError as exc:
+            exports[key] = {"refused": str(exc)}
+            log.info("%s export: %s", key, exc)
+    try:
+        (rep / "mesh.json").write_text(json.dumps(to_mesh_json(profile)) + "\n")
+    except (ProfileError, InputError) as exc:
+        log.warning("mesh export failed: %s", exc)
+    report = {
+        "captures": [v.to_dict() for v in verdicts],
+        "fits": [fit_report(f) for f in fits],
+        "comparison": rows,
+        "exports": exports,
+        "profile": None if refusal else str(out),
+        "refused": refusal,
+    }
+    (rep / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    if refusal:
+        raise DataError(
+            f"{refusal}; report in {rep}",
+            "check that the camera JSON belongs to this camera at this focus and resolution "
+            "and that the pattern description is the one shown; if the residual is the lens, "
+            "try another --model",
+        )
+    out.write_text(json.dumps(profile, indent=2) + "\n")
+    print(f"wrote profile {out} ({best.name} model; use it with `vrkit run --profile {out}`)")
+    print(f"report, heat maps and exports in {rep}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from vrkit.calibration.bench import (
+        BROWN_LENS,
+        BenchConfig,
+        bench_lines,
+        openhmd_truth,
+        run_bench,
+    )
+
+    truth = {
+        "profile": None,
+        "brown_conrady": BROWN_LENS,
+        "openhmd": openhmd_truth(args.profile) if args.truth == "openhmd" else None,
+    }[args.truth]
+    cfg = BenchConfig(profile=args.profile, noise=args.noise, seed=args.seed, true_lens=truth)
+    res = run_bench(cfg, args.out, _split(args.model), progress=True)
+    print("\n".join(bench_lines(res)))
+    print(f"wrote {Path(args.out) / 'bench.json'} and heat maps")
+    return 0

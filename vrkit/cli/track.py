@@ -1,0 +1,211 @@
+"""``vrkit track``: multi-camera head tracking (synthetic data, rig calibration, tracking runs).
+
+Subcommands::
+
+    vrkit track synth OUT [--arrangement outside-in|inside-out] [--target aruco|leds] ...
+    vrkit track run --rig RIG --target TARGET --source SPEC --out poses.csv|json
+    vrkit track calibrate-rig --board BOARD --source SPEC --out rig.json
+    vrkit track record --source SPEC --out DIR --frames N
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from vrkit.core.errors import InputError
+
+log = logging.getLogger("vrkit.track")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``vrkit track`` and its subcommands."""
+    p = subparsers.add_parser("track", help="multi-camera 6-DoF head tracking")
+    sub = p.add_subparsers(dest="track_command", metavar="SUBCOMMAND", required=True)
+
+    s = sub.add_parser("synth", help="render a synthetic multi-camera recording with truth")
+    s.add_argument("out", help="output recording folder")
+    s.add_argument("--arrangement", choices=["outside-in", "inside-out"], default="outside-in")
+    s.add_argument("--target", choices=["aruco", "leds"], default="aruco",
+                   help="outside-in target (inside-out uses the room marker map)")  # fmt: skip
+    s.add_argument("--cameras", type=int, default=4)
+    s.add_argument("--width", type=int, default=640)
+    s.add_argument("--height", type=int, default=480)
+    s.add_argument("--frames", type=int, default=120)
+    s.add_argument("--fps", type=float, default=60.0)
+    s.add_argument("--amplitude", type=float, default=1.0, help="motion scale (0 = static)")
+    s.add_argument("--noise", type=float, default=1.0, help="image noise, grey levels")
+    s.add_argument("--blur-ms", type=float, default=0.0, help="exposure for motion blur, ms")
+    s.add_argument("--drop", action="append", default=[], metavar="CAM:FIRST-LAST",
+                   help="camera index CAM delivers no frames FIRST..LAST (repeatable)")  # fmt: skip
+    s.set_defaults(func=_synth)
+
+    r = sub.add_parser("run", help="track a target and write poses")
+    r.add_argument("--rig", required=True, help="rig JSON (vrkit track calibrate-rig)")
+    r.add_argument(
+        "--target", required=True, help="target JSON (calibration/tracking-target-*.json)"
+    )
+    r.add_argument("--source", required=True,
+                   help="rec:DIR | DIR | images:D0,D1.. | video:A,B.. | live:0,1..")  # fmt: skip
+    r.add_argument("--out", required=True, help="poses .csv or .json")
+    r.add_argument("--max-frames", type=int, default=0)
+    r.add_argument("--fps", type=float, default=60.0, help="frame rate for image folders")
+    r.add_argument("--threads", type=int, default=2)
+    r.add_argument("--no-roi", action="store_true", help="always search whole images")
+    r.set_defaults(func=_run)
+
+    c = sub.add_parser("calibrate-rig", help="calibrate a camera rig from board views")
+    c.add_argument("--board", required=True, help="board JSON (calibration/tracking-board-*.json)")
+    c.add_argument("--source", required=True, help="frames: rec:DIR | images:D0,D1.. | ...")
+    c.add_argument("--out", required=True, help="rig JSON to write")
+    c.add_argument("--names", default="", help="camera names, comma separated")
+    c.add_argument("--method", choices=["bundle", "opencv"], default="bundle",
+                   help="own bundle adjustment or cv2.calibrateMultiview")  # fmt: skip
+    c.add_argument("--fisheye", action="store_true", help="fisheye intrinsics")
+    c.add_argument("--mounting", choices=["world", "head"], default="world")
+    c.set_defaults(func=_calibrate)
+
+    rec = sub.add_parser("record", help="record frames with timestamps from any source")
+    rec.add_argument("--source", required=True)
+    rec.add_argument("--out", required=True)
+    rec.add_argument("--frames", type=int, default=300)
+    rec.add_argument("--fps", type=float, default=60.0)
+    rec.set_defaults(func=_record)
+
+
+def _parse_drops(items: list[str], n_cams: int) -> dict[int, tuple[int, int]]:
+    drops = {}
+    for item in items:
+        try:
+            cam, rng = item.split(":")
+            a, b = rng.split("-")
+            drops[int(cam)] = (int(a), int(b))
+        except ValueError as exc:
+            raise InputError(f"--drop {item!r}: expected CAM:FIRST-LAST, e.g. 2:30-60") from exc
+        if not 0 <= int(cam) < n_cams:
+            raise InputError(f"--drop {item!r}: camera {cam} not in 0..{n_cams - 1}")
+    return drops
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from vrkit.tracking.scenarios import inside_out_rig, outside_in_rig
+    from vrkit.tracking.synth import make_recording
+    from vrkit.tracking.target import headset_aruco, headset_leds, room_marker_map
+
+    if args.cameras < 1 or args.frames < 1:
+        raise InputError(f"need >= 1 camera and frame, got {args.cameras}, {args.frames}")
+    if args.arrangement == "outside-in":
+        rig = outside_in_rig(args.cameras, args.width, args.height)
+        target = headset_aruco() if args.target == "aruco" else headset_leds()
+    else:
+        rig = inside_out_rig(args.cameras, args.width, args.height)
+        target = room_marker_map()
+    blur_ns = int(args.blur_ms * 1e6)
+    out = make_recording(
+        args.out, rig, target, args.frames, args.fps, args.amplitude, args.noise,
+        exposure_ns=blur_ns, subframes=5 if blur_ns else 1,
+        dropouts=_parse_drops(args.drop, args.cameras), progress=True,
+    )  # fmt: skip
+    print(f"wrote {args.frames} frames x {args.cameras} cameras to {out} "
+          f"(rig.json, target.json, truth in index.json)")  # fmt: skip
+    print(f"try: vrkit track run --rig {out}/rig.json --target {out}/target.json "
+          f"--source {out} --out {out}/poses.csv")  # fmt: skip
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import time
+
+    import numpy as np
+    from tqdm import tqdm
+
+    from vrkit.tracking.camera import Rig
+    from vrkit.tracking.poses import write_poses
+    from vrkit.tracking.record import RecordingSource
+    from vrkit.tracking.sources import open_source
+    from vrkit.tracking.target import Target
+    from vrkit.tracking.tracker import Tracker, TrackerConfig, result_row
+
+    if Path(args.out).suffix.lower() not in (".csv", ".json"):
+        raise InputError(f"--out {args.out!r} must end in .csv or .json")
+    rig = Rig.load(args.rig)
+    target = Target.load(args.target)
+    source = open_source(args.source, fps=args.fps, max_frames=args.max_frames)
+    truth = isinstance(source, RecordingSource) and source.truth(0) is not None
+    rows, lat, events = [], [], []
+    cfg = TrackerConfig(threads=args.threads, use_roi=not args.no_roi)
+    total = len(source) if isinstance(source, RecordingSource) else None
+    with source, Tracker(rig, target, cfg) as tracker:
+        for fs in tqdm(source, total=total, desc="track", unit="frame"):
+            t0 = time.perf_counter_ns()
+            r = tracker.process(fs)
+            lat.append((time.perf_counter_ns() - t0) * 1e-6)
+            rows.append(result_row(r, source.truth(fs.index) if truth else None))
+            events += [f"frame {r.index}: {e}" for e in r.events]
+            if args.max_frames and len(rows) >= args.max_frames:
+                break
+    if not rows:
+        raise InputError(f"source {args.source!r} delivered no frames")
+    n_track = sum(r["status"] == "tracking" for r in rows)
+    summary = {
+        "frames": len(rows),
+        "tracked": n_track,
+        "lost": len(rows) - n_track,
+        "latency_ms_median": float(np.median(lat)),
+        "latency_ms_p99": float(np.percentile(lat, 99)),
+        "events": events,
+    }
+    if truth:
+        e = np.array([[r["err_mm"], r["err_deg"]] for r in rows if "err_mm" in r])
+        if len(e):
+            summary["rms_error_mm"] = float(np.sqrt(np.mean(e[:, 0] ** 2)))
+            summary["rms_error_deg"] = float(np.sqrt(np.mean(e[:, 1] ** 2)))
+    write_poses(args.out, rows, summary)
+    print(f"{len(rows)} frames: {n_track} tracked, {len(rows) - n_track} lost; per-frame "
+          f"latency median {summary['latency_ms_median']:.2f} ms, p99 "
+          f"{summary['latency_ms_p99']:.2f} ms")  # fmt: skip
+    for ev in events:
+        print(f"  {ev}")
+    if "rms_error_mm" in summary:
+        print(f"error vs truth (per-frame solve): RMS {summary['rms_error_mm']:.3f} mm, "
+              f"{summary['rms_error_deg']:.4f} deg")  # fmt: skip
+    print(f"poses written to {args.out}")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from vrkit.tracking.rigcal import Board, calibrate_rig, detect_views
+    from vrkit.tracking.sources import open_source
+
+    board = Board.load(args.board)
+    source = open_source(args.source)
+    with source:
+        images = [fs.images for fs in source]
+    if not images:
+        raise InputError(f"source {args.source!r} delivered no frames")
+    names = [s for s in args.names.split(",") if s] or source.camera_names
+    det = detect_views(board, images, progress=True)
+    cal = calibrate_rig(board, det, names=names, model="fisheye" if args.fisheye else "pinhole",
+                        method=args.method, mounting=args.mounting)  # fmt: skip
+    cal.rig.save(args.out)
+    rep = cal.report
+    print(f"calibrated {len(names)} cameras from {rep['views_used']} shared views "
+          f"({rep['method']}); rig written to {args.out}")  # fmt: skip
+    for name in names:
+        intr = rep["intrinsics_rms_px"].get(name, float("nan"))
+        print(f"  {name}: intrinsics RMS {intr:.3f} px, rig RMS "
+              f"{rep['camera_rms_px'].get(name, float('nan')):.3f} px")  # fmt: skip
+    for pair, rms in rep["pair_rms_px"].items():
+        print(f"  pair {pair}: RMS {rms:.3f} px")
+    return 0
+
+
+def _record(args: argparse.Namespace) -> int:
+    from vrkit.tracking.record import record
+    from vrkit.tracking.sources import open_source
+
+    with open_source(args.source, fps=args.fps, max_frames=args.frames) as source:
+        n = record(source, args.out, args.frames)
+    print(f"recorded {n} frame sets to {args.out}")
+    return 0

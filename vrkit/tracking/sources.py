@@ -1,0 +1,375 @@
+"""Frame sources: live cameras, video files, image folders and recordings, one interface.
+
+A source yields :class:`FrameSet` objects: one image per camera (``None`` when that camera has
+no frame: unreadable file, camera stopped, timeout), a frame time in integer ns, and a reason per
+missing image. Live cameras stamp frames with the host monotonic clock at capture; files carry
+their own timeline.
+
+Spec strings (``vrkit track run --source SPEC``):
+
+* ``rec:DIR`` or ``DIR`` holding ``index.json``: a recording (see :mod:`vrkit.tracking.record`);
+* ``images:DIR0,DIR1,...``: one folder of images per camera, sorted by name, at ``fps``;
+* ``video:A.mp4,B.mp4,...``: one video file per camera, timestamps from the container;
+* ``live:0,1,2,3``: ``cv2.VideoCapture`` devices (indices or URLs), one capture thread each.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vrkit.core.errors import InputError
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm")
+
+
+@dataclass
+class FrameSet:
+    """The images of all cameras for one tracking frame.
+
+    Attributes:
+        index: Frame counter from 0.
+        t_ns: Frame time (middle of exposure when known), ns.
+        images: Per camera an (H, W) uint8 grey image, or None when missing.
+        errors: Per camera the reason an image is missing, or None.
+        camera_t_ns: Per camera its own capture time in ns (None when missing).
+    """
+
+    index: int
+    t_ns: int
+    images: list[NDArray[np.uint8] | None]
+    errors: list[str | None] = field(default_factory=list)
+    camera_t_ns: list[int | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        n = len(self.images)
+        if len(self.errors) != n:
+            self.errors = [None if im is not None else "no image" for im in self.images]
+        if len(self.camera_t_ns) != n:
+            self.camera_t_ns = [self.t_ns if im is not None else None for im in self.images]
+
+
+class FrameSource(ABC):
+    """Anything that yields frame sets until it runs out."""
+
+    #: Camera names in rig order.
+    camera_names: list[str]
+
+    @abstractmethod
+    def read(self) -> FrameSet | None:
+        """The next frame set, or None at the end of the source."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release files and devices; safe to call twice."""
+
+    def __iter__(self) -> Iterator[FrameSet]:
+        while True:
+            fs = self.read()
+            if fs is None:
+                return
+            yield fs
+
+    def __enter__(self) -> FrameSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def to_gray(image: NDArray | None) -> NDArray[np.uint8] | None:
+    """Grey uint8 (H, W) from a grey or BGR(A) image; None stays None."""
+    if image is None:
+        return None
+    import cv2
+
+    if image.ndim == 3:
+        code = cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
+        image = cv2.cvtColor(image, code)
+    if image.dtype != np.uint8:
+        image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(image.max()), 1.0))
+    return image
+
+
+def read_image(path: Path) -> tuple[NDArray[np.uint8] | None, str | None]:
+    """Read one image as grey; returns (image, None) or (None, reason)."""
+    import cv2
+
+    if not path.is_file():
+        return None, f"{path} does not exist"
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        return None, f"{path} is not a readable image"
+    return to_gray(img), None
+
+
+class ImageFolderSource(FrameSource):
+    """One folder of images per camera, matched by sorted position; timestamps at ``fps``.
+
+    Args:
+        folders: One folder per camera.
+        fps: Frame rate used to make timestamps, Hz.
+        names: Camera names (default: folder names).
+    """
+
+    def __init__(
+        self, folders: list[str | Path], fps: float = 60.0, names: list[str] | None = None
+    ):
+        self.folders = [Path(f) for f in folders]
+        for f in self.folders:
+            if not f.is_dir():
+                raise InputError(f"image folder {str(f)!r} does not exist")
+        self.files = [
+            sorted(p for p in f.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            for f in self.folders
+        ]
+        counts = [len(x) for x in self.files]
+        if min(counts) == 0:
+            raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {self.folders}: {counts}")
+        if len(set(counts)) > 1:
+            log.warning("image folders hold different numbers of images %s; cameras with fewer "
+                        "images drop out when theirs run out", counts)  # fmt: skip
+        self.camera_names = names or [f.name for f in self.folders]
+        self.period_ns = round(1e9 / fps)
+        self._i = 0
+        self._n = max(counts)
+
+    def read(self) -> FrameSet | None:
+        """Next frame set (cameras whose folder ran out give None with a reason)."""
+        if self._i >= self._n:
+            return None
+        imgs, errs = [], []
+        for files in self.files:
+            if self._i < len(files):
+                img, err = read_image(files[self._i])
+            else:
+                img, err = None, "no more images"
+            imgs.append(img)
+            errs.append(err)
+        fs = FrameSet(self._i, self._i * self.period_ns, imgs, errs)
+        self._i += 1
+        return fs
+
+
+class VideoFileSource(FrameSource):
+    """One video file per camera; the frame time is the first camera's container timestamp.
+
+    Args:
+        paths: One video file per camera.
+        names: Camera names (default: file stems).
+    """
+
+    def __init__(self, paths: list[str | Path], names: list[str] | None = None) -> None:
+        import cv2
+
+        self.caps = []
+        for p in paths:
+            if not Path(p).is_file():
+                raise InputError(f"video file {str(p)!r} does not exist")
+            cap = cv2.VideoCapture(str(p))
+            if not cap.isOpened():
+                raise InputError(
+                    f"cannot open video {str(p)!r}", "is it a video file ffmpeg reads?"
+                )
+            self.caps.append(cap)
+        self.camera_names = names or [Path(p).stem for p in paths]
+        self.live = [True] * len(self.caps)
+        self._i = 0
+
+    def read(self) -> FrameSet | None:
+        """Next frame of every video; None once all have ended."""
+        import cv2
+
+        if not any(self.live):
+            return None
+        imgs, errs, ts = [], [], []
+        for k, cap in enumerate(self.caps):
+            img = None
+            if self.live[k]:
+                t_ms = cap.get(cv2.CAP_PROP_POS_MSEC)
+                ok, img = cap.read()
+                if not ok:
+                    self.live[k] = False
+                    img = None
+            imgs.append(to_gray(img))
+            errs.append(None if img is not None else f"{self.camera_names[k]}: video ended")
+            ts.append(round(t_ms * 1e6) if img is not None else None)
+        if not any(im is not None for im in imgs):
+            return None
+        t = next(t for t in ts if t is not None)
+        fs = FrameSet(self._i, t, imgs, errs, ts)
+        self._i += 1
+        return fs
+
+    def close(self) -> None:
+        """Release the captures; safe to call twice."""
+        for cap in self.caps:
+            cap.release()
+        self.caps = []
+
+
+class LiveCameraSource(FrameSource):
+    """Live cameras through ``cv2.VideoCapture``, one capture thread per camera.
+
+    Each thread grabs continuously and stamps every frame with the host monotonic clock right
+    after ``grab()`` returns. :meth:`read` waits until every running camera has a frame newer
+    than the last one handed out (or ``timeout_s`` passed) and returns the newest of each; a
+    camera that delivers nothing within the timeout is reported missing, and one whose capture
+    fails stays missing ("stopped").
+
+    Args:
+        devices: Device indices or URLs/paths ``cv2.VideoCapture`` opens.
+        width: Requested width (0 = device default).
+        height: Requested height (0 = device default).
+        fps: Requested frame rate (0 = device default).
+        timeout_s: How long :meth:`read` waits for a camera.
+        names: Camera names (default ``cam0``, ``cam1``...).
+        max_frames: Stop after this many frame sets (0 = run until every camera stopped).
+    """
+
+    def __init__(
+        self,
+        devices: list[int | str],
+        width: int = 0,
+        height: int = 0,
+        fps: float = 0.0,
+        timeout_s: float = 0.5,
+        names: list[str] | None = None,
+        max_frames: int = 0,
+    ) -> None:
+        import cv2
+
+        self.camera_names = names or [f"cam{i}" for i in range(len(devices))]
+        self.timeout_s = timeout_s
+        self.max_frames = max_frames
+        self._cond = threading.Condition()
+        self._latest: list[tuple[int, int, NDArray] | None] = [None] * len(devices)
+        self._stopped = [False] * len(devices)
+        self._reasons: list[str | None] = [None] * len(devices)
+        self._seen = [-1] * len(devices)
+        self._running = True
+        self._threads = []
+        self._caps = []
+        for k, dev in enumerate(devices):
+            cap = cv2.VideoCapture(dev)
+            if not cap.isOpened():
+                for c in self._caps:
+                    c.release()
+                raise InputError(f"cannot open camera {dev!r}", "check the device index or URL")
+            if width:
+                cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+            if height:
+                cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+            if fps:
+                cap.set(cv2.CAP_PROP_FPS, fps)
+            self._caps.append(cap)
+            th = threading.Thread(target=self._run, args=(k, cap), daemon=True,
+                                  name=f"vrkit-cam{k}")  # fmt: skip
+            self._threads.append(th)
+        self._i = 0
+        for th in self._threads:
+            th.start()
+
+    def _run(self, k: int, cap: object) -> None:
+        n = 0
+        while self._running:
+            if not cap.grab():
+                with self._cond:
+                    self._stopped[k] = True
+                    self._reasons[k] = f"{self.camera_names[k]}: capture stopped"
+                    self._cond.notify_all()
+                return
+            t = time.monotonic_ns()  # the edge: capture time on the host clock
+            ok, img = cap.retrieve()
+            if not ok or img is None:
+                continue
+            gray = to_gray(img)
+            with self._cond:
+                self._latest[k] = (n, t, gray)
+                self._cond.notify_all()
+            n += 1
+
+    def read(self) -> FrameSet | None:
+        """Newest frame of every camera (waits for fresh ones up to ``timeout_s``)."""
+        if self.max_frames and self._i >= self.max_frames:
+            return None
+        deadline = time.monotonic() + self.timeout_s
+        with self._cond:
+            while True:
+                fresh = [
+                    self._stopped[k] or (lt is not None and lt[0] > self._seen[k])
+                    for k, lt in enumerate(self._latest)
+                ]
+                if all(fresh):
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            if all(self._stopped) and not any(
+                lt is not None and lt[0] > self._seen[k] for k, lt in enumerate(self._latest)
+            ):
+                return None
+            imgs, errs, ts = [], [], []
+            for k, lt in enumerate(self._latest):
+                if lt is not None and lt[0] > self._seen[k]:
+                    self._seen[k] = lt[0]
+                    imgs.append(lt[2])
+                    errs.append(None)
+                    ts.append(lt[1])
+                else:
+                    imgs.append(None)
+                    errs.append(self._reasons[k] or f"{self.camera_names[k]}: no new frame within "
+                                f"{self.timeout_s * 1e3:.0f} ms")  # fmt: skip
+                    ts.append(None)
+        valid = [t for t in ts if t is not None]
+        fs = FrameSet(self._i, int(np.median(valid)) if valid else 0, imgs, errs, ts)
+        self._i += 1
+        return fs
+
+    def close(self) -> None:
+        """Stop the threads and release the devices; safe to call twice."""
+        self._running = False
+        for th in self._threads:
+            th.join(timeout=2.0)
+        for cap in self._caps:
+            cap.release()
+        self._threads, self._caps = [], []
+
+
+def open_source(spec: str, fps: float = 60.0, max_frames: int = 0) -> FrameSource:
+    """Open a source from a spec string (see the module docstring).
+
+    Raises:
+        InputError: The spec names no known kind or its files do not exist.
+    """
+    from vrkit.tracking.record import RecordingSource
+
+    kind, _, rest = spec.partition(":")
+    if not rest:
+        if (Path(spec) / "index.json").is_file():
+            return RecordingSource(spec)
+        raise InputError(
+            f"source {spec!r}: expected rec:DIR, images:D0,D1.., video:A,B.. or live:0,1..",
+            "a recording folder must contain index.json",
+        )
+    items = [s for s in rest.split(",") if s]
+    if kind == "rec":
+        return RecordingSource(rest)
+    if kind == "images":
+        return ImageFolderSource(items, fps)
+    if kind == "video":
+        return VideoFileSource(items)
+    if kind == "live":
+        devs: list[int | str] = [int(s) if s.isdigit() else s for s in items]
+        return LiveCameraSource(devs, fps=fps, max_frames=max_frames)
+    raise InputError(f"unknown source kind {kind!r} in {spec!r}", "use rec, images, video or live")

@@ -1,0 +1,353 @@
+"""The tracking pipeline: frames in, filtered head poses out.
+
+Per frame set: predict the pose at the frame time from the filter; use it for a region of
+interest per camera; detect (ArUco corners or LED blobs) in all cameras on a thread pool (OpenCV
+releases the GIL); build 2D-3D correspondences (marker ids, or LED matching / acquisition);
+solve jointly; update the filter. Cameras that deliver no image drop out and come back; the
+tracking state (``tracking`` / ``lost``) and every change of it are reported.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vrkit.core.errors import DataError, InputError
+from vrkit.math import transforms as tf
+from vrkit.tracking.camera import Rig
+from vrkit.tracking.filter import FilterConfig, PoseFilter
+from vrkit.tracking.solve import (
+    Observation,
+    PoseSolution,
+    arrangement,
+    solve_pose,
+    visible_projections,
+)
+from vrkit.tracking.sources import FrameSet
+from vrkit.tracking.target import Target
+
+log = logging.getLogger(__name__)
+F64 = NDArray[np.float64]
+
+TRACKING = "tracking"
+LOST = "lost"
+
+
+@dataclass
+class TrackResult:
+    """What the tracker made of one frame set.
+
+    Attributes:
+        index: Frame index.
+        t_ns: Frame time, ns.
+        status: ``"tracking"`` or ``"lost"``.
+        T_world_head: Filtered (4, 4) pose at ``t_ns`` (None until the first pose).
+        covariance: (6, 6) filter covariance of ``(dt, dr)`` (None until the first pose).
+        measured: The frame's own joint solve, or None when it failed.
+        cameras_active: Names of cameras that delivered an image.
+        cameras_used: Names of cameras that contributed to the solve.
+        n_points: 2D-3D correspondences used.
+        message: Why the frame was lost, or "".
+        events: Human-readable state changes of this frame (dropouts, lost, recovered).
+    """
+
+    index: int
+    t_ns: int
+    status: str
+    T_world_head: F64 | None
+    covariance: F64 | None
+    measured: PoseSolution | None
+    cameras_active: list[str]
+    cameras_used: list[str]
+    n_points: int
+    message: str = ""
+    events: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TrackerConfig:
+    """Pipeline settings.
+
+    Attributes:
+        threads: Worker threads for per-camera detection.
+        use_roi: Search only around the predicted target while tracking.
+        roi_margin_px: Margin added around the predicted target's bounding box.
+        full_search_every: While tracking with ROIs, search whole images every N frames
+            (0 = only when the solve fails; the ROI already covers the whole predicted target).
+        led_threshold: Grey level for LED blobs.
+        led_gate_px: Gate for LED prior matching.
+        outlier_px: Solver outlier threshold.
+        filter: Filter noise settings.
+    """
+
+    threads: int = 2
+    use_roi: bool = True
+    roi_margin_px: float = 24.0
+    full_search_every: int = 0
+    led_threshold: int = 96
+    led_gate_px: float = 4.0
+    outlier_px: float = 3.0
+    filter: FilterConfig = field(default_factory=FilterConfig)
+
+
+class Tracker:
+    """Multi-camera tracker for one target.
+
+    Args:
+        rig: Calibrated cameras.
+        target: The constellation to track.
+        config: Pipeline settings.
+    """
+
+    def __init__(self, rig: Rig, target: Target, config: TrackerConfig | None = None) -> None:
+        self.rig, self.target = rig, target
+        self.config = config or TrackerConfig()
+        self.mode = arrangement(rig, target.frame)
+        self.filter = PoseFilter(self.config.filter)
+        self.status = LOST
+        self._lost_since: int | None = None
+        self._active = [True] * len(rig)
+        self._checked_size = [False] * len(rig)
+        self._frames_since_full = 0
+        self._pool = ThreadPoolExecutor(max(1, self.config.threads), "vrkit-detect")
+        self._points = target.points()
+        self._normals = target.point_normals()
+        if target.kind == "aruco":
+            from vrkit.tracking.detect import ArucoDetector
+
+            self._aruco = [ArucoDetector(target.dictionary) for _ in range(len(rig))]
+            self._marker_index = {int(m): j for j, m in enumerate(target.marker_ids)}
+        self.n_frames = 0
+        self.n_tracked = 0
+
+    def close(self) -> None:
+        """Stop the worker threads; safe to call twice."""
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> Tracker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- per-frame steps ---------------------------------------------------------------------
+
+    def _check_images(self, fs: FrameSet, events: list[str]) -> list[int]:
+        if len(fs.images) != len(self.rig):
+            raise InputError(
+                f"frame {fs.index} has {len(fs.images)} camera images but the rig has "
+                f"{len(self.rig)} cameras ({[c.name for c in self.rig.cameras]})",
+                "use the rig file that matches the source",
+            )
+        active = []
+        for k, (cam, img) in enumerate(zip(self.rig.cameras, fs.images, strict=True)):
+            ok = img is not None
+            if ok and not self._checked_size[k]:
+                cam.check_image(img, f" (frame {fs.index})")
+                self._checked_size[k] = True
+            if ok != self._active[k]:
+                n_now = sum(im is not None for im in fs.images)
+                if ok:
+                    msg = f"camera {cam.name} is back at frame {fs.index}; {n_now} cameras active"
+                else:
+                    msg = (f"camera {cam.name} dropped out at frame {fs.index} "
+                           f"({fs.errors[k]}); tracking continues on {n_now} cameras")  # fmt: skip
+                log.warning(msg)
+                events.append(msg)
+                self._active[k] = ok
+            if ok:
+                active.append(k)
+        return active
+
+    def _rois(self, T_pred: F64 | None, active: list[int]) -> dict[int, tuple | None]:
+        """Per camera the ROI to search (None = whole image, absent = skip)."""
+        full = {k: None for k in active}
+        if (
+            T_pred is None
+            or not self.config.use_roi
+            or 0 < self.config.full_search_every <= self._frames_since_full
+        ):
+            self._frames_since_full = 0
+            return full
+        self._frames_since_full += 1
+        rois: dict[int, tuple | None] = {}
+        m = self.config.roi_margin_px
+        for k in active:
+            px, vis = visible_projections(
+                self.rig, k, self._points, None, T_pred, self.mode, 90.0, margin_px=-200
+            )
+            if not vis.any():
+                continue
+            p = px[vis]
+            lo, hi = p.min(axis=0), p.max(axis=0)
+            pad = m + 0.15 * (hi - lo)
+            rois[k] = (int(lo[0] - pad[0]), int(lo[1] - pad[1]),
+                       int(hi[0] + pad[0]) + 1, int(hi[1] + pad[1]) + 1)  # fmt: skip
+        return rois
+
+    def _detect(self, fs: FrameSet, rois: dict[int, tuple | None]) -> dict[int, object]:
+        from vrkit.tracking.detect import detect_blobs
+
+        def work(k: int) -> object:
+            img = fs.images[k]
+            if self.target.kind == "aruco":
+                return self._aruco[k].detect(img, rois[k])
+            return detect_blobs(img, self.config.led_threshold, roi=rois[k]).centers
+
+        keys = list(rois)
+        if len(keys) <= 1 or self.config.threads <= 1:
+            return {k: work(k) for k in keys}
+        return dict(zip(keys, self._pool.map(work, keys), strict=True))
+
+    def _aruco_observations(self, dets: dict[int, object]) -> list[Observation]:
+        obs = []
+        for k, d in dets.items():
+            idx = [self._marker_index.get(int(i), -1) for i in d.ids]
+            keep = [j for j, m in enumerate(idx) if m >= 0]
+            if not keep:
+                obs.append(Observation(k, np.zeros((0, 2)), np.zeros((0, 3))))
+                continue
+            pid = np.concatenate([np.arange(4) + 4 * idx[j] for j in keep])
+            obs.append(Observation(k, d.corners[keep].reshape(-1, 2), self._points[pid], pid))
+        return obs
+
+    def _solve(self, dets: dict[int, object], T_pred: F64 | None) -> PoseSolution:
+        if self.target.kind == "aruco":
+            obs = self._aruco_observations(dets)
+            return solve_pose(self.rig, obs, self.mode, prior=T_pred,
+                              outlier_px=self.config.outlier_px)  # fmt: skip
+        from vrkit.tracking.constellation import acquire, refine_with_all_cameras
+
+        blobs = {k: b for k, b in dets.items() if len(b)}
+        if T_pred is not None:
+            try:
+                sol = refine_with_all_cameras(self.rig, blobs, self.target, T_pred, self.mode,
+                                              self.config.led_gate_px)  # fmt: skip
+                if sol.n_inliers >= 6:
+                    return sol
+            except DataError:
+                pass
+        return acquire(self.rig, blobs, self.target, self.mode, gate_px=self.config.outlier_px)
+
+    def process(self, fs: FrameSet) -> TrackResult:
+        """Track one frame set.
+
+        Args:
+            fs: Images of all cameras (None for missing ones) with the frame time.
+
+        Returns:
+            The filtered pose, the frame's own solve, and the tracking state.
+
+        Raises:
+            InputError: The frame set does not fit the rig (camera count or image size).
+        """
+        events: list[str] = []
+        active = self._check_images(fs, events)
+        self.n_frames += 1
+        T_pred = None
+        if self.status == TRACKING and self.filter.initialized:
+            T_pred = self.filter.pose_at(fs.t_ns)[0]
+        message = ""
+        sol = None
+        if not active:
+            message = "no camera delivered an image"
+        else:
+            rois = self._rois(T_pred, active)
+            dets = self._detect(fs, rois)
+            try:
+                sol = self._solve(dets, T_pred)
+            except DataError as exc:
+                message = str(exc)
+                if T_pred is not None and self.config.use_roi:
+                    # the target may have left the predicted regions: search whole images
+                    try:
+                        sol = self._solve(self._detect(fs, {k: None for k in active}), None)
+                        message = ""
+                    except DataError as exc2:
+                        message = str(exc2)
+        names = [self.rig.cameras[k].name for k in active]
+        if sol is not None:
+            self.filter.update_pose(fs.t_ns, sol.T_world_head, sol.covariance)
+            if self.status == LOST:
+                ago = "" if self._lost_since is None else (
+                    f" after {(fs.t_ns - self._lost_since) * 1e-6:.0f} ms"
+                )  # fmt: skip
+                used = [self.rig.cameras[c].name for c in sol.cameras_used]
+                what = "recovered" if self.n_tracked else "acquired"
+                msg = f"tracking {what} at frame {fs.index}{ago} with cameras {used}"
+                log.info(msg)
+                events.append(msg)
+            self.status = TRACKING
+            self.n_tracked += 1
+        elif self.status == TRACKING:
+            msg = f"tracking lost at frame {fs.index}: {message}"
+            log.warning(msg)
+            events.append(msg)
+            self.status = LOST
+            self._lost_since = fs.t_ns
+            self.filter.reset()
+        T, cov = (None, None)
+        if self.filter.initialized and self.status == TRACKING:
+            T, cov = self.filter.pose_at(fs.t_ns)
+        return TrackResult(
+            index=fs.index,
+            t_ns=fs.t_ns,
+            status=self.status,
+            T_world_head=T,
+            covariance=cov,
+            measured=sol,
+            cameras_active=names,
+            cameras_used=[]
+            if sol is None
+            else [self.rig.cameras[c].name for c in sol.cameras_used],
+            n_points=0 if sol is None else sol.n_inliers,
+            message=message,
+            events=events,
+        )
+
+    def update_gyro(self, t_ns: int, omega: NDArray) -> None:
+        """Feed one gyro sample to the pose filter (gyro integration between optical frames).
+
+        Args:
+            t_ns: Sample time on the frames' clock, ns. Samples should arrive in time order,
+                interleaved with the frame sets they fall between.
+            omega: (3,) angular rate in head axes, rad/s (bias included; the filter estimates
+                it). Ignored while tracking is lost.
+        """
+        if self.status == TRACKING and self.filter.initialized:
+            self.filter.update_gyro(t_ns, omega)
+
+    def pose_at(self, when_ns: int) -> tuple[F64, F64] | None:
+        """Filtered pose predicted to ``when_ns`` (e.g. a display time), or None while lost."""
+        if self.status != TRACKING or not self.filter.initialized:
+            return None
+        return self.filter.pose_at(when_ns)
+
+
+def result_row(r: TrackResult, truth: F64 | None = None) -> dict:
+    """A flat dict for CSV/JSON output of one result (position m, quaternion x y z w)."""
+    row: dict = {"index": r.index, "t_ns": r.t_ns, "status": r.status}
+    if r.T_world_head is not None:
+        q = tf.quat_from_matrix(r.T_world_head[:3, :3])
+        row.update(zip(("px", "py", "pz"), r.T_world_head[:3, 3].tolist(), strict=True))
+        row.update(zip(("qx", "qy", "qz", "qw"), q.tolist(), strict=True))
+        sd = np.sqrt(np.maximum(np.diag(r.covariance), 0))
+        row["sigma_pos_mm"] = float(np.linalg.norm(sd[:3]) * 1e3)
+        row["sigma_rot_deg"] = float(np.degrees(np.linalg.norm(sd[3:])))
+    if r.measured is not None:
+        row["rms_px"] = r.measured.rms_px
+    row["n_points"] = r.n_points
+    row["cameras_active"] = " ".join(r.cameras_active)
+    row["cameras_used"] = " ".join(r.cameras_used)
+    row["message"] = r.message
+    if truth is not None and r.measured is not None:
+        from vrkit.tracking.solve import pose_error
+
+        dp, dr = pose_error(r.measured.T_world_head, truth)
+        row["err_mm"] = dp * 1e3
+        row["err_deg"] = float(np.degrees(dr))
+    return row
