@@ -16,7 +16,7 @@ from vrkit import __version__
 from vrkit.core.errors import VrkitError
 
 # Order here is the order in `vrkit --help`.
-COMMAND_MODULES = ["run", "doctor", "profile", "fov", "calibrate", "track", "latency"]
+COMMAND_MODULES = ["run", "doctor", "info", "profile", "fov", "calibrate", "track", "latency"]
 
 
 def build_parser() -> argparse.ArgumentParser:
