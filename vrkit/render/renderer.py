@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from vrkit.core.types import EyeView, FrameInfo
 from vrkit.gl.context import LINES, TRIANGLES, GLContext, Program, Texture, VertexArray
 from vrkit.math.projection import projection_from_fov
 from vrkit.math.transforms import invert_transform
-from vrkit.render.scene import Material, Mesh, Scene
+from vrkit.render.scene import Material, Mesh, Node, Scene
 from vrkit.render.targets import RenderTarget
 
 _STRIDE = 12 * 4  # position 3, normal 3, color 4, uv 2 (float32)
@@ -88,11 +89,34 @@ class StereoRenderer:
         """
         if len(targets) != len(frame.views):
             raise ValueError(f"{len(frame.views)} views but {len(targets)} render targets")
+        draws = self._node_uniforms(scene)
         for view, target in zip(frame.views, targets, strict=True):
-            self.render_view(scene, view, target)
+            self._draw_view(scene, view, target, draws)
 
     def render_view(self, scene: Scene, view: EyeView, target: RenderTarget) -> None:
         """Draw ``scene`` as seen from one view into one target."""
+        self._draw_view(scene, view, target, self._node_uniforms(scene))
+
+    @staticmethod
+    def _node_uniforms(scene: Scene) -> list[tuple[Node, NDArray[np.float32], NDArray[np.float32]]]:
+        """Per visible node: model matrix (4, 4) and normal matrix (3, 3), float32, once a frame.
+
+        The normal matrices are one batched inverse over all nodes, shared by every view.
+        """
+        nodes = [n for n in scene.nodes if n.visible]
+        if not nodes:
+            return []
+        models = np.stack([n.transform for n in nodes]).astype(np.float64)
+        normals = np.linalg.inv(models[:, :3, :3]).transpose(0, 2, 1).astype(np.float32)
+        return list(zip(nodes, models.astype(np.float32), normals, strict=True))
+
+    def _draw_view(
+        self,
+        scene: Scene,
+        view: EyeView,
+        target: RenderTarget,
+        draws: list[tuple[Node, NDArray[np.float32], NDArray[np.float32]]],
+    ) -> None:
         proj = projection_from_fov(view.fov, self.near, self.far)
         view_proj = proj @ invert_transform(view.pose.matrix())
         target.bind(self.ctx)
@@ -105,12 +129,9 @@ class StereoRenderer:
         p.set_vec("u_light_dir", *(light / np.linalg.norm(light)))
         p.set_vec("u_ambient", scene.ambient)
         p.set_int("u_texture", 0)
-        for node in scene.nodes:
-            if not node.visible:
-                continue
-            model = node.transform
+        for node, model, normal in draws:
             p.set_mat4("u_model", model)
-            p.set_mat3("u_normal_matrix", np.linalg.inv(model[:3, :3]).T)
+            p.set_mat3("u_normal_matrix", normal)
             mat = node.material
             p.set_vec("u_color", *mat.color)
             p.set_int("u_lit", mat.lit)
