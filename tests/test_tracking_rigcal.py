@@ -120,7 +120,8 @@ def test_synthetic_rig_calibration_recovers_extrinsics(_gl_session):
     then the joint extrinsics, which match the truth within the issue's 1 mm and 0.05 deg
     (measured 0.21-0.39 mm, 0.016-0.025 deg; focal lengths within 0.07 px, principal points
     within 0.31 px). With the true lenses given instead: 0.03-0.08 mm, 0.003-0.006 deg.
-    Corners against the truth: median 0.019 px, p99 0.082 px, mean (0.003, -0.001) px.
+    Corners against the truth: median 0.019 px, p99 0.082 px, mean (0.003, -0.001) px. Other
+    view seeds (1-5, same design): 0.10-0.64 mm, 0.010-0.040 deg; corner p99 0.07-0.115 px.
 
     Before the saddle-point corner refinement (``refine_saddle_corners``) the ChArUco
     detector's own corners were off by 0.072 px median, p99 0.65 px, up to 1.8 px on small
@@ -137,7 +138,7 @@ def test_synthetic_rig_calibration_recovers_extrinsics(_gl_session):
     sr.release()
     det = detect_views(board, images)
 
-    # the detected corners against the truth: sub-0.05 px accuracy, no bias, no tail
+    # the detected corners against the truth: no bias, no tail (p99 was 0.65 px before)
     obj = board.object_points()
     err = np.concatenate([
         d[1] - cam.project_rig(tf.transform_points(T, obj[d[0]]))
@@ -146,7 +147,7 @@ def test_synthetic_rig_calibration_recovers_extrinsics(_gl_session):
     ])  # fmt: skip
     dist = np.linalg.norm(err, axis=1)
     assert len(dist) > 4000
-    assert np.median(dist) < 0.03 and np.percentile(dist, 99) < 0.1, np.percentile(dist, [50, 99])
+    assert np.median(dist) < 0.03 and np.percentile(dist, 99) < 0.15, np.percentile(dist, [50, 99])
     assert np.all(np.abs(err.mean(axis=0)) < 0.01), err.mean(axis=0)
 
     known = calibrate_rig(board, det, intrinsics=rig.cameras)
