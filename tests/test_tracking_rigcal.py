@@ -101,6 +101,17 @@ def test_camera_without_shared_views_is_a_clear_error(stereo):
         calibrate_rig(board, Detections(sizes, views))
 
 
+def test_refining_fisheye_intrinsics_in_the_bundle_adjustment_is_a_clear_error(stereo):
+    from vrkit.core.errors import InputError
+    from vrkit.tracking.camera import Camera
+
+    board, det = stereo
+    K = np.array([[540.0, 0, 320], [0, 540, 240], [0, 0, 1]])
+    fish = [Camera(f"cam{c}", 640, 480, K, np.zeros(4), "fisheye") for c in range(2)]
+    with pytest.raises(InputError, match="needs pinhole cameras"):
+        calibrate_rig(board, det, intrinsics=fish, refine_intrinsics=True)
+
+
 def _relative_errors(rig, cal_rig):
     """(position m, angle rad) error of cameras 1..N relative to camera 0, calibrated vs true."""
     T0_true, T0_est = rig.cameras[0].T_rig_cam, cal_rig.cameras[0].T_rig_cam
@@ -167,6 +178,17 @@ def test_synthetic_rig_calibration_recovers_extrinsics(_gl_session):
     e = _relative_errors(rig, cal.rig)
     assert np.all(e[:, 0] <= 1e-3), e  # the issue's numbers
     assert np.all(np.degrees(e[:, 1]) <= 0.05), np.degrees(e[:, 1])
+
+    # intrinsics refined jointly with the extrinsics over all views: at least as good
+    # (measured 0.17-0.28 mm, 0.010-0.022 deg, f within 0.09 px, principal points 0.15 px)
+    joint = calibrate_rig(board, det, refine_intrinsics=True)
+    assert joint.report["total_rms_px"] <= rep["total_rms_px"]
+    for est, true in zip(joint.rig.cameras, rig.cameras, strict=True):
+        dk = est.K[[0, 1, 0, 1], [0, 1, 2, 2]] - true.K[[0, 1, 0, 1], [0, 1, 2, 2]]
+        assert np.all(np.abs(dk) < 0.3), (est.name, dk)
+    ej = _relative_errors(rig, joint.rig)
+    assert np.all(ej[:, 0] <= 1e-3), ej
+    assert np.all(np.degrees(ej[:, 1]) <= 0.05), np.degrees(ej[:, 1])
 
 
 def test_saddle_refinement_finds_a_sheared_corner_and_rejects_flat_patches():
