@@ -101,6 +101,17 @@ def test_camera_without_shared_views_is_a_clear_error(stereo):
         calibrate_rig(board, Detections(sizes, views))
 
 
+def test_refining_fisheye_intrinsics_in_the_bundle_adjustment_is_a_clear_error(stereo):
+    from vrkit.core.errors import InputError
+    from vrkit.tracking.camera import Camera
+
+    board, det = stereo
+    K = np.array([[540.0, 0, 320], [0, 540, 240], [0, 0, 1]])
+    fish = [Camera(f"cam{c}", 640, 480, K, np.zeros(4), "fisheye") for c in range(2)]
+    with pytest.raises(InputError, match="needs pinhole cameras"):
+        calibrate_rig(board, det, intrinsics=fish, refine_intrinsics=True)
+
+
 def _relative_errors(rig, cal_rig):
     """(position m, angle rad) error of cameras 1..N relative to camera 0, calibrated vs true."""
     T0_true, T0_est = rig.cameras[0].T_rig_cam, cal_rig.cameras[0].T_rig_cam
@@ -116,11 +127,17 @@ def _relative_errors(rig, cal_rig):
 def test_synthetic_rig_calibration_recovers_extrinsics(_gl_session):
     """Issue #8 proof: GL-rendered ChArUco views (noise, lens distortion) from a 4-camera rig.
 
-    With the cameras' lenses known, the bundle adjustment recovers every camera's pose relative
-    to camera 0 within the issue's 1 mm and 0.05 deg (measured 0.07-0.26 mm, 0.009-0.026 deg).
-    When the same 72 views also calibrate the intrinsics, the intrinsic errors (focal length
-    and principal point off by up to ~0.8 px) limit the extrinsics to about 1.4 mm and
-    0.11 deg: weaker than the issue asks, asserted at that level.
+    Nothing but the board is known: the same 72 views calibrate each camera's intrinsics and
+    then the joint extrinsics, which match the truth within the issue's 1 mm and 0.05 deg
+    (measured 0.21-0.39 mm, 0.016-0.025 deg; focal lengths within 0.07 px, principal points
+    within 0.31 px). With the true lenses given instead: 0.03-0.08 mm, 0.003-0.006 deg.
+    Corners against the truth: median 0.019 px, p99 0.082 px, mean (0.003, -0.001) px. Other
+    view seeds (1-5, same design): 0.10-0.64 mm, 0.010-0.040 deg; corner p99 0.07-0.115 px.
+
+    Before the saddle-point corner refinement (``refine_saddle_corners``) the ChArUco
+    detector's own corners were off by 0.072 px median, p99 0.65 px, up to 1.8 px on small
+    or steep squares; the principal points came out up to 0.5 px wrong and the extrinsics
+    1.35 mm / 0.107 deg (the known-lens case 0.26 mm / 0.026 deg).
     """
     from vrkit.tracking.synth import SyntheticRenderer
 
@@ -132,17 +149,70 @@ def test_synthetic_rig_calibration_recovers_extrinsics(_gl_session):
     sr.release()
     det = detect_views(board, images)
 
+    # the detected corners against the truth: no bias, no tail (p99 was 0.65 px before)
+    obj = board.object_points()
+    err = np.concatenate([
+        d[1] - cam.project_rig(tf.transform_points(T, obj[d[0]]))
+        for T, row in zip(poses, det.views, strict=True)
+        for cam, d in zip(rig.cameras, row, strict=True) if d is not None
+    ])  # fmt: skip
+    dist = np.linalg.norm(err, axis=1)
+    assert len(dist) > 4000
+    assert np.median(dist) < 0.03 and np.percentile(dist, 99) < 0.15, np.percentile(dist, [50, 99])
+    assert np.all(np.abs(err.mean(axis=0)) < 0.01), err.mean(axis=0)
+
     known = calibrate_rig(board, det, intrinsics=rig.cameras)
     e = _relative_errors(rig, known.rig)
-    assert np.all(e[:, 0] <= 1e-3), e
-    assert np.all(np.degrees(e[:, 1]) <= 0.05), np.degrees(e[:, 1])
+    assert np.all(e[:, 0] <= 0.3e-3), e
+    assert np.all(np.degrees(e[:, 1]) <= 0.03), np.degrees(e[:, 1])
 
     cal = calibrate_rig(board, det)
     rep = cal.report
     assert set(rep["camera_rms_px"]) == {"cam0", "cam1", "cam2", "cam3"}
     assert set(rep["intrinsics_rms_px"]) == {"cam0", "cam1", "cam2", "cam3"}
     assert "cam0-cam1" in rep["pair_rms_px"]
-    assert rep["total_rms_px"] < 0.3
+    assert rep["total_rms_px"] < 0.06
+    for est, true in zip(cal.rig.cameras, rig.cameras, strict=True):
+        dk = est.K[[0, 1, 0, 1], [0, 1, 2, 2]] - true.K[[0, 1, 0, 1], [0, 1, 2, 2]]
+        assert np.all(np.abs(dk) < 0.5), (est.name, dk)  # fx fy cx cy, pixels
     e = _relative_errors(rig, cal.rig)
-    assert np.all(e[:, 0] <= 1.6e-3), e
-    assert np.all(np.degrees(e[:, 1]) <= 0.13), np.degrees(e[:, 1])
+    assert np.all(e[:, 0] <= 1e-3), e  # the issue's numbers
+    assert np.all(np.degrees(e[:, 1]) <= 0.05), np.degrees(e[:, 1])
+
+    # intrinsics refined jointly with the extrinsics over all views: at least as good
+    # (measured 0.17-0.28 mm, 0.010-0.022 deg, f within 0.09 px, principal points 0.15 px)
+    joint = calibrate_rig(board, det, refine_intrinsics=True)
+    assert joint.report["total_rms_px"] <= rep["total_rms_px"]
+    for est, true in zip(joint.rig.cameras, rig.cameras, strict=True):
+        dk = est.K[[0, 1, 0, 1], [0, 1, 2, 2]] - true.K[[0, 1, 0, 1], [0, 1, 2, 2]]
+        assert np.all(np.abs(dk) < 0.3), (est.name, dk)
+    ej = _relative_errors(rig, joint.rig)
+    assert np.all(ej[:, 0] <= 1e-3), ej
+    assert np.all(np.degrees(ej[:, 1]) <= 0.05), np.degrees(ej[:, 1])
+
+
+def test_saddle_refinement_finds_a_sheared_corner_and_rejects_flat_patches():
+    """refine_saddle_corners: a blurred, sheared X-junction at a known sub-pixel point is found
+    to 0.02 px from 1.5 px away; a flat patch is reported as not converged; radius < 2 raises."""
+    import cv2
+
+    from vrkit.core.errors import InputError
+    from vrkit.tracking.detect import refine_saddle_corners
+
+    s = 8  # supersampling of the drawn junction
+    x0, y0 = 40.3, 31.7  # truth, pixels
+    yy, xx = np.mgrid[0 : 64 * s, 0 : 80 * s]
+    u = (xx + 0.5) / s - 0.5 - x0
+    v = (yy + 0.5) / s - 0.5 - y0
+    a = u - 0.4 * v  # two edges crossing at 68 deg, as on a tilted board
+    hi = np.where((a > 0) == (0.3 * u + v > 0), 230.0, 25.0).astype(np.float32)
+    img = cv2.resize(hi, (80, 64), interpolation=cv2.INTER_AREA)
+    img = np.clip(np.rint(cv2.GaussianBlur(img, (0, 0), 0.6)), 0, 255).astype(np.uint8)
+    start = np.array([[x0 + 1.2, y0 - 0.9], [10.0, 10.0]])
+    img[:20, :20] = 128  # flat around the second point
+    p, ok = refine_saddle_corners(img, start, radius=3)
+    assert ok.tolist() == [True, False]
+    assert np.linalg.norm(p[0] - [x0, y0]) < 0.02, p[0]
+    np.testing.assert_array_equal(p[1], start[1])
+    with pytest.raises(InputError, match="radius must be >= 2 pixels, got 1"):
+        refine_saddle_corners(img, start, radius=1)
