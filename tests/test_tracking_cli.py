@@ -265,6 +265,22 @@ def test_calibrate_rig_cli_on_the_stereo_photos(tmp_path, capsys):
     assert abs(np.linalg.norm(T_right_left[:3, 3]) - 0.0836) < 5e-4  # 83.6 mm baseline
 
 
+def test_calibrate_rig_cli_refines_intrinsics_on_request(tmp_path, capsys):
+    """`--refine-intrinsics` frees the lenses in the bundle adjustment: same rig, same baseline."""
+    from vrkit.math import transforms as tf
+
+    data = Path(__file__).parent / "data" / "tracking" / "opencv_stereo"
+    out = tmp_path / "stereo-rig.json"
+    board = str(ROOT / "calibration" / "tracking-board-checkerboard-10x7.json")
+    args = ["track", "calibrate-rig", "--board", board, "--refine-intrinsics"]
+    args += ["--source", f"images:{data / 'left'},{data / 'right'}", "--names", "left,right"]
+    assert main([*args, "--out", str(out)]) == 0
+    assert "calibrated 2 cameras from 13 shared views" in capsys.readouterr().out
+    rig = Rig.load(out)
+    T_right_left = tf.invert_transform(rig.cameras[1].T_rig_cam) @ rig.cameras[0].T_rig_cam
+    assert abs(np.linalg.norm(T_right_left[:3, 3]) - 0.0836) < 1e-3
+
+
 def test_malformed_rig_and_target_files_are_clear_errors(rec, tmp_path, capsys):
     data = json.loads((rec / "rig.json").read_text())
     del data["cameras"][2]["K"]

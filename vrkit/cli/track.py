@@ -64,6 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="own bundle adjustment or cv2.calibrateMultiview")  # fmt: skip
     c.add_argument("--fisheye", action="store_true", help="fisheye intrinsics")
     c.add_argument("--mounting", choices=["world", "head"], default="world")
+    c.add_argument("--refine-intrinsics", action="store_true",
+                   help="refine pinhole intrinsics jointly in the bundle adjustment")  # fmt: skip
     c.set_defaults(func=_calibrate)
 
     rec = sub.add_parser("record", help="record frames with timestamps from any source")
@@ -187,7 +189,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     names = [s for s in args.names.split(",") if s] or source.camera_names
     det = detect_views(board, images, progress=True)
     cal = calibrate_rig(board, det, names=names, model="fisheye" if args.fisheye else "pinhole",
-                        method=args.method, mounting=args.mounting)  # fmt: skip
+                        method=args.method, mounting=args.mounting,
+                        refine_intrinsics=args.refine_intrinsics)  # fmt: skip
     cal.rig.save(args.out)
     rep = cal.report
     print(f"calibrated {len(names)} cameras from {rep['views_used']} shared views "
