@@ -65,6 +65,8 @@ Progress = Callable[[int], Any] | Any
 
 #: Longest side of the downscaled copy used to find the moving regions, pixels.
 _DETECT_SIZE = 320
+#: Frames sampled (at least, up to twice as many) for the static background of each ROI.
+_BG_FRAMES = 40
 #: Fewest frames for an estimate.
 MIN_FRAMES = 64
 
@@ -297,17 +299,19 @@ def _check_roi(path: Path, roi: Roi, shape: tuple[int, int]) -> Roi:
 
 
 def _centroid(
-    crop: NDArray[np.uint8], allowed: NDArray[np.bool_] | None
+    crop: NDArray[np.uint8], bg: NDArray[np.float32], allowed: NDArray[np.bool_] | None
 ) -> tuple[float, float, float]:
     """Weighted centroid ``(x, y, mass)`` of the marker in a crop (NaN, NaN, 0 if absent).
 
-    The marker is the strongest deviation from the crop's median (bright or dark); the
-    centroid is taken in a window around it sized from the marker's extent, over the pixels
-    that deviate by more than 3 noise levels and 10 % of the peak.
+    The marker is the brightest excess over the static background ``bg`` (after removing
+    the frame's overall brightness change); the centroid is taken in a window around it sized
+    from the marker's extent, over the pixels brighter than 3 noise levels and 10 % of the
+    peak.
     """
-    f = crop.astype(np.float32)
-    med = float(np.median(f))
-    dev = np.abs(f - med)
+    f = crop.astype(np.float32) - bg
+    dev = f - float(np.median(f))
+    noise = 1.4826 * float(np.median(np.abs(dev))) + 0.5
+    np.clip(dev, 0.0, None, out=dev)
     noise = 1.4826 * float(np.median(dev)) + 0.5
     if allowed is not None:
         dev *= allowed
@@ -330,16 +334,24 @@ def _centroid(
     return cx, cy, mass
 
 
+def _background(sample: list[NDArray[np.uint8]], roi: Roi) -> NDArray[np.float32]:
+    """Static background of an ROI: per-pixel 10th percentile over sampled frames."""
+    x, y, w, h = roi
+    stack = np.stack([g[y : y + h, x : x + w] for g in sample])
+    return np.percentile(stack, 10, axis=0).astype(np.float32)
+
+
 def _track_frames(
     frames: Iterator[NDArray[np.uint8]] | list[NDArray[np.uint8]],
     rois: list[Roi],
+    bgs: list[NDArray[np.float32]],
     allowed: list[NDArray[np.bool_] | None],
 ) -> tuple[list[NDArray[np.float64]], list[NDArray[np.float64]]]:
     xys: list[list[tuple[float, float]]] = [[], []]
     masses: list[list[float]] = [[], []]
     for grey in frames:
         for j, (x, y, w, h) in enumerate(rois):
-            cx, cy, mass = _centroid(grey[y : y + h, x : x + w], allowed[j])
+            cx, cy, mass = _centroid(grey[y : y + h, x : x + w], bgs[j], allowed[j])
             xys[j].append((x + cx, y + cy))
             masses[j].append(mass)
     return [np.array(v, dtype=np.float64) for v in xys], [np.array(m) for m in masses]
@@ -461,6 +473,8 @@ def analyze_video(
     stats: _Stats | None = None
     shape: tuple[int, int] = (0, 0)
     budget = memory_mb * 2**20
+    sample: list[NDArray[np.uint8]] = []  # every `step`-th frame, for the background
+    step = 1
     for tm, grey in _decode(path, progress):
         if stats is None:
             shape = (int(grey.shape[0]), int(grey.shape[1]))
@@ -471,6 +485,10 @@ def analyze_video(
                 f"was {shape[1]}x{shape[0]}",
                 "re-encode the video at one resolution",
             )
+        if len(t_ms) % step == 0:
+            sample.append(grey)
+            if len(sample) >= 2 * _BG_FRAMES:
+                sample, step = sample[::2], 2 * step
         t_ms.append(tm)
         if rois is None:
             stats.add(grey)
@@ -540,7 +558,8 @@ def analyze_video(
 
     # Pass 2 (tracking): from memory, or by decoding again.
     frames = kept if kept is not None else (g for _, g in _decode(path, None))
-    xys, masses = _track_frames(frames, regions, allowed)
+    bgs = [_background(sample, r) for r in regions]
+    xys, masses = _track_frames(frames, regions, bgs, allowed)
     if xys[0].shape[0] != n or xys[1].shape[0] != n:
         raise DataError(
             f"{path} gave {n} frames on the first read and {xys[0].shape[0]} on the second",
