@@ -129,3 +129,13 @@ def test_too_short_video_is_refused(tmp_path):
     path = simulate_video(tmp_path / "short.mp4", latency_s=0.02, duration_s=0.2)
     with pytest.raises(DataError, match=r"short\.mp4 is too short: 48 frames, need at least 64"):
         analyze_video(path)
+
+
+def test_swapped_rois_are_flagged(video_25ms):
+    auto = analyze_video(video_25ms)
+    swapped = analyze_video(
+        video_25ms, rois=(auto.rendered.roi, auto.physical.roi), min_latency_s=-0.1
+    )
+    assert swapped.latency_ms == pytest.approx(-auto.latency_ms, abs=1.0)
+    assert any("swapped" in w for w in swapped.warnings)
+    assert not auto.warnings

@@ -633,10 +633,11 @@ def analyze_video(
         if est.ci_low_s is not None and est.ci_high_s is not None
         else (math.nan, math.nan)
     )
-    if rend.staircase < 0.1 and rate > 150:
+    if physical.staircase >= 0.08 and physical.staircase > 2.5 * rend.staircase:
         warnings.append(
-            "the rendered marker shows no refresh steps; check that the marker taken as "
-            "rendered really is the one on the panel"
+            f"the marker taken as physical moves in steps (still in {physical.staircase:.0%} "
+            f"of moving frames) and the rendered one smoothly ({rend.staircase:.0%}): are "
+            "the two swapped?"
         )
     return VideoLatencyResult(
         path=path,
