@@ -139,3 +139,22 @@ def test_swapped_rois_are_flagged(video_25ms):
     assert swapped.latency_ms == pytest.approx(-auto.latency_ms, abs=1.0)
     assert any("swapped" in w for w in swapped.warnings)
     assert not auto.warnings
+
+
+def test_rolling_shutter_correction(tmp_path):
+    # 8 ms readout, rendered marker 40 % of the frame lower than the physical one: it is seen
+    # 3.2 ms later than its frame stamp.
+    path = simulate_video(
+        tmp_path / "rs.mp4",
+        latency_s=0.02,
+        seed=9,
+        duration_s=3.0,
+        rolling_shutter_s=0.008,
+        rendered_row=0.9,
+    )
+    raw = analyze_video(path)
+    fixed = analyze_video(path, rolling_shutter_s=0.008)
+    assert abs(fixed.latency_ms - 20.0) < 1.0
+    assert raw.latency_ms - 20.0 < -2.0  # uncorrected: 3.2 ms short
+    assert fixed.shutter_correction_ms == pytest.approx(3.2, abs=0.3)
+    assert fixed.ci_ms[0] < fixed.latency_ms < fixed.ci_ms[1]

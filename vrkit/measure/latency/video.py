@@ -114,7 +114,8 @@ class VideoLatencyResult:
         physical: The physical marker's track.
         rendered: The rendered marker's track.
         roles: ``"given"`` (ROIs or side given) or ``"staircase"`` (told from the motion).
-        steady: The underlying cross-correlation estimate.
+        steady: The underlying cross-correlation estimate (before the shutter correction).
+        shutter_correction_ms: Rolling-shutter correction added to the estimate, ms.
         warnings: Things the user should check before trusting the number.
     """
 
@@ -130,6 +131,7 @@ class VideoLatencyResult:
     rendered: MarkerTrack
     roles: str
     steady: SteadyEstimate
+    shutter_correction_ms: float = 0.0
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -158,6 +160,7 @@ class VideoLatencyResult:
             "analysis_rate_hz": self.steady.rate_hz,
             "segment_latencies_ms": (self.steady.segment_latencies_s * 1e3).tolist(),
             "roles": self.roles,
+            "shutter_correction_ms": self.shutter_correction_ms,
             "physical": track(self.physical),
             "rendered": track(self.rendered),
             "warnings": list(self.warnings),
@@ -428,6 +431,7 @@ def analyze_video(
     upsample: int = 4,
     n_segments: int | None = None,
     min_corr: float = 0.5,
+    rolling_shutter_s: float = 0.0,
     memory_mb: float = 1024.0,
 ) -> VideoLatencyResult:
     """Estimate the delay of the rendered marker behind the physical marker in a video.
@@ -451,6 +455,10 @@ def analyze_video(
         n_segments: Segments for the confidence interval; None for one per second of video
             (3 to 8). Short segments with little motion make the interval erratic.
         min_corr: Smallest acceptable peak correlation between the two signals.
+        rolling_shutter_s: The camera's readout time from the top row to the bottom row,
+            seconds (0 for a global shutter). A rolling shutter sees a marker lower in the
+            image later; the estimate is corrected by the readout time between the two
+            markers' mean rows.
         memory_mb: Decoded grey frames are kept in memory up to this size; longer videos are
             decoded a second time instead.
 
@@ -467,6 +475,8 @@ def analyze_video(
         raise InputError(f"fps must be a positive number, got {fps!r}")
     if rendered not in ("auto", "left", "right", "top", "bottom"):
         raise InputError(f"rendered must be auto, left, right, top or bottom, got {rendered!r}")
+    if not (math.isfinite(rolling_shutter_s) and rolling_shutter_s >= 0):
+        raise InputError(f"rolling_shutter_s must be >= 0 seconds, got {rolling_shutter_s!r}")
     if upsample < 1:
         raise InputError(f"upsample must be at least 1, got {upsample}")
 
@@ -628,8 +638,14 @@ def analyze_video(
             "check that the rendered marker follows the tracked device, that both markers "
             "are in view, and the searched delay range",
         ) from exc
+    # Rolling shutter: a row y is exposed y / H * readout after the top row, so the rendered
+    # marker's samples are really later than their stamps by the difference in rows.
+    shutter_ms = 0.0
+    if rolling_shutter_s > 0:
+        rows = [float(np.nanmean(tr.xy[:, 1])) for tr in (physical, rend)]
+        shutter_ms = (rows[1] - rows[0]) / shape[0] * rolling_shutter_s * 1e3
     ci = (
-        (est.ci_low_s * 1e3, est.ci_high_s * 1e3)
+        (est.ci_low_s * 1e3 + shutter_ms, est.ci_high_s * 1e3 + shutter_ms)
         if est.ci_low_s is not None and est.ci_high_s is not None
         else (math.nan, math.nan)
     )
@@ -641,9 +657,10 @@ def analyze_video(
         )
     return VideoLatencyResult(
         path=path,
-        latency_ms=est.latency_s * 1e3,
+        latency_ms=est.latency_s * 1e3 + shutter_ms,
         ci_ms=ci,
-        curve=est.curve,
+        shutter_correction_ms=shutter_ms,
+        curve=CorrelationCurve(est.curve.lags_s + shutter_ms * 1e-3, est.curve.corr),
         fps=rate,
         timestamps=stamps,
         frames=n,
@@ -687,6 +704,9 @@ class VideoSimConfig:
         pause_s: (min, max) length of a pause.
         container_fps: Frame rate written into the file (None: ``fps``); a slow-motion
             file stores its playback rate, e.g. 30.
+        rolling_shutter_s: Camera readout time from the top row to the bottom row (0: a
+            global shutter); each marker is exposed at the time of its centre row.
+        rendered_row: Height of the rendered marker's centre in the video, 0 (top) to 1.
     """
 
     size: tuple[int, int] = (320, 240)
@@ -707,6 +727,8 @@ class VideoSimConfig:
     move_s: tuple[float, float] = (0.8, 1.6)
     pause_s: tuple[float, float] = (0.2, 0.5)
     container_fps: float | None = None
+    rolling_shutter_s: float = 0.0
+    rendered_row: float = 0.5
 
 
 def _sim_motion(
@@ -844,7 +866,7 @@ def simulate_video(
     d = phase + ks * period + cfg.marker_row * scanout
     centre = period / 2 + cfg.response_s if cfg.persistence == "hold" else cfg.pulse_s / 2
     s = d + centre - latency_s + rng.normal(0.0, cfg.pose_jitter_s, ks.size)
-    c_r = np.array([0.73 * W, 0.5 * H])
+    c_r = np.array([0.73 * W, cfg.rendered_row * H])
     r_xy = c_r + np.column_stack(
         [cfg.rendered_scale * cfg.amplitude_px * motion(s), np.zeros(ks.size)]
     )
@@ -871,10 +893,13 @@ def simulate_video(
         for i in range(n):
             sub = i / fps + ((np.arange(J) + 0.5) / J - 0.5) * exposure  # (J,)
             img = base.copy()
-            _add_blob(img, physical(sub), np.full(J, 210.0 / J), cfg.marker_sigma_px, green)
+            # A rolling shutter exposes each row later than the one above it.
+            sub_p = sub + cfg.rolling_shutter_s * c_p[1] / H
+            sub_r = sub + cfg.rolling_shutter_s * c_r[1] / H
+            _add_blob(img, physical(sub_p), np.full(J, 210.0 / J), cfg.marker_sigma_px, green)
             # Which panel frames light the marker at each sub-sample, and how much.
-            k = np.searchsorted(d, sub, side="right") - 1
-            age = sub - d[k]
+            k = np.searchsorted(d, sub_r, side="right") - 1
+            age = sub_r - d[k]
             if cfg.persistence == "hold":
                 a_new = 1.0 - np.exp(-age / max(cfg.response_s, 1e-9))
                 idx = np.concatenate([k, k - 1])
