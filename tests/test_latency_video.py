@@ -26,6 +26,9 @@ CASES = [
     # A 120 Hz panel filmed at 240 fps can hide its steps (phase-locked at half the camera
     # rate), so which marker is rendered is given here.
     (0.020, 120, 6, {}, {"rendered": "right"}),
+    # Low persistence: a 2 ms flash per frame, so the camera sees the rendered marker in only
+    # about half of its frames.
+    (0.030, 90, 7, {"persistence": "low"}, {}),
 ]
 
 
@@ -42,6 +45,8 @@ def test_video_latency_within_1ms_at_240fps(tmp_path, latency, refresh, seed, si
     assert res.fps == pytest.approx(240.0)
     assert res.timestamps == "container"
     assert sum(seen) == res.frames == 960
+    assert res.physical.found_fraction == 1.0
+    assert res.rendered.found_fraction > (0.3 if sim.get("persistence") == "low" else 0.99)
     # rendered marker on the right, moving in steps; the physical marker moves smoothly
     assert res.rendered.roi[0] > res.physical.roi[0]
     assert res.rendered.staircase > res.physical.staircase
@@ -62,10 +67,25 @@ def video_25ms(tmp_path_factory):
     return simulate_video(path, latency_s=0.025, seed=11, duration_s=3.0)
 
 
+class _Bar:
+    """Stands in for a tqdm bar: only ``update(n)`` is used."""
+
+    def __init__(self):
+        self.n = 0
+
+    def update(self, n):
+        self.n += n
+
+
 def test_given_rois_and_side_agree_with_automatic(video_25ms):
-    auto = analyze_video(video_25ms)
+    bar = _Bar()
+    auto = analyze_video(video_25ms, progress=bar)
+    assert bar.n == 720
     given = analyze_video(video_25ms, rois=(auto.physical.roi, auto.rendered.roi))
     side = analyze_video(video_25ms, rendered="right")
+    # frames that do not fit the memory budget are decoded a second time: same numbers
+    redecoded = analyze_video(video_25ms, memory_mb=0.5)
+    assert redecoded.latency_ms == pytest.approx(auto.latency_ms, abs=1e-9)
     assert given.roles == "given" and auto.roles == "staircase"
     assert given.latency_ms == pytest.approx(auto.latency_ms, abs=0.05)
     assert side.latency_ms == pytest.approx(auto.latency_ms, abs=1e-9)
