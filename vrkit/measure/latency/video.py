@@ -305,18 +305,20 @@ def _check_roi(path: Path, roi: Roi, shape: tuple[int, int]) -> Roi:
 
 
 def _centroid(
-    crop: NDArray[np.uint8], bg: NDArray[np.float32], allowed: NDArray[np.bool_] | None
+    crop: NDArray[np.uint8],
+    bg: NDArray[np.float32],
+    noise: float,
+    allowed: NDArray[np.bool_] | None,
 ) -> tuple[float, float, float]:
     """Weighted centroid ``(x, y, mass)`` of the marker in a crop (NaN, NaN, 0 if absent).
 
     The marker is the brightest excess over the static background ``bg`` (after removing
     the frame's overall brightness change); the centroid is taken in a window around it sized
-    from the marker's extent, over the pixels brighter than 3 noise levels and 10 % of the
-    peak.
+    from the marker's extent, over the pixels brighter than 3 noise levels (``noise``, grey
+    levels) and 10 % of the peak.
     """
-    f = crop.astype(np.float32) - bg
-    dev = f - float(np.median(f[::2, ::2]))
-    noise = 1.4826 * float(np.median(np.abs(dev[::2, ::2]))) + 0.5
+    dev = crop.astype(np.float32) - bg
+    dev -= float(np.median(dev[::4, ::4]))
     np.clip(dev, 0.0, None, out=dev)
     noise = 1.4826 * float(np.median(dev)) + 0.5
     if allowed is not None:
@@ -340,24 +342,36 @@ def _centroid(
     return cx, cy, mass
 
 
-def _background(sample: list[NDArray[np.uint8]], roi: Roi) -> NDArray[np.float32]:
-    """Static background of an ROI: per-pixel 10th percentile over sampled frames."""
+def _background(sample: list[NDArray[np.uint8]], roi: Roi) -> tuple[NDArray[np.float32], float]:
+    """Static background of an ROI and its noise level.
+
+    Returns:
+        ``(bg, noise)``: (h, w) per-pixel 10th percentile over the sampled frames, grey
+        levels, and the pixel noise (robust spread of the differences between consecutive
+        sampled frames, over sqrt 2), grey levels.
+    """
     x, y, w, h = roi
-    stack = np.stack([g[y : y + h, x : x + w] for g in sample])
-    return np.percentile(stack, 10, axis=0).astype(np.float32)
+    stack = np.stack([g[y : y + h, x : x + w] for g in sample]).astype(np.float32)
+    bg = np.percentile(stack, 10, axis=0).astype(np.float32)
+    if len(sample) < 2:
+        return bg, 2.0
+    d = np.diff(stack[:, ::2, ::2], axis=0)
+    noise = 1.4826 * float(np.median(np.abs(d - np.median(d)))) / math.sqrt(2.0)
+    return bg, noise + 0.5
 
 
 def _track_frames(
     frames: Iterator[NDArray[np.uint8]] | list[NDArray[np.uint8]],
     rois: list[Roi],
-    bgs: list[NDArray[np.float32]],
+    bgs: list[tuple[NDArray[np.float32], float]],
     allowed: list[NDArray[np.bool_] | None],
 ) -> tuple[list[NDArray[np.float64]], list[NDArray[np.float64]]]:
     xys: list[list[tuple[float, float]]] = [[], []]
     masses: list[list[float]] = [[], []]
     for grey in frames:
         for j, (x, y, w, h) in enumerate(rois):
-            cx, cy, mass = _centroid(grey[y : y + h, x : x + w], bgs[j], allowed[j])
+            bg, noise = bgs[j]
+            cx, cy, mass = _centroid(grey[y : y + h, x : x + w], bg, noise, allowed[j])
             xys[j].append((x + cx, y + cy))
             masses[j].append(mass)
     return [np.array(v, dtype=np.float64) for v in xys], [np.array(m) for m in masses]
