@@ -97,6 +97,15 @@ class MarkerTrack:
         """Fraction of frames in which the marker was found."""
         return float(np.mean(np.isfinite(self.xy[:, 0])))
 
+    @property
+    def stepwise(self) -> float:
+        """How much the marker moves like a panel image: ``staircase`` plus missing frames.
+
+        A full-persistence panel slower than the camera shows steps; a low-persistence panel
+        is dark in some frames. A physical marker scores near 0.
+        """
+        return self.staircase + (1.0 - self.found_fraction)
+
 
 @dataclass(frozen=True)
 class VideoLatencyResult:
@@ -144,6 +153,7 @@ class VideoLatencyResult:
                 "axis": t.axis.tolist(),
                 "range_px": float(np.ptp(t.signal)),
                 "staircase": t.staircase,
+                "stepwise": t.stepwise,
             }
 
         return {
@@ -220,18 +230,23 @@ def _decode(path: Path, progress: Progress | None) -> Iterator[tuple[float, NDAr
 
 @dataclass
 class _Stats:
-    """Per-pixel temporal sums of the downscaled, blurred frames (for their variance).
+    """Per-pixel temporal sums of the downscaled, top-hat filtered frames (for their variance).
+
+    The white top-hat keeps bright structures smaller than ``kernel`` (the markers) and drops
+    larger ones, so a flashing or dimming panel background does not count as motion.
 
     Sums of x and x^2 in float64 are exact enough for 8-bit frames.
     """
 
     scale: float
+    kernel: NDArray[np.uint8]
     n: int = 0
     s1: NDArray[np.float64] | None = None
     s2: NDArray[np.float64] | None = None
 
     def add(self, grey: NDArray[np.uint8]) -> None:
         small = cv2.resize(grey, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_AREA)
+        small = cv2.morphologyEx(small, cv2.MORPH_TOPHAT, self.kernel)
         x = cv2.GaussianBlur(small, (3, 3), 0).astype(np.float32)
         if self.s1 is None or self.s2 is None:
             self.s1 = np.zeros(x.shape, np.float64)
@@ -306,21 +321,21 @@ def _check_roi(path: Path, roi: Roi, shape: tuple[int, int]) -> Roi:
 
 def _centroid(
     crop: NDArray[np.uint8],
+    kernel: NDArray[np.uint8],
     bg: NDArray[np.float32],
     noise: float,
     allowed: NDArray[np.bool_] | None,
 ) -> tuple[float, float, float]:
     """Weighted centroid ``(x, y, mass)`` of the marker in a crop (NaN, NaN, 0 if absent).
 
-    The marker is the brightest excess over the static background ``bg`` (after removing
-    the frame's overall brightness change); the centroid is taken in a window around it sized
-    from the marker's extent, over the pixels brighter than 3 noise levels (``noise``, grey
-    levels) and 10 % of the peak.
+    The marker is the brightest excess of the top-hat filtered crop over its static
+    background ``bg`` (after removing the frame's overall brightness change); the centroid
+    is taken in a window around it sized from the marker's extent, over the pixels brighter
+    than 3 noise levels (``noise``, grey levels) and 10 % of the peak.
     """
-    dev = crop.astype(np.float32) - bg
+    dev = _tophat(crop, kernel) - bg
     dev -= float(np.median(dev[::4, ::4]))
     np.clip(dev, 0.0, None, out=dev)
-    noise = 1.4826 * float(np.median(dev)) + 0.5
     if allowed is not None:
         dev *= allowed
     smooth = cv2.GaussianBlur(dev, (5, 5), 0)
@@ -342,16 +357,23 @@ def _centroid(
     return cx, cy, mass
 
 
-def _background(sample: list[NDArray[np.uint8]], roi: Roi) -> tuple[NDArray[np.float32], float]:
+def _tophat(img: NDArray[np.uint8], kernel: NDArray[np.uint8]) -> NDArray[np.float32]:
+    """Bright structures smaller than ``kernel`` (white top-hat), float32 grey levels."""
+    return cv2.morphologyEx(img, cv2.MORPH_TOPHAT, kernel).astype(np.float32)
+
+
+def _background(
+    sample: list[NDArray[np.uint8]], roi: Roi, kernel: NDArray[np.uint8]
+) -> tuple[NDArray[np.float32], float]:
     """Static background of an ROI and its noise level.
 
     Returns:
-        ``(bg, noise)``: (h, w) per-pixel 10th percentile over the sampled frames, grey
-        levels, and the pixel noise (robust spread of the differences between consecutive
-        sampled frames, over sqrt 2), grey levels.
+        ``(bg, noise)``: (h, w) per-pixel 10th percentile over the sampled (top-hat
+        filtered) frames, grey levels, and the pixel noise (robust spread of the
+        differences between consecutive sampled frames, over sqrt 2), grey levels.
     """
     x, y, w, h = roi
-    stack = np.stack([g[y : y + h, x : x + w] for g in sample]).astype(np.float32)
+    stack = np.stack([_tophat(g[y : y + h, x : x + w], kernel) for g in sample])
     bg = np.percentile(stack, 10, axis=0).astype(np.float32)
     if len(sample) < 2:
         return bg, 2.0
@@ -365,13 +387,14 @@ def _track_frames(
     rois: list[Roi],
     bgs: list[tuple[NDArray[np.float32], float]],
     allowed: list[NDArray[np.bool_] | None],
+    kernel: NDArray[np.uint8],
 ) -> tuple[list[NDArray[np.float64]], list[NDArray[np.float64]]]:
     xys: list[list[tuple[float, float]]] = [[], []]
     masses: list[list[float]] = [[], []]
     for grey in frames:
         for j, (x, y, w, h) in enumerate(rois):
             bg, noise = bgs[j]
-            cx, cy, mass = _centroid(grey[y : y + h, x : x + w], bg, noise, allowed[j])
+            cx, cy, mass = _centroid(grey[y : y + h, x : x + w], kernel, bg, noise, allowed[j])
             xys[j].append((x + cx, y + cy))
             masses[j].append(mass)
     return [np.array(v, dtype=np.float64) for v in xys], [np.array(m) for m in masses]
@@ -446,6 +469,7 @@ def analyze_video(
     n_segments: int | None = None,
     min_corr: float = 0.5,
     rolling_shutter_s: float = 0.0,
+    marker_px: int | None = None,
     memory_mb: float = 1024.0,
 ) -> VideoLatencyResult:
     """Estimate the delay of the rendered marker behind the physical marker in a video.
@@ -473,6 +497,9 @@ def analyze_video(
             seconds (0 for a global shutter). A rolling shutter sees a marker lower in the
             image later; the estimate is corrected by the readout time between the two
             markers' mean rows.
+        marker_px: Largest marker size in the video including motion blur, pixels; bright
+            structures larger than about twice this (a flashing panel background, lit
+            furniture) are ignored. None: a sixth of the frame's shorter side.
         memory_mb: Decoded grey frames are kept in memory up to this size; longer videos are
             decoded a second time instead.
 
@@ -491,6 +518,8 @@ def analyze_video(
         raise InputError(f"rendered must be auto, left, right, top or bottom, got {rendered!r}")
     if not (math.isfinite(rolling_shutter_s) and rolling_shutter_s >= 0):
         raise InputError(f"rolling_shutter_s must be >= 0 seconds, got {rolling_shutter_s!r}")
+    if marker_px is not None and not (isinstance(marker_px, int) and marker_px >= 2):
+        raise InputError(f"marker_px must be an integer >= 2 pixels, got {marker_px!r}")
     if upsample < 1:
         raise InputError(f"upsample must be at least 1, got {upsample}")
 
@@ -505,7 +534,12 @@ def analyze_video(
     for tm, grey in _decode(path, progress):
         if stats is None:
             shape = (int(grey.shape[0]), int(grey.shape[1]))
-            stats = _Stats(scale=min(1.0, _DETECT_SIZE / max(shape)))
+            if marker_px is None:
+                marker_px = max(9, min(shape) // 6)
+            kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * marker_px + 1,) * 2)
+            scale = min(1.0, _DETECT_SIZE / max(shape))
+            k_small = 2 * max(2, round(marker_px * scale)) + 1
+            stats = _Stats(scale, cv2.getStructuringElement(cv2.MORPH_RECT, (k_small, k_small)))
         elif grey.shape != shape:
             raise DataError(
                 f"frame {len(t_ms)} of {path} is {grey.shape[1]}x{grey.shape[0]}, the first "
@@ -585,8 +619,8 @@ def analyze_video(
 
     # Pass 2 (tracking): from memory, or by decoding again.
     frames = kept if kept is not None else (g for _, g in _decode(path, None))
-    bgs = [_background(sample, r) for r in regions]
-    xys, masses = _track_frames(frames, regions, bgs, allowed)
+    bgs = [_background(sample, r, kernel) for r in regions]
+    xys, masses = _track_frames(frames, regions, bgs, allowed, kernel)
     if xys[0].shape[0] != n or xys[1].shape[0] != n:
         raise DataError(
             f"{path} gave {n} frames on the first read and {xys[0].shape[0]} on the second",
@@ -605,12 +639,13 @@ def analyze_video(
 
     if rois is None:
         if rendered == "auto":
-            s0, s1 = tracks[0].staircase, tracks[1].staircase
+            s0, s1 = tracks[0].stepwise, tracks[1].stepwise
             if max(s0, s1) < 0.08 or min(s0, s1) > 0.4 * max(s0, s1):
                 raise DataError(
                     f"cannot tell which marker in {path} is the rendered one: both move "
-                    f"smoothly or both in steps (still in {s0:.0%} and {s1:.0%} of moving "
-                    "frames; a panel refreshing at half the camera rate can hide its steps)",
+                    f"smoothly or both in steps (still or missing in {s0:.0%} and {s1:.0%} of "
+                    "moving frames; a panel refreshing at half the camera rate can hide its "
+                    "steps)",
                     "pass rendered=left/right/top/bottom (--rendered) or the two ROIs",
                 )
             i_r = 0 if s0 > s1 else 1
@@ -663,11 +698,11 @@ def analyze_video(
         if est.ci_low_s is not None and est.ci_high_s is not None
         else (math.nan, math.nan)
     )
-    if physical.staircase >= 0.08 and physical.staircase > 2.5 * rend.staircase:
+    if physical.stepwise >= 0.08 and physical.stepwise > 2.5 * rend.stepwise:
         warnings.append(
-            f"the marker taken as physical moves in steps (still in {physical.staircase:.0%} "
-            f"of moving frames) and the rendered one smoothly ({rend.staircase:.0%}): are "
-            "the two swapped?"
+            "the marker taken as physical moves in steps (still or missing in "
+            f"{physical.stepwise:.0%} of moving frames) and the rendered one smoothly "
+            f"({rend.stepwise:.0%}): are the two swapped?"
         )
     return VideoLatencyResult(
         path=path,
@@ -699,7 +734,7 @@ class VideoSimConfig:
         size: ``(width, height)`` of the video.
         refresh_hz: Panel refresh rate.
         persistence: ``"hold"`` (each frame shown for the whole period) or ``"low"`` (a
-            pulse of ``pulse_s`` per frame).
+            pulse of ``pulse_s`` per frame; the panel's grey background flashes too).
         pulse_s: Pulse length of a low-persistence panel.
         response_s: Pixel response time constant (first order) of a full-persistence panel.
         scanout_s: Time to scan the whole panel (None: 90 % of a refresh period).
@@ -886,8 +921,10 @@ def simulate_video(
     )
 
     # Static background: dark room, a grey panel on the right, a rod holder on the left.
+    # A low-persistence panel is dark between flashes: its grey flashes with the marker.
     bg = np.full((H, W), 18.0, np.float32)
-    bg[int(0.12 * H) : int(0.88 * H), int(0.5 * W) : int(0.96 * W)] = 60.0
+    panel = (slice(int(0.12 * H), int(0.88 * H)), slice(int(0.5 * W), int(0.96 * W)), slice(None))
+    bg[panel[:2]] = 60.0 if cfg.persistence == "hold" else 22.0
     cv2.rectangle(bg, (int(0.05 * W), int(0.9 * H)), (int(0.45 * W), H - 1), 35.0, -1)
 
     fourcc = cv2.VideoWriter_fourcc(*cfg.codec)
@@ -920,7 +957,9 @@ def simulate_video(
                 wts = np.concatenate([a_new, 1.0 - a_new]) * (170.0 / J)
             else:
                 idx = k
-                wts = (age < cfg.pulse_s) * (190.0 * min(1.0, period / 8 / cfg.pulse_s) / J)
+                lit = age < cfg.pulse_s
+                wts = lit * (190.0 * min(1.0, period / 8 / cfg.pulse_s) / J)
+                img[panel] += np.float32(60.0 * lit.mean())
             _add_blob(img, r_xy[idx], wts, 1.2 * cfg.marker_sigma_px, white)
             oy, ox = rng.integers(0, m, 2)
             img += bank[i % 4, oy : oy + H, ox : ox + W] * (1.0 + img * np.float32(1 / 128))
