@@ -3,28 +3,27 @@
 A fixed high-speed camera films two things in one frame: a physical marker (a bright dot or LED
 on a rod) moved together with the tracked device, and the marker the headset renders on its
 panel at the tracked pose. Both are tracked through the video; each track is projected onto its
-own principal motion axis, giving two 1-D signals sampled at the camera's frame times, and the
-delay of the rendered signal behind the physical one is estimated by the sensor-log analyser
-(:func:`~vrkit.measure.latency.analysis.estimate_steady_latency`: rank-transformed FFT
-cross-correlation, a fitted monotone map between the two signals, sub-sample parabolic
-refinement, batch-means confidence interval), with the physical marker in the role of the
-motion sensor and the rendered marker in the role of the photodiode.
+own principal motion axis, giving two 1-D position signals sampled at the camera's frame times,
+and the delay of the rendered signal behind the physical one is estimated by FFT
+cross-correlation (:func:`estimate_position_delay`, built on the sensor-log analyser's segment
+sums, lobe search and parabolic sub-sample refinement), with a batch-means confidence interval.
 
 Pipeline of :func:`analyze_video`:
 
 1. Decode every frame (``cv2.VideoCapture``), stamp it with ``i / fps`` when ``fps`` is given,
-   else with the container's presentation time. While decoding, accumulate the per-pixel
-   temporal mean and variance of a blurred, downscaled copy.
+   else with the container's presentation time. A white top-hat filter keeps bright structures
+   smaller than ``marker_px``; per-pixel temporal sums of a downscaled copy are accumulated.
 2. Regions of interest: given, or the two regions with the largest temporal variance (the
    areas the two markers sweep). Which one is the rendered marker is told from its motion: a
-   panel refreshing slower than the camera makes the rendered marker move in steps (many
-   frames without motion between jumps), the physical marker moves in every frame.
-3. In each region, per frame, the marker's position is the centroid of the pixels that differ
-   from the region's median by more than 3 noise levels, weighted by the difference (sub-pixel,
-   and motion blur only spreads the weights). Frames where a marker is missing (e.g. between
-   the pulses of a low-persistence panel) are filled by linear interpolation.
-4. Each track is projected onto its first principal axis; the delay is estimated as above on a
-   grid ``upsample`` times finer than the frame rate.
+   panel refreshing slower than the camera makes the rendered marker move in steps, a
+   low-persistence panel leaves it dark in some frames; the physical marker moves in every
+   frame.
+3. In each region, per frame, the marker's position is the centroid of the pixels brighter
+   than the region's static background by more than 3 noise levels, weighted by the excess
+   (sub-pixel; motion blur only spreads the weights). Frames where a marker is missing (e.g.
+   between the pulses of a low-persistence panel) are filled by linear interpolation.
+4. Each track is projected onto its first principal axis; the delay is estimated on a grid
+   ``upsample`` times finer than the frame rate.
 
 **What the number means.** Both markers are seen in the same exposures, so the camera's own
 delay and its timestamp convention cancel. The estimate is the mean delay from the physical
@@ -49,14 +48,17 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 from numpy.typing import NDArray
+from scipy import stats as sp_stats
 
 from vrkit.core.errors import DataError, InputError
 from vrkit.measure.latency.analysis import (
     CorrelationCurve,
     SteadyEstimate,
-    estimate_steady_latency,
+    _main_lobe,
+    _parabolic_peak,
+    _segment_sums,
 )
-from vrkit.measure.latency.sensorlog import LogChecks, SensorLog
+from vrkit.measure.latency.sensorlog import LogChecks, SensorLog, resample_uniform, validate
 
 Roi = tuple[int, int, int, int]
 RenderedSide = Literal["auto", "left", "right", "top", "bottom"]
@@ -456,6 +458,127 @@ def _staircase(signal: NDArray[np.float64]) -> float:
 # Analysis
 
 
+def estimate_position_delay(
+    log: SensorLog,
+    *,
+    max_latency_s: float = 0.25,
+    min_latency_s: float = -0.05,
+    rate_hz: float | None = None,
+    n_segments: int = 4,
+    min_corr: float = 0.5,
+) -> SteadyEstimate:
+    """Delay of one position signal behind another by linear (Pearson) cross-correlation.
+
+    The sensor-log estimator (:func:`~vrkit.measure.latency.analysis.estimate_steady_latency`)
+    first fits a monotone map between its two signals at the coarse delay; with the few
+    hundred independent samples of a short video that map overfits and pins the peak near the
+    lag it was fitted at (errors of ~1 ms at 240 fps in closed-loop tests). Two marker
+    positions are linearly related, so this variant correlates the standardised positions
+    directly, reusing the analyser's FFT segment sums, lobe search and parabolic refinement.
+
+    Args:
+        log: ``motion`` = physical marker position, ``light`` = rendered marker position
+            (pixels along each one's motion axis), on the camera's frame times.
+        max_latency_s: Largest delay searched, seconds.
+        min_latency_s: Smallest delay searched, seconds.
+        rate_hz: Analysis rate (the log is linearly interpolated onto it); the frame rate
+            when None.
+        n_segments: Segments for the batch-means confidence interval.
+        min_corr: Smallest acceptable peak correlation.
+
+    Returns:
+        The estimate (``light_map`` is None), its interval and the correlation curve.
+
+    Raises:
+        InputError: A bad range or segment count.
+        DataError: Too short for the range, no correlation, a peak at the edge of the range,
+            an ambiguous polarity or two peaks of similar height.
+    """
+    if not max_latency_s > min_latency_s:
+        raise InputError(
+            f"max_latency_s ({max_latency_s}) must exceed min_latency_s ({min_latency_s})"
+        )
+    if n_segments < 1:
+        raise InputError(f"n_segments must be at least 1, got {n_segments}")
+    _, a, b = resample_uniform(log, rate_hz)
+    fs = float(rate_hz) if rate_hz else log.rate_hz
+    n = a.size
+    kmin, kmax = math.floor(min_latency_s * fs), math.ceil(max_latency_s * fs)
+    if kmax - kmin + 1 > n // 2:
+        raise DataError(
+            f"video is too short for the searched delays: {n / fs:.2f} s for a range of "
+            f"{(kmax - kmin) / fs:.3f} s",
+            "film at least twice as long as max_latency_s, or lower max_latency_s",
+        )
+    a = (a - a.mean()) / a.std()
+    b = (b - b.mean()) / b.std()
+    w = np.ones(n)
+    w[: max(0, -kmin)] = 0.0  # every reference sample needs a partner at every lag
+    w[n - max(0, kmax) :] = 0.0
+    sums = _segment_sums(a, w, b, kmin, kmax, n_segments)
+    c_signed = sums.corr()
+    lags = np.arange(kmin, kmax + 1) / fs
+    cp, cn = float(c_signed.max()), float(-c_signed.min())
+    if min(cp, cn) > 0.85 * max(cp, cn) and max(cp, cn) >= min_corr:
+        raise DataError(
+            f"direction of the rendered motion is ambiguous: correlation +{cp:.2f} at "
+            f"{lags[np.argmax(c_signed)] * 1e3:.1f} ms and -{cn:.2f} at "
+            f"{lags[np.argmin(c_signed)] * 1e3:.1f} ms (periodic motion?)",
+            "move irregularly, with pauses",
+        )
+    sign = 1.0 if cp >= cn else -1.0
+    c = sign * c_signed
+    i = int(np.argmax(c))
+    peak = float(c[i])
+    if peak < min_corr:
+        raise DataError(
+            f"the rendered marker does not follow the physical marker: best correlation "
+            f"{peak:.2f} (need {min_corr:g}) over delays {min_latency_s * 1e3:.0f}.."
+            f"{max_latency_s * 1e3:.0f} ms",
+            "check that the rendered marker is driven by the tracked device carrying the "
+            "physical marker, or widen max_latency_s",
+        )
+    if i == 0 or i == c.size - 1:
+        raise DataError(
+            f"correlation peak at the edge of the searched range ({lags[i] * 1e3:.1f} ms)",
+            "widen max_latency_s / min_latency_s",
+        )
+    lo, hi = _main_lobe(c, i)
+    outside = np.concatenate([c[:lo], c[hi:]])
+    if outside.size and outside.max() > 0.9 * peak:
+        raise DataError(
+            f"correlation has two peaks of similar height ({peak:.2f} at {lags[i] * 1e3:.1f} "
+            f"ms and {outside.max():.2f}): the motion is too periodic for its delay to be told",
+            "move irregularly, with pauses, or narrow max_latency_s",
+        )
+    latency = (kmin + _parabolic_peak(c, i)) / fs
+    seg = []
+    for k in range(n_segments):
+        if sums.w[k] < 0.5 * sums.w.mean():
+            continue
+        cs = sign * sums.corr(slice(k, k + 1))
+        j = lo + int(np.argmax(cs[lo:hi]))
+        if cs[j] < min_corr:  # a segment without enough motion carries no delay
+            continue
+        seg.append((kmin + _parabolic_peak(cs, j)) / fs)
+    segs = np.array(seg)
+    ci_lo = ci_hi = None
+    if segs.size >= 3:
+        half = float(sp_stats.t.ppf(0.975, segs.size - 1) * segs.std(ddof=1) / math.sqrt(segs.size))
+        ci_lo, ci_hi = latency - half, latency + half
+    return SteadyEstimate(
+        latency_s=float(latency),
+        ci_low_s=ci_lo,
+        ci_high_s=ci_hi,
+        peak_corr=peak,
+        inverted=sign < 0,
+        rate_hz=fs,
+        segment_latencies_s=segs,
+        curve=CorrelationCurve(lags, c),
+        samples_used=int(w.sum()),
+    )
+
+
 def analyze_video(
     path: str | Path,
     *,
@@ -670,21 +793,21 @@ def analyze_video(
     log = SensorLog.from_seconds(t_s, physical.signal, rend.signal)
     checks = LogChecks(min_samples=MIN_FRAMES, min_duration_s=2.0 * max_latency_s)
     try:
-        est = estimate_steady_latency(
+        validate(log, checks)
+        est = estimate_position_delay(
             log,
             max_latency_s=max_latency_s,
             min_latency_s=min_latency_s,
             rate_hz=rate * upsample,
             n_segments=n_segments,
             min_corr=min_corr,
-            checks=checks,
         )
     except DataError as exc:
-        msg = exc.message.replace("sensor log", "video").replace("light", "rendered marker")
-        msg = msg.replace("motion", "physical marker")
+        msg = exc.message.replace("sensor log", "video")
         raise DataError(
             f"{path}: {msg}",
-            "check that the rendered marker follows the tracked device, that both markers "
+            exc.hint
+            or "check that the rendered marker follows the tracked device, that both markers "
             "are in view, and the searched delay range",
         ) from exc
     # Rolling shutter: a row y is exposed y / H * readout after the top row, so the rendered
