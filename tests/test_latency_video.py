@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from vrkit.core.errors import DataError, InputError
-from vrkit.measure.latency.video import analyze_video, simulate_video
+from vrkit.measure.latency.sensorlog import SensorLog
+from vrkit.measure.latency.video import analyze_video, estimate_position_delay, simulate_video
 
 # (latency s, panel refresh Hz, seed, extra simulator options, extra analysis options)
 CASES = [
@@ -178,3 +179,38 @@ def test_rolling_shutter_correction(tmp_path):
     assert raw.latency_ms - 20.0 < -2.0  # uncorrected: 3.2 ms short
     assert fixed.shutter_correction_ms == pytest.approx(3.2, abs=0.3)
     assert fixed.ci_ms[0] < fixed.latency_ms < fixed.ci_ms[1]
+
+
+def _walk(rng, n):
+    from scipy.ndimage import gaussian_filter1d
+
+    return gaussian_filter1d(np.cumsum(rng.standard_normal(n)), 8)
+
+
+def test_unrelated_markers_are_refused():
+    rng = np.random.default_rng(4)
+    t = np.arange(960) / 240.0
+    log = SensorLog.from_seconds(t, _walk(rng, 960), _walk(rng, 960))
+    with pytest.raises(DataError, match="rendered marker does not follow the physical marker"):
+        estimate_position_delay(log)
+
+
+def test_periodic_motion_is_refused():
+    t = np.arange(960) / 240.0
+    phys = np.sin(2 * np.pi * 2.0 * t)  # 2 Hz: the delay is only known modulo 500 ms
+    log = SensorLog.from_seconds(t, phys, np.sin(2 * np.pi * 2.0 * (t - 0.02)))
+    with pytest.raises(DataError, match=r"ambiguous|two peaks"):
+        estimate_position_delay(log, max_latency_s=0.6, min_latency_s=-0.3)
+
+
+def test_position_delay_recovers_a_shift_exactly_enough():
+    rng = np.random.default_rng(5)
+    fine = _walk(rng, 48000)  # 10 s at 4.8 kHz
+    t = np.arange(0, 2400) / 240.0
+    ft = np.arange(48000) / 4800.0
+    phys = np.interp(t, ft, fine)
+    rend = -2.0 * np.interp(t - 0.0173, ft, fine) + 5.0  # mirrored, scaled, offset
+    est = estimate_position_delay(SensorLog.from_seconds(t, phys, rend), n_segments=8)
+    assert abs(est.latency_s - 0.0173) < 0.2e-3
+    assert est.inverted
+    assert est.ci_low_s < est.latency_s < est.ci_high_s
