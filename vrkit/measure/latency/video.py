@@ -283,7 +283,7 @@ def _find_regions(
             f"are within the still background's ({med:.1f} +- {mad:.1f})",
             "film the markers while moving the tracked device",
         )
-    thr = med + max(6.0 * mad, 0.08 * (top - med))
+    thr = med + max(6.0 * mad, 0.04 * (top - med))
     mask = (std > thr).astype(np.uint8)
     mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
@@ -300,7 +300,7 @@ def _find_regions(
     for lab in order[:2]:
         x, y, w, h, _ = stats[lab]
         x0, y0, x1, y1 = x / scale, y / scale, (x + w) / scale, (y + h) / scale
-        pad = max(6.0, 0.5 * max(x1 - x0, y1 - y0) * 0.5)
+        pad = max(8.0, 0.4 * max(x1 - x0, y1 - y0))
         xa, ya = max(0, math.floor(x0 - pad)), max(0, math.floor(y0 - pad))
         xb, yb = min(W, math.ceil(x1 + pad)), min(H, math.ceil(y1 + pad))
         rois.append((xa, ya, xb - xa, yb - ya))
@@ -510,6 +510,8 @@ def estimate_position_delay(
             f"{(kmax - kmin) / fs:.3f} s",
             "film at least twice as long as max_latency_s, or lower max_latency_s",
         )
+    if not (a.std() > 0 and b.std() > 0):
+        raise DataError("a marker signal is constant", "move the tracked device while filming")
     a = (a - a.mean()) / a.std()
     b = (b - b.mean()) / b.std()
     w = np.ones(n)
@@ -821,6 +823,26 @@ def analyze_video(
         if est.ci_low_s is not None and est.ci_high_s is not None
         else (math.nan, math.nan)
     )
+    if not np.all(np.isfinite(ci)):
+        warnings.append(
+            "no confidence interval: fewer than 3 segments of the video had enough motion; "
+            "film longer, with more movements"
+        )
+    elif ci[1] - ci[0] > 4.0:
+        warnings.append(
+            f"wide confidence interval ({ci[0]:.1f} to {ci[1]:.1f} ms): the motion is too slow "
+            "or too smooth for a sharp correlation peak; move briskly, with pauses, and film "
+            "longer"
+        )
+    gaps = [
+        int(np.max(np.diff(np.flatnonzero(np.isfinite(tr.xy[:, 0]))), initial=1))
+        for tr in (physical, rend)
+    ]
+    if max(gaps) / rate > 0.1:
+        warnings.append(
+            f"a marker was lost for {max(gaps) / rate * 1e3:.0f} ms at a stretch (filled by "
+            "interpolation); check that it stays inside its ROI and visible"
+        )
     if physical.stepwise >= 0.08 and physical.stepwise > 2.5 * rend.stepwise:
         warnings.append(
             "the marker taken as physical moves in steps (still or missing in "
