@@ -36,7 +36,7 @@ from vrkit.core.errors import DataError, InputError
 from vrkit.measure.latency.sensorlog import (
     LogChecks,
     SensorLog,
-    _noise_sigma,
+    noise_sigma,
     resample_uniform,
     validate,
 )
@@ -171,7 +171,7 @@ class EventEstimate:
         }
 
 
-def _parabolic_peak(c: NDArray[np.float64], i: int, half: int = 2) -> float:
+def parabolic_peak(c: NDArray[np.float64], i: int, half: int = 2) -> float:
     """Sub-sample position of the maximum near index ``i``: least-squares parabola.
 
     Fits ``c`` over ``i - half .. i + half`` (clipped to the array) and returns the vertex,
@@ -226,7 +226,7 @@ def _prepare(
 
 
 @dataclass
-class _SegmentSums:
+class SegmentSums:
     """Per-segment weighted sums behind the Pearson correlation at each lag.
 
     Rows are segments, columns lags: ``ab = sum w a b_k``, ``b = sum w b_k``, ``bb = sum w
@@ -253,14 +253,14 @@ class _SegmentSums:
         return np.where(ok, num / np.sqrt(np.where(ok, va * vb, 1.0)), 0.0)
 
 
-def _segment_sums(
+def segment_sums(
     a: NDArray[np.float64],
     w: NDArray[np.float64],
     b: NDArray[np.float64],
     kmin: int,
     kmax: int,
     n_segments: int,
-) -> _SegmentSums:
+) -> SegmentSums:
     """Sums over the reference times of each segment for lags ``kmin..kmax`` (FFT-based).
 
     ``b_k`` stands for ``b[t + k]``; every ``t`` with ``w[t] > 0`` must have ``t + k`` inside
@@ -269,7 +269,7 @@ def _segment_sums(
     n = a.size
     nlag = kmax - kmin + 1
     bounds = np.linspace(0, n, n_segments + 1).astype(int)
-    out = _SegmentSums(
+    out = SegmentSums(
         ab=np.zeros((n_segments, nlag)),
         b=np.zeros((n_segments, nlag)),
         bb=np.zeros((n_segments, nlag)),
@@ -303,7 +303,7 @@ def _segment_sums(
     return out
 
 
-def _main_lobe(c: NDArray[np.float64], i: int) -> tuple[int, int]:
+def main_lobe(c: NDArray[np.float64], i: int) -> tuple[int, int]:
     """Indices ``[lo, hi)`` of the lobe around ``i`` (down to the zero crossings)."""
     neg = np.flatnonzero(c[:i] <= 0)
     lo = int(neg[-1]) + 1 if neg.size else 0
@@ -460,7 +460,7 @@ def estimate_steady_latency(
     w[n - max(0, kmax) :] = 0.0
     rm = rank_transform(m)
     rl = rank_transform(li)
-    sums = _segment_sums(rm, w, rl, kmin, kmax, n_segments)
+    sums = segment_sums(rm, w, rl, kmin, kmax, n_segments)
     c_signed = sums.corr()
     lags = (np.arange(kmin, kmax + 1)) / fs
     i_pos, i_neg = int(np.argmax(c_signed)), int(np.argmin(c_signed))
@@ -493,7 +493,7 @@ def estimate_steady_latency(
             f"correlation peak at the edge of the searched range ({lags[i] * 1e3:.1f} ms)",
             "widen --max-latency / --min-latency",
         )
-    lo, hi = _main_lobe(c, i)
+    lo, hi = main_lobe(c, i)
     outside = np.concatenate([c[:lo], c[hi:]])
     if outside.size and outside.max() > 0.9 * peak:
         j = int(np.argmax(np.where((np.arange(c.size) < lo) | (np.arange(c.size) >= hi), c, -9)))
@@ -512,14 +512,14 @@ def estimate_steady_latency(
         pred = light_map(m)
         if np.ptp(pred) == 0:
             break
-        sums = _segment_sums(pred, w, li, kmin, kmax, n_segments)
+        sums = segment_sums(pred, w, li, kmin, kmax, n_segments)
         c = sums.corr()
         i_new = lo + int(np.argmax(c[lo:hi]))
         done = abs(i_new - i) <= 1
         i = i_new
         if done:
             break
-    k_hat = _parabolic_peak(c, i)
+    k_hat = parabolic_peak(c, i)
     latency = (kmin + k_hat) / fs - sensor_delay_s
     # Batch means: each segment's own peak, searched within the main lobe of the whole.
     seg_lat = []
@@ -530,7 +530,7 @@ def estimate_steady_latency(
         j = lo + int(np.argmax(cs[lo:hi]))
         if cs[j] < min_corr:  # a segment with too little motion carries no delay
             continue
-        seg_lat.append((kmin + _parabolic_peak(cs, j)) / fs - sensor_delay_s)
+        seg_lat.append((kmin + parabolic_peak(cs, j)) / fs - sensor_delay_s)
     seg = np.array(seg_lat)
     ci_lo = ci_hi = None
     if seg.size >= 3:
@@ -568,7 +568,7 @@ def _trailing_minmax(
 
 def auto_threshold(motion: NDArray[np.float64]) -> float:
     """Default onset threshold: 8x the motion noise or 1 % of its range, whichever is larger."""
-    return max(8.0 * _noise_sigma(motion), 0.01 * float(np.ptp(motion)))
+    return max(8.0 * noise_sigma(motion), 0.01 * float(np.ptp(motion)))
 
 
 def detect_onsets(
@@ -714,7 +714,7 @@ def estimate_onset_latency(
             f"within {thr / 4:.4g} of a rest level and then moves by {thr:.4g}",
             "record pauses of stillness between movements (or lower --min-pause)",
         )
-    noise = _noise_sigma(li)
+    noise = noise_sigma(li)
     win = max(2, round(0.5 * min_pause_s * fs))
     hold = max(1, round(0.002 * fs))  # a response must last 2 ms, not be one noise spike
     events: list[OnsetEvent] = []

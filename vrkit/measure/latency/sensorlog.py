@@ -197,7 +197,7 @@ class LogChecks:
     min_light_range_noise: float = 10.0
 
 
-def _noise_sigma(x: NDArray[np.float64]) -> float:
+def noise_sigma(x: NDArray[np.float64]) -> float:
     """Robust white-noise level from first differences (MAD of diff / sqrt(2))."""
     d = np.diff(x)
     mad = float(np.median(np.abs(d - np.median(d))))
@@ -257,7 +257,7 @@ def validate(log: SensorLog, checks: LogChecks | None = None) -> SensorLog:
             "record a longer log",
         )
     m_range = float(np.ptp(log.motion))
-    m_noise = _noise_sigma(log.motion)
+    m_noise = noise_sigma(log.motion)
     if m_range == 0.0 or m_range < c.min_motion_range_noise * m_noise:
         raise DataError(
             f"motion does not vary: range {m_range:.6g} against sample-to-sample noise "
@@ -265,7 +265,7 @@ def validate(log: SensorLog, checks: LogChecks | None = None) -> SensorLog:
             "move the headset (or the motion sensor) during the recording",
         )
     l_range = float(np.ptp(log.light))
-    l_noise = _noise_sigma(log.light)
+    l_noise = noise_sigma(log.light)
     if l_range == 0.0:
         raise DataError(
             f"light signal is constant: every reading is {log.light[0]:.6g}",

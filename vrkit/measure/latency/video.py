@@ -54,9 +54,9 @@ from vrkit.core.errors import DataError, InputError
 from vrkit.measure.latency.analysis import (
     CorrelationCurve,
     SteadyEstimate,
-    _main_lobe,
-    _parabolic_peak,
-    _segment_sums,
+    main_lobe,
+    parabolic_peak,
+    segment_sums,
 )
 from vrkit.measure.latency.sensorlog import LogChecks, SensorLog, resample_uniform, validate
 
@@ -517,7 +517,7 @@ def estimate_position_delay(
     w = np.ones(n)
     w[: max(0, -kmin)] = 0.0  # every reference sample needs a partner at every lag
     w[n - max(0, kmax) :] = 0.0
-    sums = _segment_sums(a, w, b, kmin, kmax, n_segments)
+    sums = segment_sums(a, w, b, kmin, kmax, n_segments)
     c_signed = sums.corr()
     lags = np.arange(kmin, kmax + 1) / fs
     cp, cn = float(c_signed.max()), float(-c_signed.min())
@@ -545,7 +545,7 @@ def estimate_position_delay(
             f"correlation peak at the edge of the searched range ({lags[i] * 1e3:.1f} ms)",
             "widen max_latency_s / min_latency_s",
         )
-    lo, hi = _main_lobe(c, i)
+    lo, hi = main_lobe(c, i)
     outside = np.concatenate([c[:lo], c[hi:]])
     if outside.size and outside.max() > 0.9 * peak:
         raise DataError(
@@ -553,7 +553,7 @@ def estimate_position_delay(
             f"ms and {outside.max():.2f}): the motion is too periodic for its delay to be told",
             "move irregularly, with pauses, or narrow max_latency_s",
         )
-    latency = (kmin + _parabolic_peak(c, i)) / fs
+    latency = (kmin + parabolic_peak(c, i)) / fs
     seg = []
     for k in range(n_segments):
         if sums.w[k] < 0.5 * sums.w.mean():
@@ -562,7 +562,7 @@ def estimate_position_delay(
         j = lo + int(np.argmax(cs[lo:hi]))
         if cs[j] < min_corr:  # a segment without enough motion carries no delay
             continue
-        seg.append((kmin + _parabolic_peak(cs, j)) / fs)
+        seg.append((kmin + parabolic_peak(cs, j)) / fs)
     segs = np.array(seg)
     ci_lo = ci_hi = None
     if segs.size >= 3:
