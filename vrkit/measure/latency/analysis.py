@@ -384,6 +384,88 @@ def fit_light_map(
     return LightMap(kx, ky[idx])
 
 
+def peak_lobe(
+    c: NDArray[np.float64], lags: NDArray[np.float64], i: int, edge_hint: str, periodic_hint: str
+) -> tuple[int, int]:
+    """Main lobe ``[lo, hi)`` of the correlation peak at ``i``, refusing peaks that tell no delay.
+
+    Args:
+        c: (K,) correlation, signed so that the peak is positive.
+        lags: (K,) lag of each entry, seconds.
+        i: Index of the peak.
+        edge_hint: What to do when the peak lies at the edge of the searched range.
+        periodic_hint: What to do when another peak outside the lobe is nearly as high.
+
+    Raises:
+        DataError: The peak is at the edge of the range, or a second peak outside its lobe
+            reaches 90 % of its height (periodic motion).
+    """
+    if i == 0 or i == c.size - 1:
+        raise DataError(
+            f"correlation peak at the edge of the searched range ({lags[i] * 1e3:.1f} ms)",
+            edge_hint,
+        )
+    lo, hi = main_lobe(c, i)
+    outside = np.where((np.arange(c.size) < lo) | (np.arange(c.size) >= hi), c, -np.inf)
+    j = int(np.argmax(outside))
+    if np.isfinite(outside[j]) and outside[j] > 0.9 * c[i]:
+        raise DataError(
+            f"correlation has two peaks of similar height: {c[i]:.2f} at "
+            f"{lags[i] * 1e3:.1f} ms and {c[j]:.2f} at {lags[j] * 1e3:.1f} ms "
+            "(the motion is too periodic for its delay to be told)",
+            periodic_hint,
+        )
+    return lo, hi
+
+
+def batch_means_interval(
+    sums: SegmentSums,
+    lo: int,
+    hi: int,
+    kmin: int,
+    fs: float,
+    min_corr: float,
+    latency_s: float,
+    *,
+    sign: float = 1.0,
+    offset_s: float = 0.0,
+) -> tuple[NDArray[np.float64], float | None, float | None]:
+    """95 % confidence interval of a delay from each segment's own correlation peak.
+
+    Each segment's peak is searched within the main lobe ``[lo, hi)`` of the whole log's
+    correlation; segments with little weight or a peak below ``min_corr`` carry no delay.
+
+    Args:
+        sums: Per-segment sums of the correlation.
+        lo: First lag index of the main lobe.
+        hi: One past the last lag index of the main lobe.
+        kmin: Lag of index 0, samples.
+        fs: Sample rate, Hz.
+        min_corr: Smallest peak correlation a segment needs.
+        latency_s: The whole log's estimate, seconds (the interval's centre).
+        sign: +1, or -1 when the correlation is inverted.
+        offset_s: Known delay subtracted from every segment's estimate, seconds.
+
+    Returns:
+        (S,) segment delays in seconds, and the interval's low and high ends in seconds
+        (None with fewer than three segments).
+    """
+    seg = []
+    for k in range(sums.w.size):
+        if sums.w[k] < 0.5 * sums.w.mean():
+            continue
+        cs = sign * sums.corr(slice(k, k + 1))
+        j = lo + int(np.argmax(cs[lo:hi]))
+        if cs[j] < min_corr:  # a segment with too little motion carries no delay
+            continue
+        seg.append((kmin + parabolic_peak(cs, j)) / fs - offset_s)
+    segs = np.array(seg)
+    if segs.size < 3:
+        return segs, None, None
+    half = float(stats.t.ppf(0.975, segs.size - 1) * segs.std(ddof=1) / math.sqrt(segs.size))
+    return segs, latency_s - half, latency_s + half
+
+
 def estimate_steady_latency(
     log: SensorLog,
     *,
@@ -488,21 +570,13 @@ def estimate_steady_latency(
             "check the photodiode placement and that the gradient scene follows the tracked "
             "motion, or widen --max-latency",
         )
-    if i == 0 or i == c.size - 1:
-        raise DataError(
-            f"correlation peak at the edge of the searched range ({lags[i] * 1e3:.1f} ms)",
-            "widen --max-latency / --min-latency",
-        )
-    lo, hi = main_lobe(c, i)
-    outside = np.concatenate([c[:lo], c[hi:]])
-    if outside.size and outside.max() > 0.9 * peak:
-        j = int(np.argmax(np.where((np.arange(c.size) < lo) | (np.arange(c.size) >= hi), c, -9)))
-        raise DataError(
-            f"correlation has two peaks of similar height: {peak:.2f} at "
-            f"{lags[i] * 1e3:.1f} ms and {c[j]:.2f} at {lags[j] * 1e3:.1f} ms "
-            "(the motion is too periodic for its delay to be told)",
-            "move irregularly, or narrow --max-latency",
-        )
+    lo, hi = peak_lobe(
+        c,
+        lags,
+        i,
+        "widen --max-latency / --min-latency",
+        "move irregularly, or narrow --max-latency",
+    )
     # Second pass: fit the monotone motion->light map at the coarse delay and correlate the
     # light with the motion put through it. Both sides then share the map's shape (gamma,
     # clipping, 8-bit steps), so the correlation peak sits at the delay itself.
@@ -521,21 +595,9 @@ def estimate_steady_latency(
             break
     k_hat = parabolic_peak(c, i)
     latency = (kmin + k_hat) / fs - sensor_delay_s
-    # Batch means: each segment's own peak, searched within the main lobe of the whole.
-    seg_lat = []
-    for s in range(n_segments):
-        if sums.w[s] < 0.5 * sums.w.mean():
-            continue
-        cs = sums.corr(slice(s, s + 1))
-        j = lo + int(np.argmax(cs[lo:hi]))
-        if cs[j] < min_corr:  # a segment with too little motion carries no delay
-            continue
-        seg_lat.append((kmin + parabolic_peak(cs, j)) / fs - sensor_delay_s)
-    seg = np.array(seg_lat)
-    ci_lo = ci_hi = None
-    if seg.size >= 3:
-        half = float(stats.t.ppf(0.975, seg.size - 1) * seg.std(ddof=1) / math.sqrt(seg.size))
-        ci_lo, ci_hi = latency - half, latency + half
+    seg, ci_lo, ci_hi = batch_means_interval(
+        sums, lo, hi, kmin, fs, min_corr, latency, offset_s=sensor_delay_s
+    )
     return SteadyEstimate(
         latency_s=float(latency),
         ci_low_s=ci_lo,

@@ -48,14 +48,14 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats as sp_stats
 
 from vrkit.core.errors import DataError, InputError
 from vrkit.measure.latency.analysis import (
     CorrelationCurve,
     SteadyEstimate,
-    main_lobe,
+    batch_means_interval,
     parabolic_peak,
+    peak_lobe,
     segment_sums,
 )
 from vrkit.measure.latency.sensorlog import LogChecks, SensorLog, resample_uniform, validate
@@ -540,34 +540,15 @@ def estimate_position_delay(
             "check that the rendered marker is driven by the tracked device carrying the "
             "physical marker, or widen max_latency_s",
         )
-    if i == 0 or i == c.size - 1:
-        raise DataError(
-            f"correlation peak at the edge of the searched range ({lags[i] * 1e3:.1f} ms)",
-            "widen max_latency_s / min_latency_s",
-        )
-    lo, hi = main_lobe(c, i)
-    outside = np.concatenate([c[:lo], c[hi:]])
-    if outside.size and outside.max() > 0.9 * peak:
-        raise DataError(
-            f"correlation has two peaks of similar height ({peak:.2f} at {lags[i] * 1e3:.1f} "
-            f"ms and {outside.max():.2f}): the motion is too periodic for its delay to be told",
-            "move irregularly, with pauses, or narrow max_latency_s",
-        )
+    lo, hi = peak_lobe(
+        c,
+        lags,
+        i,
+        "widen max_latency_s / min_latency_s",
+        "move irregularly, with pauses, or narrow max_latency_s",
+    )
     latency = (kmin + parabolic_peak(c, i)) / fs
-    seg = []
-    for k in range(n_segments):
-        if sums.w[k] < 0.5 * sums.w.mean():
-            continue
-        cs = sign * sums.corr(slice(k, k + 1))
-        j = lo + int(np.argmax(cs[lo:hi]))
-        if cs[j] < min_corr:  # a segment without enough motion carries no delay
-            continue
-        seg.append((kmin + parabolic_peak(cs, j)) / fs)
-    segs = np.array(seg)
-    ci_lo = ci_hi = None
-    if segs.size >= 3:
-        half = float(sp_stats.t.ppf(0.975, segs.size - 1) * segs.std(ddof=1) / math.sqrt(segs.size))
-        ci_lo, ci_hi = latency - half, latency + half
+    segs, ci_lo, ci_hi = batch_means_interval(sums, lo, hi, kmin, fs, min_corr, latency, sign=sign)
     return SteadyEstimate(
         latency_s=float(latency),
         ci_low_s=ci_lo,
