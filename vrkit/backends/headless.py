@@ -16,12 +16,11 @@ from typing import Any
 
 from vrkit import __version__
 from vrkit.backends.base import Backend, Capabilities, RunConfig
-from vrkit.backends.layout import panel_layout
+from vrkit.backends.layout import frame_from_pose_source, panel_layout
 from vrkit.backends.writer import FrameWriter
 from vrkit.core.errors import InputError
 from vrkit.core.types import FrameInfo
 from vrkit.gl.context import GLContext, create_headless_context
-from vrkit.math.stereo import eye_views
 from vrkit.poses.base import PoseSource, ScriptedMotion, look_around
 from vrkit.render.panel import PanelCompositor, PanelLayout
 from vrkit.render.targets import EyeTargets, RenderTarget
@@ -112,14 +111,15 @@ class HeadlessBackend(Backend):
             return None
         assert self.layout is not None and self._pose_source is not None
         display_ns = self._t0 + (self._index + 1) * self.period_ns
-        now = time.monotonic_ns()
-        self._pose_source.poll(now)
-        head = self._pose_source.pose_at(display_ns)
-        views = eye_views(head, *self.layout.fovs, ipd_m=self.config.ipd_m)
-        frame = FrameInfo(self._index, display_ns, self.period_ns, views, head)
-        frame.timing["pose_sample_ns"] = now
-        frame.timing["predicted_display_ns"] = display_ns
-        return frame
+        return frame_from_pose_source(
+            self._index,
+            self._pose_source,
+            self.layout,
+            self.config.ipd_m,
+            time.monotonic_ns(),
+            display_ns,
+            self.period_ns,
+        )
 
     def eye_targets(self, frame: FrameInfo) -> list[RenderTarget]:
         """The two eye framebuffers."""

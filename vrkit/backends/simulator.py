@@ -26,11 +26,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vrkit.backends.base import Backend, Capabilities, RunConfig
-from vrkit.backends.layout import panel_layout
+from vrkit.backends.layout import frame_from_pose_source, panel_layout
 from vrkit.core.errors import InputError, SessionLostError
 from vrkit.core.types import FrameInfo
 from vrkit.gl.context import GLContext, Program, VertexArray
-from vrkit.math.stereo import eye_views
 from vrkit.poses.base import PoseSource
 from vrkit.poses.mouse import MouseKeyboardPose
 from vrkit.render.panel import PanelCompositor, PanelLayout
@@ -458,14 +457,15 @@ class WindowBackend(Backend):
         assert self.pacer is not None
         now = time.monotonic_ns()
         self._frame_start_ns = now
-        self.pose_source.poll(now)
-        display_ns = self.pacer.predicted_display_ns(now)
-        head = self.pose_source.pose_at(display_ns)
-        views = eye_views(head, *self.layout.fovs, ipd_m=self.config.ipd_m)
-        frame = FrameInfo(self._index, display_ns, self.pacer.period_ns, views, head)
-        frame.timing["pose_sample_ns"] = now
-        frame.timing["predicted_display_ns"] = display_ns
-        return frame
+        return frame_from_pose_source(
+            self._index,
+            self.pose_source,
+            self.layout,
+            self.config.ipd_m,
+            now,
+            self.pacer.predicted_display_ns(now),
+            self.pacer.period_ns,
+        )
 
     def eye_targets(self, frame: FrameInfo) -> list[RenderTarget]:
         """The two eye framebuffers."""
