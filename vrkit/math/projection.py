@@ -25,9 +25,15 @@ def projection_from_fov(fov: Fov, near: float = 0.05, far: float = 100.0) -> NDA
     Returns:
         Row-major (4, 4) float64 matrix mapping eye space to clip space.
     """
+    return _frustum(*fov.tangents(), near, far)
+
+
+def _frustum(
+    tl: float, tr: float, tu: float, td: float, near: float, far: float
+) -> NDArray[np.float64]:
+    """Asymmetric perspective (4, 4) from the tangents of the left, right, up and down edges."""
     if not 0 < near < far:
         raise ValueError(f"need 0 < near < far, got near={near}, far={far}")
-    tl, tr, tu, td = fov.tangents()
     w, h = tr - tl, tu - td
     return np.array(
         [
@@ -57,17 +63,7 @@ def projection_from_intrinsics(
     """
     K = as_array(K, (3, 3), "K")
     fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
-    tl, tr = -cx / fx, (width - cx) / fx
-    tu, td = cy / fy, -(height - cy) / fy
-    w, h = tr - tl, tu - td
-    return np.array(
-        [
-            [2 / w, 0, (tr + tl) / w, 0],
-            [0, 2 / h, (tu + td) / h, 0],
-            [0, 0, -(far + near) / (far - near), -2 * far * near / (far - near)],
-            [0, 0, -1, 0],
-        ]
-    )
+    return _frustum(-cx / fx, (width - cx) / fx, cy / fy, -(height - cy) / fy, near, far)
 
 
 def project_to_pixels(
