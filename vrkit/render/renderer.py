@@ -13,6 +13,10 @@ from vrkit.render.scene import Material, Mesh, Node, Scene
 from vrkit.render.targets import RenderTarget
 
 _STRIDE = 12 * 4  # position 3, normal 3, color 4, uv 2 (float32)
+#: Default clip planes in metres (a backend that submits depth needs the same values).
+NEAR_M = 0.05
+FAR_M = 100.0
+_IDENTITY = np.eye(4, dtype=np.float32)
 
 
 class _GpuMesh:
@@ -44,13 +48,19 @@ class StereoRenderer:
     GPU copies of meshes and textures are made on first use and cached by object identity, so
     a scene's geometry is uploaded once; moving nodes only changes their transforms.
 
+    A target may carry a ``hidden_area`` :class:`Mesh` (the pixels the lens hides, e.g. an
+    OpenXR visibility mask): positions (N, 3) in the view's frame at z = -1 (x, y are tangents
+    of the view angles). It is drawn after the clear into the depth buffer only, at the near
+    plane (depth 0), so every scene fragment there fails the depth test and keeps the clear
+    colour.
+
     Args:
         ctx: The GL context that owns everything the renderer creates.
         near: Near clip plane in metres.
         far: Far clip plane in metres.
     """
 
-    def __init__(self, ctx: GLContext, near: float = 0.05, far: float = 100.0) -> None:
+    def __init__(self, ctx: GLContext, near: float = NEAR_M, far: float = FAR_M) -> None:
         self.ctx = ctx
         self.near, self.far = near, far
         self.program = ctx.program("scene.vert", "scene.frag")
@@ -124,6 +134,16 @@ class StereoRenderer:
         self.ctx.set_state(depth_test=True)
         p = self.program
         p.use()
+        hidden = getattr(target, "hidden_area", None)
+        if hidden is not None:
+            # x, y (and w = 1) as the view's projection makes them; z_ndc = -1: depth 0.
+            mask_proj = proj.copy()
+            mask_proj[2] = (0.0, 0.0, 0.0, -1.0)
+            p.set_mat4("u_view_proj", mask_proj)
+            p.set_mat4("u_model", _IDENTITY)
+            self.ctx.set_color_write(False)
+            self._gpu_mesh(hidden).draw()
+            self.ctx.set_color_write(True)
         p.set_mat4("u_view_proj", view_proj)
         light = np.asarray(scene.light_dir, dtype=np.float64)
         p.set_vec("u_light_dir", *(light / np.linalg.norm(light)))
