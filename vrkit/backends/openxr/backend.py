@@ -486,6 +486,8 @@ class OpenXRBackend(Backend):
             "graphics_binding": self.graphics_binding,
             "reference_space": self.space_name,
             "swapchain_size": [[sc.width, sc.height] for sc in self.swapchains],
+            "depth_format": hex(self.depth_format) if self.depth_format else None,
+            "visibility_mask": [sc.hidden_area is not None for sc in self.swapchains],
             "frames_submitted": self.frames_submitted,
             "display_clock": self.display_clock,
             "out_dir": str(self.config.out_dir) if self.config.out_dir else None,
