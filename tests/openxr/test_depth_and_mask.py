@@ -148,19 +148,41 @@ def test_visibility_mask_keeps_hidden_pixels_at_the_clear_colour():
             assert red[H // 2, W // 2]
 
 
-def test_visibility_mask_is_fetched_again_for_a_view():
-    """What XrEventDataVisibilityMaskChangedKHR triggers: a fresh mesh for that view."""
+def test_visibility_mask_changed_event_fetches_the_view_mask_again():
+    """An XrEventDataVisibilityMaskChangedKHR (built here: Monado's simulated HMD never sends
+    one) makes the backend read that view's mask again; the next frame's target carries it."""
+    from vrkit.backends.openxr._xr import xr
+
     backend = OpenXRBackend(RunConfig(eye_size=(64, 64)))
     backend.open()
     try:
         if "XR_KHR_visibility_mask" not in backend.enabled_extensions:
             pytest.skip("the runtime does not offer XR_KHR_visibility_mask")
-        before = backend.swapchains[1].hidden_area
-        backend._fetch_visibility_mask(1)
+        before = [sc.hidden_area for sc in backend.swapchains]
+        if before[1] is None:
+            sizes = backend.visibility_mask_sizes
+            pytest.skip(f"the runtime's hidden-area meshes are empty ({sizes})")
+        buf = xr.EventDataBuffer()
+        ev = ctypes.cast(
+            ctypes.byref(buf), ctypes.POINTER(xr.EventDataVisibilityMaskChangedKHR)
+        ).contents
+        ev._type = xr.StructureType.EVENT_DATA_VISIBILITY_MASK_CHANGED_KHR.value
+        ev.view_index = 1
+        backend._on_event(buf)
         after = backend.swapchains[1].hidden_area
-        assert backend.visibility_mask_sizes[1][0] == (0 if after is None else len(after.positions))
-        if before is not None:
-            assert after is not before
-            np.testing.assert_array_equal(after.positions, before.positions)
+        assert after is not before[1] and backend.swapchains[0].hidden_area is before[0]
+        np.testing.assert_array_equal(after.positions, before[1].positions)
+        np.testing.assert_array_equal(after.indices, before[1].indices)
+        for _ in range(200):
+            frame = backend.begin_frame()
+            assert frame is not None
+            if frame.should_render:
+                targets = backend.eye_targets(frame)
+                assert targets[1].hidden_area is after and targets[0].hidden_area is before[0]
+                backend.end_frame(frame)
+                break
+            backend.end_frame(frame)
+        else:
+            pytest.fail("no frame to render within 200 frames")
     finally:
         backend.close()

@@ -853,27 +853,33 @@ class OpenXRBackend(Backend):
                 ev = self._guarded("xrPollEvent", lambda: xr.poll_event(self.instance))
             except xr.EventUnavailable:
                 return
-            kind = xr.StructureType(ev.type)
-            if kind == xr.StructureType.EVENT_DATA_SESSION_STATE_CHANGED:
-                e = ctypes.cast(
-                    ctypes.byref(ev), ctypes.POINTER(xr.EventDataSessionStateChanged)
-                ).contents
-                self._do(self.lifecycle.on_state_changed(int(e.state), int(e.time)))
-            elif kind == xr.StructureType.EVENT_DATA_INSTANCE_LOSS_PENDING:
-                e = ctypes.cast(
-                    ctypes.byref(ev), ctypes.POINTER(xr.EventDataInstanceLossPending)
-                ).contents
-                self._do(self.lifecycle.on_instance_loss_pending(int(e.loss_time)))
-            elif kind == xr.StructureType.EVENT_DATA_VISIBILITY_MASK_CHANGED_KHR:
-                e = ctypes.cast(
-                    ctypes.byref(ev), ctypes.POINTER(xr.EventDataVisibilityMaskChangedKHR)
-                ).contents
-                log.info("OpenXR: visibility mask of view %d changed", int(e.view_index))
-                self._fetch_visibility_mask(int(e.view_index))
-            elif kind == xr.StructureType.EVENT_DATA_EVENTS_LOST:
-                log.warning("the OpenXR runtime dropped events")
-            else:
-                log.debug("OpenXR event %s", kind.name)
+            self._on_event(ev)
+
+    def _on_event(self, ev: Any) -> None:
+        """Act on one event from ``xrPollEvent`` (an ``XrEventDataBuffer``)."""
+        from vrkit.backends.openxr._xr import xr
+
+        kind = xr.StructureType(ev.type)
+        if kind == xr.StructureType.EVENT_DATA_SESSION_STATE_CHANGED:
+            e = ctypes.cast(
+                ctypes.byref(ev), ctypes.POINTER(xr.EventDataSessionStateChanged)
+            ).contents
+            self._do(self.lifecycle.on_state_changed(int(e.state), int(e.time)))
+        elif kind == xr.StructureType.EVENT_DATA_INSTANCE_LOSS_PENDING:
+            e = ctypes.cast(
+                ctypes.byref(ev), ctypes.POINTER(xr.EventDataInstanceLossPending)
+            ).contents
+            self._do(self.lifecycle.on_instance_loss_pending(int(e.loss_time)))
+        elif kind == xr.StructureType.EVENT_DATA_VISIBILITY_MASK_CHANGED_KHR:
+            e = ctypes.cast(
+                ctypes.byref(ev), ctypes.POINTER(xr.EventDataVisibilityMaskChangedKHR)
+            ).contents
+            log.info("OpenXR: visibility mask of view %d changed", int(e.view_index))
+            self._fetch_visibility_mask(int(e.view_index))
+        elif kind == xr.StructureType.EVENT_DATA_EVENTS_LOST:
+            log.warning("the OpenXR runtime dropped events")
+        else:
+            log.debug("OpenXR event %s", kind.name)
 
     def _do(self, actions: list[Any]) -> None:
         from vrkit.backends.openxr._xr import xr

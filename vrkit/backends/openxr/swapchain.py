@@ -158,6 +158,10 @@ class ViewSwapchain:
         self.hidden_area: Mesh | None = None
         self.acquired: int | None = None
         self.acquired_depth: int | None = None
+        # Per-frame call structures, built once.
+        self._acquire_info = xr.SwapchainImageAcquireInfo()
+        self._release_info = xr.SwapchainImageReleaseInfo()
+        self._wait_info = xr.SwapchainImageWaitInfo(timeout=0)
         flags = xr.SwapchainUsageFlags
         self.handle = _create(
             session,
@@ -210,14 +214,13 @@ class ViewSwapchain:
         Args:
             timeout_ns: Longest wait for an image in ``xrWaitSwapchainImage``.
         """
-        wait = xr.SwapchainImageWaitInfo(timeout=int(timeout_ns))
-        self.acquired = int(xr.acquire_swapchain_image(self.handle, xr.SwapchainImageAcquireInfo()))
+        wait = self._wait_info
+        wait.timeout = int(timeout_ns)
+        self.acquired = int(xr.acquire_swapchain_image(self.handle, self._acquire_info))
         xr.wait_swapchain_image(self.handle, wait)
         depth = -1
         if self.depth_handle is not None:
-            depth = int(
-                xr.acquire_swapchain_image(self.depth_handle, xr.SwapchainImageAcquireInfo())
-            )
+            depth = int(xr.acquire_swapchain_image(self.depth_handle, self._acquire_info))
             self.acquired_depth = depth
             xr.wait_swapchain_image(self.depth_handle, wait)
         target = self._target(self.acquired, depth)
@@ -228,10 +231,10 @@ class ViewSwapchain:
         """Hand the acquired image(s) back to the runtime (before ``xrEndFrame``)."""
         if self.acquired is not None:
             self.acquired = None
-            xr.release_swapchain_image(self.handle, xr.SwapchainImageReleaseInfo())
+            xr.release_swapchain_image(self.handle, self._release_info)
         if self.acquired_depth is not None:
             self.acquired_depth = None
-            xr.release_swapchain_image(self.depth_handle, xr.SwapchainImageReleaseInfo())
+            xr.release_swapchain_image(self.depth_handle, self._release_info)
 
     def destroy(self, call_runtime: bool = True) -> None:
         """Release the framebuffers, then destroy the swapchains; safe to call twice.
