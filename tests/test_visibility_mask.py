@@ -79,3 +79,30 @@ def test_without_a_mask_every_pixel_shows_the_scene(gl):
     fov = Fov(-np.arctan(1.0), np.arctan(0.5), np.arctan(0.6), -np.arctan(0.6))
     rgba, _depth = _render(gl, fov, None)
     assert np.all(rgba[:, :, :3] == [255, 0, 0])
+
+
+def test_a_new_mask_replaces_the_old_gpu_copy(gl):
+    """A changed mask (a runtime's visibility-mask event) is drawn; the old copy is released."""
+    fov = Fov(-np.arctan(1.0), np.arctan(1.0), np.arctan(0.75), -np.arctan(0.75))
+    left = hidden_area_mesh([[-5, -5], [0, -5], [0, 5], [-5, 5]], [0, 1, 2, 0, 2, 3])
+    right = hidden_area_mesh([[0, -5], [5, -5], [5, 5], [0, 5]], [0, 1, 2, 0, 2, 3])
+    fb = gl.framebuffer(W, H)
+    scene = Scene(clear_color=CLEAR)
+    T = np.eye(4)
+    T[2, 3] = -2.0
+    scene.add(meshes.quad(50.0, 50.0), T, Material((1.0, 0.0, 0.0, 1.0), False))
+    renderer = StereoRenderer(gl)
+    target = MaskedRenderTarget(fb.fbo, W, H, framebuffer=fb, hidden_area=left)
+    try:
+        renderer.render(scene, _frame(fov), [target])
+        objects = gl.live_objects
+        assert np.all(fb.read_rgba()[:, : W // 2, 2] == 255)
+        target.hidden_area = right
+        renderer.render(scene, _frame(fov), [target])
+        img = fb.read_rgba()
+        assert np.all(img[:, W // 2 :, :3] == [0, 0, 255])
+        assert np.all(img[:, : W // 2, :3] == [255, 0, 0])
+        assert gl.live_objects == objects  # the left mask's buffers went with it
+    finally:
+        renderer.release()
+        fb.release()

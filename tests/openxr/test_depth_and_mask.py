@@ -186,3 +186,22 @@ def test_visibility_mask_changed_event_fetches_the_view_mask_again():
             pytest.fail("no frame to render within 200 frames")
     finally:
         backend.close()
+
+
+def test_depth_can_be_turned_off_and_frames_still_submit():
+    """``openxr_depth=False``: no depth swapchains, nothing chained, the renderbuffer path."""
+    backend = OpenXRBackend(RunConfig(eye_size=(W, H), extra={"openxr_depth": False}))
+    backend.open()
+    try:
+        assert backend.depth_format is None
+        assert all(sc.depth_handle is None and not sc.depth_images for sc in backend.swapchains)
+        assert all(pv.next is None for pv in backend._proj_views)
+        reads = _wall_frames(backend, 2)
+        for _frame, images, targets in reads:
+            assert all(t.framebuffer.depth_texture is None for t in targets)
+            depth = images[0][1]
+            np.testing.assert_allclose(_metres(depth[depth > 0]), DIST_M, atol=0.003)
+        submitted = backend.frames_submitted
+    finally:
+        backend.close()
+    assert submitted >= 2 and backend.lifecycle.lost is None

@@ -71,12 +71,23 @@ class StereoRenderer:
         )}  # fmt: skip
         self._meshes: dict[int, tuple[Mesh, _GpuMesh]] = {}
         self._textures: dict[int, tuple[Material, Texture]] = {}
+        self._hidden: dict[int, tuple[Mesh, _GpuMesh]] = {}  # per view: the current mask only
 
     def _gpu_mesh(self, mesh: Mesh) -> VertexArray:
         entry = self._meshes.get(id(mesh))
         if entry is None or entry[0] is not mesh:
             entry = (mesh, _GpuMesh(self.ctx, self.program, mesh))
             self._meshes[id(mesh)] = entry
+        return entry[1].vao
+
+    def _hidden_area_vao(self, eye: int, mesh: Mesh) -> VertexArray:
+        """The GPU copy of a view's hidden-area mesh; a new mesh replaces (releases) the old."""
+        entry = self._hidden.get(eye)
+        if entry is None or entry[0] is not mesh:
+            if entry is not None:
+                entry[1].release()
+            entry = (mesh, _GpuMesh(self.ctx, self.program, mesh))
+            self._hidden[eye] = entry
         return entry[1].vao
 
     def _texture(self, material: Material) -> Texture:
@@ -142,7 +153,7 @@ class StereoRenderer:
             p.set_mat4("u_view_proj", mask_proj)
             p.set_mat4("u_model", _IDENTITY)
             self.ctx.set_color_write(False)
-            self._gpu_mesh(hidden).draw()
+            self._hidden_area_vao(view.eye, hidden).draw()
             self.ctx.set_color_write(True)
         p.set_mat4("u_view_proj", view_proj)
         light = np.asarray(scene.light_dir, dtype=np.float64)
@@ -168,9 +179,10 @@ class StereoRenderer:
 
     def release(self) -> None:
         """Release GPU copies and the program; safe to call twice."""
-        for _mesh, gpu in self._meshes.values():
+        for _mesh, gpu in (*self._meshes.values(), *self._hidden.values()):
             gpu.release()
         self._meshes.clear()
+        self._hidden.clear()
         for _mat, tex in self._textures.values():
             tex.release()
         self._textures.clear()
