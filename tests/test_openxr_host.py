@@ -82,6 +82,28 @@ def test_colour_format_prefers_srgb_and_rejects_unusable_sets():
         choose_color_format([0x81A5])
 
 
+def test_depth_format_choice_prefers_24_bit_then_float_and_none_without_depth():
+    from vrkit.backends.openxr.swapchain import (
+        GL_DEPTH24_STENCIL8,
+        GL_DEPTH_COMPONENT24,
+        GL_DEPTH_COMPONENT32F,
+        choose_depth_format,
+    )
+
+    monado = [0x805B, 0x881A, 0x8C43, 0x8058, 0x8CAC, 0x81A5, 0x88F0, 0x8CAD]  # Monado 25
+    assert choose_depth_format(monado) == GL_DEPTH_COMPONENT32F
+    assert choose_depth_format([0x81A5, 0x88F0]) == GL_DEPTH24_STENCIL8
+    assert choose_depth_format([0x81A5, 0x81A6, 0x8CAC]) == GL_DEPTH_COMPONENT24
+    assert choose_depth_format([0x8C43, 0x8058]) is None
+
+
+def test_depth_range_must_be_near_below_far():
+    from vrkit.core.errors import InputError
+
+    with pytest.raises(InputError, match=r"0 < near < far, got \(1.0, 0.5\)"):
+        OpenXRBackend(RunConfig(extra={"openxr_depth_range": (1.0, 0.5)}))
+
+
 def test_watchdog_returns_results_raises_errors_and_gives_up_on_a_hang():
     wd = _Watchdog()
     assert wd.call(lambda: 42, timeout_s=1.0) == 42

@@ -161,11 +161,19 @@ class Texture(GLResource):
         GL.glDeleteTextures(1, [self.glo])
 
 
+#: Depth texture formats that carry stencil too (attached as GL_DEPTH_STENCIL_ATTACHMENT).
+_DEPTH_STENCIL_FORMATS = frozenset({GL.GL_DEPTH24_STENCIL8, GL.GL_DEPTH32F_STENCIL8})
+
+
 class Framebuffer(GLResource):
-    """A framebuffer with one colour texture and an optional depth renderbuffer.
+    """A framebuffer with one colour texture and an optional depth buffer.
+
+    The depth buffer is a renderbuffer vrkit owns (``depth=True``) or a depth texture the caller
+    owns (``depth_texture``, e.g. an OpenXR depth swapchain image), which wins over ``depth``.
 
     Attributes:
         color: The colour attachment; sample it in later passes.
+        depth_texture: The depth texture attachment, or None.
         width: Pixels.
         height: Pixels.
     """
@@ -178,6 +186,7 @@ class Framebuffer(GLResource):
         depth: bool = True,
         internal_format: int = GL.GL_RGBA8,
         color: Texture | None = None,
+        depth_texture: Texture | None = None,
     ) -> None:
         if width <= 0 or height <= 0:
             raise ValueError(f"framebuffer size must be positive, got {width}x{height}")
@@ -190,7 +199,17 @@ class Framebuffer(GLResource):
         GL.glFramebufferTexture2D(
             GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D, self.color.glo, 0
         )
-        if depth:
+        self.depth_texture = depth_texture
+        if depth_texture is not None:
+            point = (
+                GL.GL_DEPTH_STENCIL_ATTACHMENT
+                if depth_texture.internal_format in _DEPTH_STENCIL_FORMATS
+                else GL.GL_DEPTH_ATTACHMENT
+            )
+            GL.glFramebufferTexture2D(
+                GL.GL_FRAMEBUFFER, point, GL.GL_TEXTURE_2D, depth_texture.glo, 0
+            )
+        elif depth:
             self._depth_rb = int(GL.glGenRenderbuffers(1))
             GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, self._depth_rb)
             GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, GL.GL_DEPTH_COMPONENT24, width, height)
@@ -221,6 +240,21 @@ class Framebuffer(GLResource):
         GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, 0)
         img = np.frombuffer(raw, dtype=np.uint8).reshape(self.height, self.width, 4)
         return img[::-1].copy()
+
+    def read_depth(self) -> NDArray[np.float32]:
+        """Read the depth attachment back as (H, W) float32 window depth in [0, 1], top row first.
+
+        With vrkit's projections (:func:`vrkit.math.projection.projection_from_fov`) depth 0 is
+        the near plane and 1 the far plane.
+        """
+        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, self._require())
+        GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+        raw = GL.glReadPixels(
+            0, 0, self.width, self.height, GL.GL_DEPTH_COMPONENT, GL.GL_FLOAT
+        )  # fmt: skip
+        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, 0)
+        depth = np.frombuffer(raw, dtype=np.float32).reshape(self.height, self.width)
+        return depth[::-1].copy()
 
     def _delete(self) -> None:
         GL.glDeleteFramebuffers(1, [self.glo])
@@ -505,6 +539,10 @@ class GLContext:
         (GL.glEnable if cull else GL.glDisable)(GL.GL_CULL_FACE)
         if blend:
             GL.glBlendFunc(GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)
+
+    def set_color_write(self, enabled: bool) -> None:
+        """Enable or disable writes to the colour buffer (depth-only passes disable them)."""
+        GL.glColorMask(enabled, enabled, enabled, enabled)
 
     def draw_fullscreen_triangle(self) -> None:
         """Draw three vertices with no buffers (for shaders that use gl_VertexID)."""

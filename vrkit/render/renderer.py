@@ -13,6 +13,10 @@ from vrkit.render.scene import Material, Mesh, Node, Scene
 from vrkit.render.targets import RenderTarget
 
 _STRIDE = 12 * 4  # position 3, normal 3, color 4, uv 2 (float32)
+#: Default clip planes in metres (a backend that submits depth needs the same values).
+NEAR_M = 0.05
+FAR_M = 100.0
+_IDENTITY = np.eye(4, dtype=np.float32)
 
 
 class _GpuMesh:
@@ -44,13 +48,19 @@ class StereoRenderer:
     GPU copies of meshes and textures are made on first use and cached by object identity, so
     a scene's geometry is uploaded once; moving nodes only changes their transforms.
 
+    A target may carry a ``hidden_area`` :class:`Mesh` (the pixels the lens hides, e.g. an
+    OpenXR visibility mask): positions (N, 3) in the view's frame at z = -1 (x, y are tangents
+    of the view angles). It is drawn after the clear into the depth buffer only, at the near
+    plane (depth 0), so every scene fragment there fails the depth test and keeps the clear
+    colour.
+
     Args:
         ctx: The GL context that owns everything the renderer creates.
         near: Near clip plane in metres.
         far: Far clip plane in metres.
     """
 
-    def __init__(self, ctx: GLContext, near: float = 0.05, far: float = 100.0) -> None:
+    def __init__(self, ctx: GLContext, near: float = NEAR_M, far: float = FAR_M) -> None:
         self.ctx = ctx
         self.near, self.far = near, far
         self.program = ctx.program("scene.vert", "scene.frag")
@@ -61,12 +71,23 @@ class StereoRenderer:
         )}  # fmt: skip
         self._meshes: dict[int, tuple[Mesh, _GpuMesh]] = {}
         self._textures: dict[int, tuple[Material, Texture]] = {}
+        self._hidden: dict[int, tuple[Mesh, _GpuMesh]] = {}  # per view: the current mask only
 
     def _gpu_mesh(self, mesh: Mesh) -> VertexArray:
         entry = self._meshes.get(id(mesh))
         if entry is None or entry[0] is not mesh:
             entry = (mesh, _GpuMesh(self.ctx, self.program, mesh))
             self._meshes[id(mesh)] = entry
+        return entry[1].vao
+
+    def _hidden_area_vao(self, eye: int, mesh: Mesh) -> VertexArray:
+        """The GPU copy of a view's hidden-area mesh; a new mesh replaces (releases) the old."""
+        entry = self._hidden.get(eye)
+        if entry is None or entry[0] is not mesh:
+            if entry is not None:
+                entry[1].release()
+            entry = (mesh, _GpuMesh(self.ctx, self.program, mesh))
+            self._hidden[eye] = entry
         return entry[1].vao
 
     def _texture(self, material: Material) -> Texture:
@@ -124,6 +145,16 @@ class StereoRenderer:
         self.ctx.set_state(depth_test=True)
         p = self.program
         p.use()
+        hidden = getattr(target, "hidden_area", None)
+        if hidden is not None:
+            # x, y (and w = 1) as the view's projection makes them; z_ndc = -1: depth 0.
+            mask_proj = proj.copy()
+            mask_proj[2] = (0.0, 0.0, 0.0, -1.0)
+            p.set_mat4("u_view_proj", mask_proj)
+            p.set_mat4("u_model", _IDENTITY)
+            self.ctx.set_color_write(False)
+            self._hidden_area_vao(view.eye, hidden).draw()
+            self.ctx.set_color_write(True)
         p.set_mat4("u_view_proj", view_proj)
         light = np.asarray(scene.light_dir, dtype=np.float64)
         p.set_vec("u_light_dir", *(light / np.linalg.norm(light)))
@@ -148,9 +179,10 @@ class StereoRenderer:
 
     def release(self) -> None:
         """Release GPU copies and the program; safe to call twice."""
-        for _mesh, gpu in self._meshes.values():
+        for _mesh, gpu in (*self._meshes.values(), *self._hidden.values()):
             gpu.release()
         self._meshes.clear()
+        self._hidden.clear()
         for _mat, tex in self._textures.values():
             tex.release()
         self._textures.clear()

@@ -32,9 +32,11 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
+
 from vrkit import __version__
 from vrkit.backends.base import Backend, Capabilities, RunConfig
-from vrkit.core.errors import BackendUnavailableError, SessionLostError
+from vrkit.core.errors import BackendUnavailableError, InputError, SessionLostError
 from vrkit.core.types import EyeView, Fov, FrameInfo, Pose
 
 if TYPE_CHECKING:
@@ -132,6 +134,15 @@ class _Watchdog:
             self._thread.join(timeout=1.0)
 
 
+def _check(result: Any) -> None:
+    """Raise the pyopenxr exception of a failed raw call's XrResult."""
+    from vrkit.backends.openxr._xr import xr
+
+    exc = xr.check_result(result)
+    if exc.is_exception():
+        raise exc
+
+
 def _pose(p: Any) -> Pose:
     return Pose(
         [p.position.x, p.position.y, p.position.z],
@@ -152,6 +163,12 @@ class OpenXRBackend(Backend):
         ``openxr_space``: ``"stage"`` (default when offered, floor at y = 0) or ``"local"``.
         ``openxr_timeout_s``: Longest wait for ``xrWaitFrame`` / an image (default 5 s).
         ``openxr_ready_timeout_s``: Longest wait for the session to become READY (default 10 s).
+        ``openxr_depth``: Submit depth (XR_KHR_composition_layer_depth) when the runtime takes
+        it (default True).
+        ``openxr_depth_range``: ``(near, far)`` metres of the renderer's projection, for the
+        submitted depth (default the renderer's ``NEAR_M``, ``FAR_M``).
+        ``openxr_visibility_mask``: Skip the pixels the lens hides (XR_KHR_visibility_mask)
+        when the runtime has a mask (default True).
     """
 
     name = "openxr"
@@ -202,6 +219,16 @@ class OpenXRBackend(Backend):
         self.refresh_rates: list[float] = []
         self.refresh_rate: float | None = None
         self.visibility_mask_sizes: list[tuple[int, int]] = []
+        #: GL format of the depth swapchains, or None when no depth is submitted.
+        self.depth_format: int | None = None
+        from vrkit.render.renderer import FAR_M, NEAR_M
+
+        near, far = extra.get("openxr_depth_range", (NEAR_M, FAR_M))
+        if not 0 < float(near) < float(far):
+            raise InputError(
+                f"openxr_depth_range must be (near, far) with 0 < near < far, got {(near, far)}"
+            )
+        self.depth_range = (float(near), float(far))
         self.graphics_binding = ""
         self.frames_submitted = 0
         self.frames_begun = 0
@@ -459,6 +486,8 @@ class OpenXRBackend(Backend):
             "graphics_binding": self.graphics_binding,
             "reference_space": self.space_name,
             "swapchain_size": [[sc.width, sc.height] for sc in self.swapchains],
+            "depth_format": hex(self.depth_format) if self.depth_format else None,
+            "visibility_mask": [sc.hidden_area is not None for sc in self.swapchains],
             "frames_submitted": self.frames_submitted,
             "display_clock": self.display_clock,
             "out_dir": str(self.config.out_dir) if self.config.out_dir else None,
@@ -471,7 +500,11 @@ class OpenXRBackend(Backend):
         from vrkit.backends.openxr import glbinding
         from vrkit.backends.openxr._xr import LOST_ERRORS, xr
         from vrkit.backends.openxr.controllers import ControllerActions
-        from vrkit.backends.openxr.swapchain import ViewSwapchain, choose_color_format
+        from vrkit.backends.openxr.swapchain import (
+            ViewSwapchain,
+            choose_color_format,
+            choose_depth_format,
+        )
 
         manifest = runtime_manifest()
         try:
@@ -602,14 +635,19 @@ class OpenXRBackend(Backend):
         self.view_space = self._create_space(stack, xr.ReferenceSpaceType.VIEW)
 
         # 6. Swapchains: one per view, at the configured or recommended size.
-        fmt = choose_color_format(list(xr.enumerate_swapchain_formats(self.session)))
+        offered_formats = list(xr.enumerate_swapchain_formats(self.session))
+        fmt = choose_color_format(offered_formats)
+        if "XR_KHR_composition_layer_depth" in wanted and self.config.extra.get(
+            "openxr_depth", True
+        ):
+            self.depth_format = choose_depth_format(offered_formats)
         for v in self.view_config_views:
             if self.config.eye_size is not None:
                 w = min(int(self.config.eye_size[0]), v.max_image_rect_width)
                 h = min(int(self.config.eye_size[1]), v.max_image_rect_height)
             else:
                 w, h = v.recommended_image_rect_width, v.recommended_image_rect_height
-            sc = ViewSwapchain(self.session, ctx, w, h, fmt)
+            sc = ViewSwapchain(self.session, ctx, w, h, fmt, depth_format=self.depth_format)
             self.swapchains.append(sc)
             stack.callback(lambda sc=sc: sc.destroy(self._runtime_ok))
 
@@ -619,15 +657,38 @@ class OpenXRBackend(Backend):
             display_time=0,
             space=self.space,
         )
+        # Depth (XR_KHR_composition_layer_depth): one depth info per view, chained into its
+        # projection view's next; window depth 0..1 maps nearZ..farZ of the renderer.
+        self._depth_infos = (xr.CompositionLayerDepthInfoKHR * len(self.swapchains))(
+            *(
+                xr.CompositionLayerDepthInfoKHR(
+                    sub_image=xr.SwapchainSubImage(
+                        swapchain=sc.depth_handle,
+                        image_rect=xr.Rect2Di(extent=xr.Extent2Di(sc.width, sc.height)),
+                    ),
+                    min_depth=0.0,
+                    max_depth=1.0,
+                    near_z=self.depth_range[0],
+                    far_z=self.depth_range[1],
+                )
+                for sc in self.swapchains
+                if sc.depth_handle is not None
+            )
+        )
         self._proj_views = (xr.CompositionLayerProjectionView * len(self.swapchains))(
             *(
                 xr.CompositionLayerProjectionView(
                     sub_image=xr.SwapchainSubImage(
                         swapchain=sc.handle,
                         image_rect=xr.Rect2Di(extent=xr.Extent2Di(sc.width, sc.height)),
-                    )
+                    ),
+                    next=(
+                        ctypes.cast(ctypes.pointer(self._depth_infos[i]), ctypes.c_void_p)
+                        if sc.depth_handle is not None
+                        else None
+                    ),
                 )
-                for sc in self.swapchains
+                for i, sc in enumerate(self.swapchains)
             )
         )
         self._layer = xr.CompositionLayerProjection(space=self.space, views=self._proj_views)
@@ -656,15 +717,18 @@ class OpenXRBackend(Backend):
             except xr.exception.XrException as exc:
                 log.debug("XR_FB_display_refresh_rate failed: %s", exc)
         if "XR_KHR_visibility_mask" in wanted:
-            self.visibility_mask_sizes = self._visibility_mask_sizes()
+            self.visibility_mask_sizes = [(0, 0)] * len(self.swapchains)
+            for i in range(len(self.swapchains)):
+                self._fetch_visibility_mask(i)
 
         # 9. The watchdog for blocking calls; stopped first on close.
         self._watchdog = _Watchdog()
         stack.callback(self._watchdog.stop)
         log.info(
-            "OpenXR: %s %s, %s, views %s, format 0x%x, %s space, %s",
+            "OpenXR: %s %s, %s, views %s, format 0x%x, depth %s, %s space, %s",
             self.runtime_name, self.runtime_version, self.system_name,
-            [(sc.width, sc.height) for sc in self.swapchains], fmt, self.space_name,
+            [(sc.width, sc.height) for sc in self.swapchains], fmt,
+            hex(self.depth_format) if self.depth_format else "none", self.space_name,
             self.graphics_binding,
         )  # fmt: skip
 
@@ -703,23 +767,52 @@ class OpenXRBackend(Backend):
             ctx, self._ctx = self._ctx, None
             ctx.release()
 
-    def _visibility_mask_sizes(self) -> list[tuple[int, int]]:
-        """(vertex count, index count) of each view's hidden-area mesh."""
-        from vrkit.backends.openxr._xr import xr
+    def _fetch_visibility_mask(self, view: int) -> None:
+        """Read one view's hidden triangle mesh and hand it to its swapchain's targets.
 
-        sizes = []
-        for i in range(len(self.view_config_views)):
-            try:
-                mask = xr.get_visibility_mask_khr(
-                    self.session,
-                    xr.ViewConfigurationType.PRIMARY_STEREO,
-                    i,
-                    xr.VisibilityMaskTypeKHR.HIDDEN_TRIANGLE_MESH,
-                )
-                sizes.append((int(mask.vertex_count_output), int(mask.index_count_output)))
-            except (xr.exception.XrException, AttributeError, TypeError) as exc:
-                log.debug("visibility mask of view %d unavailable: %s", i, exc)
-        return sizes
+        The two-call idiom of ``xrGetVisibilityMaskKHR`` (pyopenxr only makes the first call).
+        An empty mask, a failure, or ``openxr_visibility_mask=False`` leave the view unmasked.
+        """
+        from vrkit.backends.openxr._xr import xr
+        from vrkit.backends.openxr.hidden_area import hidden_area_mesh
+
+        if view >= len(self.swapchains):
+            return
+        sc = self.swapchains[view]
+        try:
+            pfn = ctypes.cast(
+                xr.get_instance_proc_addr(self.instance, "xrGetVisibilityMaskKHR"),
+                xr.PFN_xrGetVisibilityMaskKHR,
+            )
+            args = (
+                self.session,
+                xr.ViewConfigurationType.PRIMARY_STEREO.value,
+                view,
+                xr.VisibilityMaskTypeKHR.HIDDEN_TRIANGLE_MESH.value,
+            )
+            mask = xr.VisibilityMaskKHR()
+            _check(pfn(*args, ctypes.byref(mask)))
+            n_v, n_i = int(mask.vertex_count_output), int(mask.index_count_output)
+            vertices = (xr.Vector2f * max(n_v, 1))()
+            indices = (ctypes.c_uint32 * max(n_i, 1))()
+            mask.vertex_capacity_input, mask.index_capacity_input = n_v, n_i
+            mask.vertices = ctypes.cast(vertices, ctypes.POINTER(xr.Vector2f))
+            mask.indices = ctypes.cast(indices, ctypes.POINTER(ctypes.c_uint32))
+            if n_v and n_i:
+                _check(pfn(*args, ctypes.byref(mask)))
+        except (xr.exception.XrException, AttributeError, TypeError, ValueError) as exc:
+            log.warning("visibility mask of view %d unavailable: %s", view, exc)
+            return
+        self.visibility_mask_sizes[view] = (n_v, n_i)
+        if not self.config.extra.get("openxr_visibility_mask", True):
+            return
+        xy = np.frombuffer(vertices, dtype=np.float32, count=2 * n_v).reshape(-1, 2)
+        idx = np.frombuffer(indices, dtype=np.uint32, count=n_i)
+        try:
+            sc.hidden_area = hidden_area_mesh(xy.copy(), idx.copy())
+        except ValueError as exc:
+            log.warning("visibility mask of view %d is malformed (%s); not used", view, exc)
+            sc.hidden_area = None
 
     def _make_time_converter(self) -> Callable[[int], int]:
         """XrTime -> host CLOCK_MONOTONIC ns through XR_KHR_convert_timespec_time."""
@@ -760,21 +853,33 @@ class OpenXRBackend(Backend):
                 ev = self._guarded("xrPollEvent", lambda: xr.poll_event(self.instance))
             except xr.EventUnavailable:
                 return
-            kind = xr.StructureType(ev.type)
-            if kind == xr.StructureType.EVENT_DATA_SESSION_STATE_CHANGED:
-                e = ctypes.cast(
-                    ctypes.byref(ev), ctypes.POINTER(xr.EventDataSessionStateChanged)
-                ).contents
-                self._do(self.lifecycle.on_state_changed(int(e.state), int(e.time)))
-            elif kind == xr.StructureType.EVENT_DATA_INSTANCE_LOSS_PENDING:
-                e = ctypes.cast(
-                    ctypes.byref(ev), ctypes.POINTER(xr.EventDataInstanceLossPending)
-                ).contents
-                self._do(self.lifecycle.on_instance_loss_pending(int(e.loss_time)))
-            elif kind == xr.StructureType.EVENT_DATA_EVENTS_LOST:
-                log.warning("the OpenXR runtime dropped events")
-            else:
-                log.debug("OpenXR event %s", kind.name)
+            self._on_event(ev)
+
+    def _on_event(self, ev: Any) -> None:
+        """Act on one event from ``xrPollEvent`` (an ``XrEventDataBuffer``)."""
+        from vrkit.backends.openxr._xr import xr
+
+        kind = xr.StructureType(ev.type)
+        if kind == xr.StructureType.EVENT_DATA_SESSION_STATE_CHANGED:
+            e = ctypes.cast(
+                ctypes.byref(ev), ctypes.POINTER(xr.EventDataSessionStateChanged)
+            ).contents
+            self._do(self.lifecycle.on_state_changed(int(e.state), int(e.time)))
+        elif kind == xr.StructureType.EVENT_DATA_INSTANCE_LOSS_PENDING:
+            e = ctypes.cast(
+                ctypes.byref(ev), ctypes.POINTER(xr.EventDataInstanceLossPending)
+            ).contents
+            self._do(self.lifecycle.on_instance_loss_pending(int(e.loss_time)))
+        elif kind == xr.StructureType.EVENT_DATA_VISIBILITY_MASK_CHANGED_KHR:
+            e = ctypes.cast(
+                ctypes.byref(ev), ctypes.POINTER(xr.EventDataVisibilityMaskChangedKHR)
+            ).contents
+            log.info("OpenXR: visibility mask of view %d changed", int(e.view_index))
+            self._fetch_visibility_mask(int(e.view_index))
+        elif kind == xr.StructureType.EVENT_DATA_EVENTS_LOST:
+            log.warning("the OpenXR runtime dropped events")
+        else:
+            log.debug("OpenXR event %s", kind.name)
 
     def _do(self, actions: list[Any]) -> None:
         from vrkit.backends.openxr._xr import xr
