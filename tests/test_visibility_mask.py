@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vrkit.backends.openxr.hidden_area import MaskedRenderTarget, hidden_area_mesh
+from vrkit.backends.openxr.hidden_area import hidden_area_mesh
 from vrkit.core.types import EyeView, Fov, FrameInfo, Pose
 from vrkit.render import meshes
 from vrkit.render.renderer import StereoRenderer
 from vrkit.render.scene import Material, Scene
+from vrkit.render.targets import RenderTarget
 
 W, H = 80, 60
 CLEAR = (0.0, 0.0, 1.0, 1.0)
@@ -35,7 +36,7 @@ def _render(gl, fov: Fov, hidden):
     T[2, 3] = -2.0
     scene.add(meshes.quad(50.0, 50.0), T, Material((1.0, 0.0, 0.0, 1.0), False))
     renderer = StereoRenderer(gl)
-    target = MaskedRenderTarget(fb.fbo, W, H, framebuffer=fb, hidden_area=hidden)
+    target = RenderTarget(fb.fbo, W, H, framebuffer=fb, hidden_area=hidden)
     try:
         renderer.render(scene, _frame(fov), [target])
         return fb.read_rgba(), fb.read_depth()
@@ -92,7 +93,7 @@ def test_a_new_mask_replaces_the_old_gpu_copy(gl):
     T[2, 3] = -2.0
     scene.add(meshes.quad(50.0, 50.0), T, Material((1.0, 0.0, 0.0, 1.0), False))
     renderer = StereoRenderer(gl)
-    target = MaskedRenderTarget(fb.fbo, W, H, framebuffer=fb, hidden_area=left)
+    target = RenderTarget(fb.fbo, W, H, framebuffer=fb, hidden_area=left)
     try:
         renderer.render(scene, _frame(fov), [target])
         objects = gl.live_objects

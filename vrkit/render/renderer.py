@@ -145,7 +145,7 @@ class StereoRenderer:
         self.ctx.set_state(depth_test=True)
         p = self.program
         p.use()
-        hidden = getattr(target, "hidden_area", None)
+        hidden = target.hidden_area
         if hidden is not None:
             # x, y (and w = 1) as the view's projection makes them; z_ndc = -1: depth 0.
             mask_proj = proj.copy()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vrkit.gl.context import Framebuffer, GLContext
+from vrkit.render.scene import Mesh
 
 
 @dataclass
@@ -18,6 +19,9 @@ class RenderTarget:
         viewport: ``(x, y, w, h)`` in the framebuffer, bottom-left origin (GL convention).
         framebuffer: The vrkit Framebuffer when vrkit owns it (None for runtime swapchains).
         srgb: Enable GL_FRAMEBUFFER_SRGB while drawing (sRGB swapchain images).
+        hidden_area: Triangles covering the pixels the lens hides (a runtime's visibility mask,
+            positions on the view's z = -1 plane), or None when every pixel is visible; the
+            renderer marks them at the near plane in the depth buffer before drawing the scene.
     """
 
     fbo: int
@@ -26,6 +30,7 @@ class RenderTarget:
     viewport: tuple[int, int, int, int] | None = None
     framebuffer: Framebuffer | None = None
     srgb: bool = False
+    hidden_area: Mesh | None = None
 
     def bind(self, ctx: GLContext) -> None:
         """Bind the framebuffer and set the viewport (and sRGB encoding) in ``ctx``."""

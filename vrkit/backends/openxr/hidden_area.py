@@ -1,31 +1,16 @@
-"""The hidden-area mesh of a view (XR_KHR_visibility_mask) as something the renderer draws.
+"""The hidden-area mesh of a view (XR_KHR_visibility_mask) as a renderer mesh.
 
 Pure numpy and the renderer's types; no pyopenxr here, so the masking pass is testable on any
-machine with GL (``tests/test_visibility_mask.py``).
+machine with GL (``tests/test_visibility_mask.py``). A :class:`~vrkit.render.targets.RenderTarget`
+carries the mesh in its ``hidden_area``.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from vrkit.render.scene import Mesh
-from vrkit.render.targets import RenderTarget
-
-
-@dataclass
-class MaskedRenderTarget(RenderTarget):
-    """A render target with the view's hidden area (None: every pixel is visible).
-
-    Attributes:
-        hidden_area: Triangles covering the pixels the lens hides, as made by
-            :func:`hidden_area_mesh`; :class:`~vrkit.render.renderer.StereoRenderer` marks them
-            at the near plane in the depth buffer before drawing the scene.
-    """
-
-    hidden_area: Mesh | None = None
 
 
 def hidden_area_mesh(vertices: ArrayLike, indices: ArrayLike) -> Mesh | None:

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from vrkit.backends.openxr._xr import xr
-from vrkit.backends.openxr.hidden_area import MaskedRenderTarget
 from vrkit.core.errors import BackendUnavailableError
 from vrkit.gl.context import Framebuffer, GLContext, Texture
 from vrkit.render.scene import Mesh
+from vrkit.render.targets import RenderTarget
 
 # GL internal formats (numbers from the GL registry; vrkit.gl is the only OpenGL importer).
 GL_SRGB8_ALPHA8 = 0x8C43
@@ -154,7 +154,7 @@ class ViewSwapchain:
         self.depth_handle: object | None = None
         self.color_images: list[_RuntimeTexture] = []
         self.depth_images: list[_RuntimeTexture] = []
-        self._targets: dict[tuple[int, int], MaskedRenderTarget] = {}
+        self._targets: dict[tuple[int, int], RenderTarget] = {}
         self.hidden_area: Mesh | None = None
         self.acquired: int | None = None
         self.acquired_depth: int | None = None
@@ -191,7 +191,7 @@ class ViewSwapchain:
         """The framebuffers made so far, one per (colour, depth) image pair."""
         return [t.framebuffer for t in self._targets.values() if t.framebuffer is not None]
 
-    def _target(self, color: int, depth: int) -> MaskedRenderTarget:
+    def _target(self, color: int, depth: int) -> RenderTarget:
         target = self._targets.get((color, depth))
         if target is None:
             fb = Framebuffer(
@@ -202,13 +202,11 @@ class ViewSwapchain:
                 color=self.color_images[color],
                 depth_texture=self.depth_images[depth] if depth >= 0 else None,
             )
-            target = MaskedRenderTarget(
-                fb.fbo, self.width, self.height, framebuffer=fb, srgb=self.srgb
-            )
+            target = RenderTarget(fb.fbo, self.width, self.height, framebuffer=fb, srgb=self.srgb)
             self._targets[(color, depth)] = target
         return target
 
-    def acquire(self, timeout_ns: int) -> MaskedRenderTarget:
+    def acquire(self, timeout_ns: int) -> RenderTarget:
         """Acquire and wait for the next image(s); the target to draw this frame's view into.
 
         Args:
