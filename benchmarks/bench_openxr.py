@@ -326,7 +326,7 @@ def run(quick: bool) -> list[dict]:
     import vrkit  # noqa: F401  (EGL platform before OpenGL)
 
     scene = build_scene()
-    blocks, frames = (2, 30) if quick else (6, 40)
+    blocks, frames = (2, 30) if quick else (12, 40)
     t_vrkit: list[int] = []
     t_min: list[int] = []
     pair_ratios = []
