@@ -209,7 +209,7 @@ def test_perpixel_variant_matches_the_mesh(gl):
 
 def test_mesh_uvs_are_the_lens_model_at_the_vertices():
     profile = load_profile("oculus-dk1")
-    mesh = bake_eye_mesh(profile, 1, resolution=(16, 12), merge_black=False)
+    mesh = bake_eye_mesh(profile, 1, resolution=(16, 12), skip_black=False)
     assert mesh.vertices.shape == (17 * 13, 8) and len(mesh.indices) == 16 * 12 * 6
     fov = profile.eye_fov(1)
     panel = viewport_panel_tan(profile, 1, mesh.vertices[:, :2].astype(float))
@@ -340,7 +340,7 @@ def test_fov_beyond_the_lens_range_is_refused():
         bake_eye_mesh(prof, 0, (8, 8), fov=Fov.from_degrees(-60, 60, 60, -60))
 
 
-def test_merged_black_cells_draw_the_same_panel(gl):
+def test_skipped_black_cells_draw_the_same_panel(gl):
     from vrkit.render.panel import PanelLayout
 
     profile = load_profile("generic-1440x1600")
@@ -349,8 +349,9 @@ def test_merged_black_cells_draw_the_same_panel(gl):
     img[..., 0] = 200  # no black in the eye image: any crack or hole would show
     tex = gl.texture(*eye_size, data=img)
     panels, tri = [], []
-    for merge in (False, True):
-        meshes = [bake_eye_mesh(profile, e, (48, 48), merge_black=merge) for e in (0, 1)]
+    for skip in (False, True):
+        meshes = [bake_eye_mesh(profile, e, (48, 48), skip_black=skip) for e in (0, 1)]
+        assert all(m.covers_viewport is not skip for m in meshes)
         tri.append(sum(len(m.indices) // 3 for m in meshes))
         base = layout_for_profile(profile, eye_size=eye_size, distortion=False)
         layout = PanelLayout(

@@ -197,7 +197,7 @@ def to_mesh_json(
     profile = profile_from_dict(profile_data)
     eyes = {}
     for eye, name in ((0, "left"), (1, "right")):
-        mesh = bake_eye_mesh(profile, eye, resolution, merge_black=False)
+        mesh = bake_eye_mesh(profile, eye, resolution, skip_black=False)
         fov = profile.eye_fov(eye)
         eyes[name] = {
             "viewport_px": list(profile.eye_viewport(eye)),

@@ -87,7 +87,7 @@ def bake_eye_mesh(
     eye: int,
     resolution: tuple[int, int] | str = DEFAULT_RESOLUTION,
     fov: Fov | None = None,
-    merge_black: bool = True,
+    skip_black: bool = True,
 ) -> EyeMesh:
     """Bake the pre-distortion mesh of one eye.
 
@@ -97,9 +97,10 @@ def bake_eye_mesh(
         resolution: ``(cols, rows)`` grid cells over the eye viewport, or ``"auto"``
             (:func:`auto_resolution`).
         fov: Fov the eye image is rendered with; the profile's ``eye_fov(eye)`` by default.
-        merge_black: Replace each horizontal run of grid cells that are black in every channel
-            (outside the Fov) by one quad, to save triangles. The grid's vertices stay first,
-            row by row; the runs' vertices follow.
+        skip_black: Leave out the grid cells that are black in every channel (outside the
+            Fov): the compositor clears the panel to black instead, which saves their
+            triangles and, on a software rasteriser, their fragments. The grid's vertices stay
+            (row by row); only triangles are dropped.
 
     Returns:
         The mesh: positions in the eye viewport's NDC, per-channel UVs into the eye image.
@@ -137,19 +138,23 @@ def bake_eye_mesh(
         uvs.append(ideal_to_uv(ideal, fov))
     verts = np.hstack([ndc, *uvs])
     indices = grid_indices(cols, rows)
-    if merge_black:
-        verts, indices = _merge_black_cells(verts, indices, cols, rows)
-    return EyeMesh(verts.astype(np.float32), indices)
+    covers = True
+    if skip_black:
+        indices, covers = _skip_black_cells(verts, indices, cols, rows)
+    return EyeMesh(verts.astype(np.float32), indices, covers_viewport=covers)
 
 
-def _merge_black_cells(
+def _skip_black_cells(
     verts: NDArray[np.float64], indices: NDArray[np.uint32], cols: int, rows: int
-) -> tuple[NDArray[np.float64], NDArray[np.uint32]]:
-    """Replace runs of cells black in every channel by one quad per run (UV -2: black).
+) -> tuple[NDArray[np.uint32], bool]:
+    """Drop the triangles of cells black in every channel; also say whether any were dropped.
 
     A cell is black in a channel when its four corners lie beyond the same edge of [0, 1] in u
-    or in v (the UVs are linear over the cell, so all of it does). Runs share their edges'
-    exact coordinates with the neighbouring cells, so no cracks open.
+    or in v (the UVs are linear over the cell, so all of it does).
+
+    Returns:
+        The remaining triangle indices, and True when none were dropped (the mesh still
+        covers its whole viewport).
     """
     V = verts.reshape(rows + 1, cols + 1, 8)
     corners = np.stack([V[:-1, :-1], V[:-1, 1:], V[1:, :-1], V[1:, 1:]])  # (4, rows, cols, 8)
@@ -158,27 +163,8 @@ def _merge_black_cells(
         uv = corners[..., 2 + 2 * c : 4 + 2 * c]
         black &= np.any(np.all(uv < 0, axis=0) | np.all(uv > 1, axis=0), axis=-1)
     if not np.any(black):
-        return verts, indices
-    keep = indices.reshape(rows * cols, 6)[~black.ravel()].ravel()
-    padded = np.zeros((rows, cols + 2), dtype=np.int8)
-    padded[:, 1:-1] = black
-    step = np.diff(padded, axis=1)
-    r_start, c_start = np.nonzero(step == 1)
-    _, c_end = np.nonzero(step == -1)  # row-major: the k-th end closes the k-th start
-    x = V[0, :, 0]
-    y = V[:, 0, 1]
-    n_runs = len(r_start)
-    quad = np.full((n_runs, 4, 8), -2.0)
-    quad[:, 0, :2] = np.stack([x[c_start], y[r_start]], 1)
-    quad[:, 1, :2] = np.stack([x[c_end], y[r_start]], 1)
-    quad[:, 2, :2] = np.stack([x[c_start], y[r_start + 1]], 1)
-    quad[:, 3, :2] = np.stack([x[c_end], y[r_start + 1]], 1)
-    base = len(verts) + 4 * np.arange(n_runs)[:, None]
-    tri = base + np.array([0, 1, 3, 0, 3, 2])
-    return (
-        np.concatenate([verts, quad.reshape(-1, 8)]),
-        np.concatenate([keep, tri.ravel()]).astype(np.uint32),
-    )
+        return indices, True
+    return indices.reshape(rows * cols, 6)[~black.ravel()].ravel(), False
 
 
 def meshes_for_profile(
@@ -205,7 +191,7 @@ def mesh_error_px(profile: HeadsetProfile, eye: int, resolution: tuple[int, int]
     cols, rows = _check_resolution(resolution)
     fov = profile.eye_fov(eye)
     lens = profile.lens(eye)
-    V = bake_eye_mesh(profile, eye, (cols, rows), fov, merge_black=False).vertices
+    V = bake_eye_mesh(profile, eye, (cols, rows), fov, skip_black=False).vertices
     V = V.astype(np.float64).reshape(rows + 1, cols + 1, 8)
     sub = np.array([0.25, 0.5, 0.75])
     s, t = (g.ravel()[None, None, :, None] for g in np.meshgrid(sub, sub))

@@ -27,10 +27,13 @@ class EyeMesh:
             viewport's NDC ([-1, 1], +y up) and per-channel texture coordinates into the eye
             image ((0, 0) bottom-left; outside [0, 1] draws black).
         indices: (M,) uint32 triangle indices.
+        covers_viewport: False when the triangles leave parts of the viewport undrawn (cells
+            that would only draw black); the compositor then clears the panel to black first.
     """
 
     vertices: NDArray[np.float32]
     indices: NDArray[np.uint32]
+    covers_viewport: bool = True
 
     def __post_init__(self) -> None:
         v = np.asarray(self.vertices, dtype=np.float32)
@@ -128,9 +131,8 @@ class PanelCompositor:
         self.layout = layout
         pw, ph = layout.panel_size
         covered = sum(w * h for _x, _y, w, h in layout.viewports)
-        # Clearing a 2880x1600 panel costs as much as a blit on a software rasteriser: only
-        # clear when the eye viewports leave part of the panel uncovered.
-        self._needs_clear = covered < pw * ph
+        self._viewports_leave_gaps = covered < pw * ph
+        self._needs_clear = True
         self.set_meshes(layout.meshes)
 
     def set_meshes(self, meshes: list[EyeMesh]) -> None:
@@ -155,6 +157,9 @@ class PanelCompositor:
             self._vaos.append(vao)
         self.layout.meshes = list(meshes)
         self.program = self._programs[all(m.achromatic for m in meshes)]
+        # Clear only when something would otherwise keep the previous frame's pixels: the eye
+        # viewports leave part of the panel uncovered, or a mesh skips its black cells.
+        self._needs_clear = self._viewports_leave_gaps or not all(m.covers_viewport for m in meshes)
 
     def compose(self, eye_images: list[Texture], fbo: int | None = None) -> None:
         """Draw the eye images onto the panel.
