@@ -24,8 +24,6 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
-
 WARMUP = 10
 
 
@@ -80,11 +78,11 @@ class MinimalLoop:
     """A minimal pyopenxr + PyOpenGL loop (the baseline)."""
 
     def __init__(self, scene) -> None:
+        from _rawgl import RawSceneDraws
         from OpenGL import GL
 
         from vrkit.backends.openxr._xr import xr
         from vrkit.gl.context import create_headless_context
-        from vrkit.gl.shaders import load_source
 
         self.GL, self.xr = GL, xr
         self.ctx = create_headless_context()
@@ -147,42 +145,7 @@ class MinimalLoop:
             self.swapchains.append((sc, w, h, fbos))
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, 0)
 
-        prog = GL.glCreateProgram()
-        for kind, name in (
-            (GL.GL_VERTEX_SHADER, "scene.vert"),
-            (GL.GL_FRAGMENT_SHADER, "scene.frag"),
-        ):
-            s = GL.glCreateShader(kind)
-            GL.glShaderSource(s, load_source(name)[0])
-            GL.glCompileShader(s)
-            GL.glAttachShader(prog, s)
-        GL.glLinkProgram(prog)
-        self.prog = prog
-        self.u = {
-            n: GL.glGetUniformLocation(prog, n)
-            for n in ("u_model", "u_view_proj", "u_normal_matrix", "u_color", "u_lit",
-                      "u_textured", "u_light_dir", "u_ambient")
-        }  # fmt: skip
-        self.draws = []
-        for node in scene.nodes:
-            vao = GL.glGenVertexArrays(1)
-            GL.glBindVertexArray(vao)
-            vbo, ibo = GL.glGenBuffers(2)
-            data = node.mesh.interleaved()
-            GL.glBindBuffer(GL.GL_ARRAY_BUFFER, vbo)
-            GL.glBufferData(GL.GL_ARRAY_BUFFER, data.nbytes, data, GL.GL_STATIC_DRAW)
-            for loc, n, off in ((0, 3, 0), (1, 3, 12), (2, 4, 24), (3, 2, 40)):
-                GL.glEnableVertexAttribArray(loc)
-                GL.glVertexAttribPointer(loc, n, GL.GL_FLOAT, GL.GL_FALSE, 48, ctypes.c_void_p(off))
-            GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, ibo)
-            GL.glBufferData(
-                GL.GL_ELEMENT_ARRAY_BUFFER, node.mesh.indices.nbytes, node.mesh.indices,
-                GL.GL_STATIC_DRAW,
-            )  # fmt: skip
-            GL.glBindVertexArray(0)
-            m = node.transform.astype(np.float32)
-            nm = np.linalg.inv(node.transform[:3, :3]).T.astype(np.float32)
-            self.draws.append((vao, len(node.mesh.indices), m, nm, node.material.color))
+        self.raw = RawSceneDraws(scene)
         self.clear = scene.clear_color
         self.running = False
         self.exiting = False
@@ -233,7 +196,6 @@ class MinimalLoop:
                     space=self.space,
                 ),
             )
-            light = np.array([0.3, 1.0, 0.5]) / np.linalg.norm([0.3, 1.0, 0.5])
             proj_views = []
             for v, (sc, w, h, fbos) in zip(views, self.swapchains, strict=True):
                 i = xr.acquire_swapchain_image(sc, xr.SwapchainImageAcquireInfo())
@@ -247,19 +209,7 @@ class MinimalLoop:
                 GL.glEnable(GL.GL_FRAMEBUFFER_SRGB)
                 GL.glClearColor(*self.clear)
                 GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
-                GL.glEnable(GL.GL_DEPTH_TEST)
-                GL.glUseProgram(self.prog)
-                GL.glUniformMatrix4fv(self.u["u_view_proj"], 1, GL.GL_TRUE, vp.astype(np.float32))
-                GL.glUniform3f(self.u["u_light_dir"], *light)
-                GL.glUniform1f(self.u["u_ambient"], 0.3)
-                GL.glUniform1i(self.u["u_textured"], 0)
-                GL.glUniform1i(self.u["u_lit"], 1)
-                for vao, count, m, nm, color in self.draws:
-                    GL.glUniformMatrix4fv(self.u["u_model"], 1, GL.GL_TRUE, m)
-                    GL.glUniformMatrix3fv(self.u["u_normal_matrix"], 1, GL.GL_TRUE, nm)
-                    GL.glUniform4f(self.u["u_color"], *color)
-                    GL.glBindVertexArray(vao)
-                    GL.glDrawElements(GL.GL_TRIANGLES, count, GL.GL_UNSIGNED_INT, None)
+                self.raw.draw(vp)
                 xr.release_swapchain_image(sc, xr.SwapchainImageReleaseInfo())
                 proj_views.append(
                     xr.CompositionLayerProjectionView(

@@ -8,16 +8,15 @@ ratio is vrkit's per-frame cost over the raw script's.
 
 from __future__ import annotations
 
-import ctypes
 import statistics
 import time
 
 import numpy as np
+from _rawgl import RawSceneDraws, compile_program
 from OpenGL import GL
 
 from vrkit.core.types import Fov, FrameInfo, Pose
 from vrkit.gl.context import create_headless_context
-from vrkit.gl.shaders import load_source
 from vrkit.math.projection import projection_from_fov
 from vrkit.math.stereo import eye_views
 from vrkit.math.transforms import invert_transform, transform
@@ -49,53 +48,8 @@ class RawScript:
     """What a careful author would write with PyOpenGL directly, no vrkit."""
 
     def __init__(self, scene: Scene) -> None:
-        def compile_prog(vs_name, fs_name):
-            prog = GL.glCreateProgram()
-            for kind, name in ((GL.GL_VERTEX_SHADER, vs_name), (GL.GL_FRAGMENT_SHADER, fs_name)):
-                s = GL.glCreateShader(kind)
-                GL.glShaderSource(s, load_source(name)[0])
-                GL.glCompileShader(s)
-                GL.glAttachShader(prog, s)
-            GL.glLinkProgram(prog)
-            return prog
-
-        self.prog = compile_prog("scene.vert", "scene.frag")
-        self.panel_prog = compile_prog("blit.vert", "blit.frag")
-        self.u = {
-            n: GL.glGetUniformLocation(self.prog, n)
-            for n in (
-                "u_model",
-                "u_view_proj",
-                "u_normal_matrix",
-                "u_color",
-                "u_lit",
-                "u_textured",
-                "u_light_dir",
-                "u_ambient",
-            )
-        }
-        self.draws = []
-        for node in scene.nodes:
-            vao = GL.glGenVertexArrays(1)
-            GL.glBindVertexArray(vao)
-            vbo, ibo = GL.glGenBuffers(2)
-            data = node.mesh.interleaved()
-            GL.glBindBuffer(GL.GL_ARRAY_BUFFER, vbo)
-            GL.glBufferData(GL.GL_ARRAY_BUFFER, data.nbytes, data, GL.GL_STATIC_DRAW)
-            for loc, n, off in ((0, 3, 0), (1, 3, 12), (2, 4, 24), (3, 2, 40)):
-                GL.glEnableVertexAttribArray(loc)
-                GL.glVertexAttribPointer(loc, n, GL.GL_FLOAT, GL.GL_FALSE, 48, ctypes.c_void_p(off))
-            GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, ibo)
-            GL.glBufferData(
-                GL.GL_ELEMENT_ARRAY_BUFFER,
-                node.mesh.indices.nbytes,
-                node.mesh.indices,
-                GL.GL_STATIC_DRAW,
-            )
-            GL.glBindVertexArray(0)
-            m = node.transform.astype(np.float32)
-            nm = np.linalg.inv(node.transform[:3, :3]).T.astype(np.float32)
-            self.draws.append((vao, len(node.mesh.indices), m, nm, node.material.color))
+        self.scene_draws = RawSceneDraws(scene)
+        self.panel_prog = compile_program("blit.vert", "blit.frag")
         self.fbos, self.texs = [], []
         for w, h in (EYE, EYE, (2 * EYE[0], EYE[1])):
             fbo = GL.glGenFramebuffers(1)
@@ -121,7 +75,6 @@ class RawScript:
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, 0)
 
     def frame(self, views) -> None:
-        light = np.array([0.3, 1.0, 0.5]) / np.linalg.norm([0.3, 1.0, 0.5])
         for view, fbo in zip(views, self.fbos[:2], strict=True):
             vp = (projection_from_fov(view.fov) @ invert_transform(view.pose.matrix())).astype(
                 np.float32
@@ -130,19 +83,7 @@ class RawScript:
             GL.glViewport(0, 0, *EYE)
             GL.glClearColor(0.05, 0.05, 0.08, 1)
             GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
-            GL.glEnable(GL.GL_DEPTH_TEST)
-            GL.glUseProgram(self.prog)
-            GL.glUniformMatrix4fv(self.u["u_view_proj"], 1, GL.GL_TRUE, vp)
-            GL.glUniform3f(self.u["u_light_dir"], *light)
-            GL.glUniform1f(self.u["u_ambient"], 0.3)
-            GL.glUniform1i(self.u["u_textured"], 0)
-            GL.glUniform1i(self.u["u_lit"], 1)
-            for vao, count, m, nm, color in self.draws:
-                GL.glUniformMatrix4fv(self.u["u_model"], 1, GL.GL_TRUE, m)
-                GL.glUniformMatrix3fv(self.u["u_normal_matrix"], 1, GL.GL_TRUE, nm)
-                GL.glUniform4f(self.u["u_color"], *color)
-                GL.glBindVertexArray(vao)
-                GL.glDrawElements(GL.GL_TRIANGLES, count, GL.GL_UNSIGNED_INT, None)
+            self.scene_draws.draw(vp)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.fbos[2])
         GL.glDisable(GL.GL_DEPTH_TEST)
         GL.glUseProgram(self.panel_prog)
