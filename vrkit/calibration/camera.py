@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vrkit.core.errors import DataError, InputError
+from vrkit.core.jsonfile import read_json
 
 CAMERA_FORMAT = "vrkit.camera"
 CAMERA_VERSION = 1
@@ -181,12 +182,7 @@ class CameraModel:
     def load(cls, path: str | Path) -> CameraModel:
         """Read a camera JSON file written by :meth:`save`."""
         p = Path(path)
-        if not p.is_file():
-            raise InputError(f"camera file {str(p)!r} does not exist")
-        try:
-            data = json.loads(p.read_text())
-        except json.JSONDecodeError as exc:
-            raise InputError(f"camera file {str(p)!r} is not valid JSON: {exc}") from None
+        data = read_json(p, "camera file")
         return cls.from_dict(data, source=f"camera file {str(p)!r}")
 
     def horizontal_fov_deg(self) -> float:

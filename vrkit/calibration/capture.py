@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from vrkit.calibration.intrinsics import IMAGE_SUFFIXES
 from vrkit.calibration.patterns import PatternFrame, PatternSet
 from vrkit.core.errors import BackendUnavailableError, DataError, InputError
+from vrkit.core.jsonfile import read_json
 
 CAPTURES_FORMAT = "vrkit.captures"
 CAPTURES_VERSION = 1
@@ -236,10 +237,7 @@ def capture_files(folder: str | Path, pattern: PatternSet) -> dict[str, Path | N
     index = d / "captures.json"
     out: dict[str, Path | None] = {f.name: None for f in pattern.frames}
     if index.is_file():
-        try:
-            data = json.loads(index.read_text())
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{index} is not valid JSON: {exc}") from None
+        data = read_json(index, "capture index")
         if data.get("format") != CAPTURES_FORMAT or data.get("version") != CAPTURES_VERSION:
             raise InputError(
                 f"{index} is not a vrkit captures file version {CAPTURES_VERSION} "

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vrkit.core.errors import InputError
+from vrkit.core.jsonfile import read_json
 
 PATTERN_FORMAT = "vrkit.pattern"
 PATTERN_VERSION = 1
@@ -276,12 +277,7 @@ class PatternSet:
         p = Path(path)
         if p.is_dir():
             p = p / "pattern.json"
-        if not p.is_file():
-            raise InputError(f"pattern description {str(p)!r} does not exist")
-        try:
-            data = json.loads(p.read_text())
-        except json.JSONDecodeError as exc:
-            raise InputError(f"pattern description {str(p)!r} is not valid JSON: {exc}") from None
+        data = read_json(p, "pattern description")
         return cls.from_dict(data, f"pattern description {str(p)!r}")
 
 

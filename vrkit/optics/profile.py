@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vrkit.core.errors import InputError, ProfileError
+from vrkit.core.jsonfile import read_json
 from vrkit.core.types import LEFT, RIGHT, Fov
 from vrkit.optics.base import LensModel
 from vrkit.optics.models import lens_model_from_dict
@@ -444,15 +445,5 @@ def load_profile(name_or_path: str | Path) -> HeadsetProfile:
                 "to a .json file",
             )
         path = candidate
-    if not path.is_file():
-        raise ProfileError(f"headset profile file {text!r} does not exist")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise ProfileError(
-            f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{path}: cannot read: {exc}") from None
+    data = read_json(path, "headset profile file", ProfileError)
     return profile_from_dict(data, path)

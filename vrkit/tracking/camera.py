@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vrkit.core.errors import InputError, ProfileError
+from vrkit.core.jsonfile import read_json
 from vrkit.math import transforms as tf
 
 F64 = NDArray[np.float64]
@@ -268,12 +269,7 @@ class Rig:
     def load(cls, path: str | Path) -> Rig:
         """Read a rig JSON file; errors name the file."""
         path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError as exc:
-            raise InputError(f"rig file {str(path)!r} not found") from exc
-        except json.JSONDecodeError as exc:
-            raise ProfileError(f"rig file {str(path)!r} is not valid JSON: {exc}") from exc
+        data = read_json(path, "rig file", ProfileError)
         try:
             return cls.from_dict(data)
         except ProfileError as exc:

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vrkit.core.errors import DataError, InputError
+from vrkit.core.jsonfile import read_json
 from vrkit.tracking.sources import FrameSet, FrameSource, read_image
 
 log = logging.getLogger(__name__)
@@ -113,12 +114,9 @@ class RecordingSource(FrameSource):
     def __init__(self, folder: str | Path, realtime: bool = False) -> None:
         self.folder = Path(folder)
         path = self.folder / "index.json"
-        try:
-            index = json.loads(path.read_text())
-        except FileNotFoundError as exc:
-            raise InputError(f"recording {str(self.folder)!r} has no index.json") from exc
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path} is not valid JSON: {exc}") from exc
+        if not path.is_file():
+            raise InputError(f"recording {str(self.folder)!r} has no index.json")
+        index = read_json(path, "recording index", DataError)
         if index.get("schema") != RECORDING_SCHEMA:
             raise DataError(f"{path}: schema {index.get('schema')!r}, expected "
                             f"{RECORDING_SCHEMA!r}")  # fmt: skip

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from vrkit.core.errors import InputError, ProfileError
+from vrkit.core.errors import ProfileError
+from vrkit.core.jsonfile import read_json
 
 F64 = NDArray[np.float64]
 TARGET_SCHEMA = "vrkit.tracking.target/1"
@@ -170,12 +171,7 @@ class Target:
     def load(cls, path: str | Path) -> Target:
         """Read a target JSON file; errors name the file."""
         path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError as exc:
-            raise InputError(f"target file {str(path)!r} not found") from exc
-        except json.JSONDecodeError as exc:
-            raise ProfileError(f"target file {str(path)!r} is not valid JSON: {exc}") from exc
+        data = read_json(path, "target file", ProfileError)
         try:
             return cls.from_dict(data)
         except ProfileError as exc:

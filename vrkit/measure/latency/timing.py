@@ -37,6 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vrkit.core.errors import DataError, InputError
+from vrkit.core.jsonfile import read_json
 
 TIMING_KEYS: tuple[str, ...] = (
     "pose_sample_ns",
@@ -186,12 +187,7 @@ class FrameTimingRecorder:
         p = Path(path)
         if p.is_dir():
             p = p / "run.json"
-        if not p.is_file():
-            raise InputError(f"run file {str(p)!r} does not exist", "pass a run.json or its folder")
-        try:
-            doc = json.loads(p.read_text())
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{p} is not valid JSON: {exc}") from exc
+        doc = read_json(p, "run file", hint="pass a run.json or its folder")
         frames = doc.get("frames") if isinstance(doc, dict) else None
         if not isinstance(frames, list) or not frames:
             raise DataError(f"{p} has no per-frame records under 'frames'")
