@@ -230,3 +230,14 @@ def test_csv_round_trip_and_bad_rows(tmp_path):
     )
     with pytest.raises(DataError, match="non-finite motion readings, first at row 1"):
         estimate_steady_latency(nan_log)
+
+
+def test_automatic_onset_threshold_lifts_the_light_out_of_its_noise():
+    """Default rig (gamma 2.2, 12-bit photodiode, 0.2 % noise): the motion-only threshold moves
+    the light by less than its noise; the automatic one is raised until onsets are measurable."""
+    sim = simulate(duration_s=30, seed=0)
+    onset = estimate_onset_latency(sim.log)
+    assert onset.threshold > 1.0  # above the motion-only automatic level (~0.5 deg here)
+    assert len(onset.events) >= 6
+    # no prediction: every onset shows the plain delay, give or take one 90 Hz frame
+    assert abs(onset.latency_s - sim.true_latency_s) < 1 / 90

@@ -741,7 +741,8 @@ def estimate_onset_latency(
     Args:
         log: The sensor log (gradient scene, with pauses in the motion).
         threshold: Motion distance from rest that counts as moved, motion units; automatic
-            (8x noise or 1 % of range) when None.
+            when None: the largest of 8x the motion noise, 1 % of its range, and the motion
+            that moves the light by 12x its noise at the gradient's typical slope.
         min_pause_s: Shortest stillness before an onset, seconds.
         max_latency_s: Longest response time searched, seconds.
         rate_hz: Analysis rate (log's median rate when None).
@@ -769,6 +770,14 @@ def estimate_onset_latency(
         n_segments=1,
     )
     light_map = steady.light_map
+    noise = noise_sigma(li)
+    if threshold is None and light_map is not None:
+        # An automatic threshold must also move the light clearly out of its noise: at the
+        # gradient's typical slope (over the middle 80 % of the motion) by 12 noise levels.
+        m_lo, m_hi = np.percentile(m, [10.0, 90.0])
+        l_lo, l_hi = light_map(np.array([m_lo, m_hi]))
+        if m_hi > m_lo and l_hi != l_lo:
+            thr = max(thr, 12.0 * noise * (m_hi - m_lo) / abs(float(l_hi - l_lo)))
     onsets, rests, pause_ends = detect_onsets(m, fs, thr, min_pause_s)
     if onsets.size == 0:
         raise DataError(
@@ -776,7 +785,6 @@ def estimate_onset_latency(
             f"within {thr / 4:.4g} of a rest level and then moves by {thr:.4g}",
             "record pauses of stillness between movements (or lower --min-pause)",
         )
-    noise = noise_sigma(li)
     win = max(2, round(0.5 * min_pause_s * fs))
     hold = max(1, round(0.002 * fs))  # a response must last 2 ms, not be one noise spike
     events: list[OnsetEvent] = []
