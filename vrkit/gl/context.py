@@ -690,6 +690,7 @@ def create_window_context(
     monitor: str | int | None = None,
     vsync: bool = True,
     resizable: bool = True,
+    context_api: str = "egl",
 ) -> GLContext:
     """Create a glfw window with an OpenGL 3.3 core context (works under Xvfb).
 
@@ -701,10 +702,13 @@ def create_window_context(
         monitor: Full screen on this monitor (name or index), or None for a window.
         vsync: Swap interval 1 (wait for vertical blank) or 0.
         resizable: Let the user resize the window.
+        context_api: ``"egl"`` (the context is made through EGL, also on X11) or ``"native"``
+            (the platform's own API: GLX on X11), e.g. for an OpenXR runtime that binds GLX.
 
     Raises:
         BackendUnavailableError: No display, or the monitor does not exist.
+        InputError: ``context_api`` is neither ``"egl"`` nor ``"native"``.
     """
     from vrkit.gl.window import WindowContext
 
-    return WindowContext(width, height, title, visible, monitor, vsync, resizable)
+    return WindowContext(width, height, title, visible, monitor, vsync, resizable, context_api)

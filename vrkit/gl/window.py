@@ -181,6 +181,54 @@ def glfw_x11_window(ctx: WindowContext) -> int:
         return 0
 
 
+#: ``context_api`` values: glfw's context creation API for each.
+CONTEXT_APIS = {"egl": glfw.EGL_CONTEXT_API, "native": glfw.NATIVE_CONTEXT_API}
+
+
+def check_context_api(context_api: str) -> str:
+    """Validate a ``context_api`` name (``"egl"`` or ``"native"``) and return it.
+
+    Raises:
+        InputError: Any other value.
+    """
+    if context_api not in CONTEXT_APIS:
+        raise InputError(
+            f"context_api must be 'egl' or 'native' (GLX on X11), got {context_api!r}",
+            "use 'egl' (the default) unless something needs the platform's own context API",
+        )
+    return context_api
+
+
+def _install_any_current_context() -> None:
+    """Let PyOpenGL see a GLX context as current while it stays on its EGL platform.
+
+    GL calls themselves reach a GLX context (glvnd's libOpenGL dispatches by the current
+    context), but PyOpenGL asks its platform for "the current context" to key per-context data:
+    ``glVertexAttribPointer`` stores its pointer there and raises "Attempt to retrieve context
+    when no valid context" when ``eglGetCurrentContext`` returns none. This replaces the
+    platform's answer with the current EGL context, else the current GLX one (both are
+    distinct pointers, so per-context data stays separate). Idempotent.
+    """
+    import OpenGL.platform
+
+    platform = OpenGL.platform.PLATFORM
+    if getattr(platform, "_vrkit_any_context", False):
+        return
+    egl_current = platform.GetCurrentContext  # the platform's own (ctypes) function
+    lib = ctypes.util.find_library("GLX") or "libGLX.so.0"
+    glx_current = ctypes.CDLL(lib).glXGetCurrentContext
+    glx_current.restype = ctypes.c_void_p
+
+    def any_current_context() -> int | None:
+        return egl_current() or glx_current()
+
+    for target in (platform, OpenGL.platform):
+        target.GetCurrentContext = any_current_context
+        target.CurrentContextIsValid = any_current_context
+    platform._vrkit_any_context = True
+    log.debug("PyOpenGL (%s) sees EGL or GLX contexts as current", type(platform).__name__)
+
+
 def _find_monitor(spec: str | int) -> Any:
     monitors = glfw.get_monitors()
     names = [glfw.get_monitor_name(m).decode(errors="replace") for m in monitors]
@@ -201,8 +249,14 @@ def _find_monitor(spec: str | int) -> Any:
 class WindowContext(GLContext):
     """A glfw window and its OpenGL 3.3 core context.
 
+    The context is made through EGL (``context_api="egl"``, the default) or the platform's own
+    API (``"native"``: GLX on X11). PyOpenGL stays on its EGL platform either way: its GL
+    entry points come from glvnd's libOpenGL, which dispatches to whichever context is current,
+    however it was made current.
+
     Attributes:
         window: The glfw window handle.
+        context_api: ``"egl"`` or ``"native"``.
     """
 
     kind = "window"
@@ -216,8 +270,12 @@ class WindowContext(GLContext):
         monitor: str | int | None = None,
         vsync: bool = True,
         resizable: bool = True,
+        context_api: str = "egl",
     ) -> None:
         super().__init__()
+        self.context_api = check_context_api(context_api)
+        if context_api == "native":
+            _install_any_current_context()
         _init_glfw()
         try:
             mon = _find_monitor(monitor) if monitor is not None else None
@@ -226,7 +284,7 @@ class WindowContext(GLContext):
             glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
             glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
             glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, True)
-            glfw.window_hint(glfw.CONTEXT_CREATION_API, glfw.EGL_CONTEXT_API)
+            glfw.window_hint(glfw.CONTEXT_CREATION_API, CONTEXT_APIS[context_api])
             glfw.window_hint(glfw.VISIBLE, visible)
             glfw.window_hint(glfw.RESIZABLE, resizable)
             if mon is not None:
@@ -236,7 +294,8 @@ class WindowContext(GLContext):
             self.window = glfw.create_window(width, height, title, mon, None)
             if not self.window:
                 raise BackendUnavailableError(
-                    f"glfw could not create a {width}x{height} OpenGL 3.3 window"
+                    f"glfw could not create a {width}x{height} OpenGL 3.3 window "
+                    f"({context_api} context API)"
                 )
         except BaseException:
             _done_glfw()
@@ -244,6 +303,35 @@ class WindowContext(GLContext):
         self.monitor = mon
         self.make_current()
         glfw.swap_interval(1 if vsync else 0)
+
+    def native_handles(self) -> dict[str, int]:
+        """The window's platform handles as integers (0 when glfw has none of that kind).
+
+        Keys: ``x11_display`` (``Display*``), ``x11_window``, and for a native context on X11
+        ``glx_context`` (``GLXContext``) and ``glx_window`` (the ``GLXWindow`` drawable), for
+        an EGL context ``egl_display``, ``egl_context`` and ``egl_surface``.
+        """
+        getters: dict[str, Callable[[], Any]] = {
+            "x11_display": glfw.get_x11_display,
+            "x11_window": lambda: glfw.get_x11_window(self.window),
+        }
+        if self.context_api == "native":
+            getters["glx_context"] = lambda: glfw.get_glx_context(self.window)
+            getters["glx_window"] = lambda: glfw.get_glx_window(self.window)
+        else:
+            getters["egl_display"] = glfw.get_egl_display
+            getters["egl_context"] = lambda: glfw.get_egl_context(self.window)
+            getters["egl_surface"] = lambda: glfw.get_egl_surface(self.window)
+        out = {}
+        for key, get in getters.items():
+            try:
+                value = get()
+            except (AttributeError, glfw.GLFWError):
+                value = None
+            if isinstance(value, ctypes.c_void_p):
+                value = value.value
+            out[key] = int(value or 0)
+        return out
 
     @property
     def display_lost(self) -> bool:
