@@ -1,8 +1,9 @@
-"""The window binding: a glfw window context under Xvfb, bound to the session.
+"""The window bindings: a glfw window context under Xvfb, bound to the session.
 
-vrkit's glfw windows create their contexts through EGL (also on X11), so the binding is
-XR_MNDX_egl_enable with the window's EGL handles; a GLX window context would use
-XR_KHR_opengl_enable's Xlib binding.
+``openxr_gl="window"``: the window's context is made through EGL, so the binding is
+XR_MNDX_egl_enable with the window's EGL handles. ``openxr_gl="glx"``: a native GLX context,
+bound through XR_KHR_opengl_enable's Xlib binding (display, FBConfig, visual, drawable,
+context), the one SteamVR and most Linux runtimes take.
 """
 
 from __future__ import annotations
@@ -45,20 +46,20 @@ def xvfb(monkeypatch):
     proc.wait(timeout=10)
 
 
-def test_window_context_binding_submits_frames_and_pixels(xvfb):
+@pytest.mark.parametrize(
+    ("mode", "extension"),
+    [("window", "XR_MNDX_egl_enable"), ("glx", "XR_KHR_opengl_enable")],
+)
+def test_window_context_binding_submits_frames_and_pixels(xvfb, mode, extension):
     assert os.environ["DISPLAY"] == xvfb
-    backend = OpenXRBackend(RunConfig(eye_size=(96, 64), extra={"openxr_gl": "window"}))
+    backend = OpenXRBackend(RunConfig(eye_size=(96, 64), extra={"openxr_gl": mode}))
     backend.open()
     reads = []
     clear = (0.0, 1.0, 0.0, 1.0)
     try:
-        from vrkit.backends.openxr import glbinding
-
-        backend.gl.make_current()
-        current = glbinding.current_egl_binding()
-        expected = current.extension if current else glbinding.OPENGL_EXTENSION
-        assert backend.graphics_binding == expected
+        assert backend.graphics_binding == extension
         assert backend.gl.kind == "window"
+        assert backend.gl.context_api == ("native" if mode == "glx" else "egl")
         from vrkit.render.renderer import StereoRenderer
 
         renderer = StereoRenderer(backend.gl)

@@ -158,8 +158,11 @@ class OpenXRBackend(Backend):
     """Renders into OpenXR swapchains; the runtime's compositor shows them on the headset.
 
     ``RunConfig.extra`` options (all optional):
-        ``openxr_gl``: ``"auto"`` (EGL when the runtime has XR_MNDX_egl_enable, else a hidden
-        glfw window), ``"egl"`` or ``"window"``.
+        ``openxr_gl``: ``"auto"`` (headless EGL when the runtime has XR_MNDX_egl_enable, else a
+        hidden glfw window with a GLX context), ``"egl"``, ``"window"`` (a glfw window whose
+        context is made through EGL: XR_MNDX_egl_enable's binding) or ``"glx"`` (a glfw window
+        with a native GLX context: XR_KHR_opengl_enable's Xlib binding, SteamVR and most Linux
+        runtimes).
         ``openxr_space``: ``"stage"`` (default when offered, floor at y = 0) or ``"local"``.
         ``openxr_timeout_s``: Longest wait for ``xrWaitFrame`` / an image (default 5 s).
         ``openxr_ready_timeout_s``: Longest wait for the session to become READY (default 10 s).
@@ -520,31 +523,46 @@ class OpenXRBackend(Backend):
 
         # 1. GL context (and so the binding kind).
         mode = str(self.config.extra.get("openxr_gl", "auto"))
-        if mode not in ("auto", "egl", "window"):
-            raise BackendUnavailableError(f"openxr_gl must be auto, egl or window, got {mode!r}")
-        use_egl = mode == "egl" or (mode == "auto" and glbinding.EGL_EXTENSION in available)
-        if use_egl and glbinding.EGL_EXTENSION not in available:
+        if mode not in ("auto", "egl", "window", "glx"):
             raise BackendUnavailableError(
-                f"the OpenXR runtime lacks {glbinding.EGL_EXTENSION} (headless EGL binding)",
-                "use openxr_gl=window with a display",
+                f"openxr_gl must be auto, egl, window or glx, got {mode!r}"
+            )
+        if mode == "auto":
+            mode = "egl" if glbinding.EGL_EXTENSION in available else "glx"
+        if mode in ("egl", "window") and glbinding.EGL_EXTENSION not in available:
+            raise BackendUnavailableError(
+                f"the OpenXR runtime lacks {glbinding.EGL_EXTENSION} (openxr_gl={mode!r} binds "
+                "an EGL context)",
+                "use openxr_gl=glx (a GLX window) with an X display",
             )
         if glbinding.OPENGL_EXTENSION not in available:
             raise BackendUnavailableError("the OpenXR runtime has no OpenGL support (KHR)")
         from vrkit.gl.context import create_headless_context, create_window_context
 
-        if use_egl:
+        if mode == "egl":
             ctx = create_headless_context()
         else:
-            ctx = create_window_context(640, 360, title="vrkit OpenXR mirror", visible=False)
+            ctx = create_window_context(
+                640,
+                360,
+                title="vrkit OpenXR mirror",
+                visible=False,
+                context_api="native" if mode == "glx" else "egl",
+            )
         self._ctx = ctx
         stack.callback(self._release_gl)
-        # The binding follows the context: vrkit's EGL context, or a window whose context is
-        # GLX (XR_KHR_opengl_enable's Xlib binding) or EGL on X11 (XR_MNDX_egl_enable again).
+        # The binding follows the context: vrkit's headless EGL context or a glfw window made
+        # through EGL (XR_MNDX_egl_enable), or a window with a native GLX context
+        # (XR_KHR_opengl_enable's Xlib binding).
         ctx.make_current()
-        if use_egl:
+        if mode == "egl":
             binding = glbinding.egl_binding(ctx.display, ctx.config, ctx.context)
+        elif mode == "window":
+            binding = glbinding.current_egl_binding()
+            if binding is None:
+                raise BackendUnavailableError("the glfw window has no current EGL context")
         else:
-            binding = glbinding.current_egl_binding() or glbinding.glx_binding()
+            binding = glbinding.glx_binding(ctx.native_handles())
         if binding.extension not in available:
             raise BackendUnavailableError(
                 f"the window's {binding.kind.upper()} context needs {binding.extension}, "

@@ -1,9 +1,10 @@
 """The OpenXR graphics binding for a vrkit GL context (EGL or GLX).
 
-With vrkit's headless EGL context the binding is ``XR_MNDX_egl_enable`` (Monado; no window, no X).
-With a glfw window (GLX) it is ``XR_KHR_opengl_enable``'s Xlib binding, whose handles are read
-with ctypes from libGLX for the context current on this thread (PyOpenGL's GLX module is not
-usable while PyOpenGL runs on its EGL platform).
+With vrkit's headless EGL context, or a glfw window made through EGL, the binding is
+``XR_MNDX_egl_enable`` (Monado). With a glfw window whose context is native (GLX on X11) it is
+``XR_KHR_opengl_enable``'s Xlib binding (SteamVR and most Linux runtimes), built from glfw's
+native handles plus the context's FBConfig and visual read with ctypes from libGLX (PyOpenGL's
+GLX module is not usable while PyOpenGL runs on its EGL platform).
 """
 
 from __future__ import annotations
@@ -102,26 +103,65 @@ def current_egl_binding() -> GraphicsBinding | None:
     return GraphicsBinding("egl", EGL_EXTENSION, struct, (libegl, get_proc))
 
 
-def glx_binding() -> GraphicsBinding:
-    """``XrGraphicsBindingOpenGLXlibKHR`` for the GLX context current on this thread.
+#: GLX attribute names (GL/glx.h).
+_GLX_VISUAL_ID, _GLX_SCREEN, _GLX_FBCONFIG_ID = 0x800B, 0x800C, 0x8013
+
+
+def glx_binding(handles: dict[str, int]) -> GraphicsBinding:
+    """``XrGraphicsBindingOpenGLXlibKHR`` for a glfw window with a native (GLX) context.
+
+    ``xDisplay``, ``glxDrawable`` and ``glxContext`` come from glfw's native accessors; the
+    context's ``GLXFBConfig`` and its X visual id are asked of libGLX (``glXQueryContext``
+    for the config id and screen, ``glXChooseFBConfig`` by that id).
+
+    Args:
+        handles: ``WindowContext.native_handles()`` of a ``context_api="native"`` window:
+            ``x11_display``, ``glx_context``, ``glx_window``.
 
     Raises:
-        BackendUnavailableError: No GLX context is current.
+        BackendUnavailableError: The window has no GLX context, or its config is not found.
     """
-    libglx = _load(("libGLX.so.0", "libGL.so.1"))
-    for fn in ("glXGetCurrentDisplay", "glXGetCurrentContext", "glXGetCurrentDrawable"):
-        getattr(libglx, fn).restype = ctypes.c_void_p
-    display = libglx.glXGetCurrentDisplay()
-    context = libglx.glXGetCurrentContext()
-    drawable = libglx.glXGetCurrentDrawable()
-    if not display or not context:
+    display, context = handles.get("x11_display", 0), handles.get("glx_context", 0)
+    drawable = handles.get("glx_window", 0)
+    if not display or not context or not drawable:
         raise BackendUnavailableError(
-            "no GLX context is current for the OpenXR OpenGL binding",
-            "make the window's context current before opening the OpenXR session",
+            f"the window has no GLX context for the OpenXR Xlib binding (handles {handles})",
+            "create the window with context_api='native' on an X11 display",
         )
-    struct = xr.GraphicsBindingOpenGLXlibKHR()
-    field_types = dict(xr.GraphicsBindingOpenGLXlibKHR._fields_)
-    struct.x_display = ctypes.cast(display, field_types["x_display"])
-    struct.glx_context = ctypes.cast(context, field_types["glx_context"])
-    struct.glx_drawable = int(drawable or 0)
-    return GraphicsBinding("glx", OPENGL_EXTENSION, struct, (libglx,))
+    libglx = _load(("libGLX.so.0", "libGL.so.1"))
+    libglx.glXQueryContext.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+                                       ctypes.POINTER(ctypes.c_int)]  # fmt: skip
+    config_id, screen = ctypes.c_int(0), ctypes.c_int(0)
+    dpy, ctx = ctypes.c_void_p(display), ctypes.c_void_p(context)
+    if libglx.glXQueryContext(dpy, ctx, _GLX_FBCONFIG_ID, ctypes.byref(config_id)) != 0:
+        raise BackendUnavailableError("glXQueryContext could not read the context's FBConfig id")
+    libglx.glXQueryContext(dpy, ctx, _GLX_SCREEN, ctypes.byref(screen))
+    libglx.glXChooseFBConfig.restype = ctypes.POINTER(ctypes.c_void_p)
+    libglx.glXChooseFBConfig.argtypes = [ctypes.c_void_p, ctypes.c_int,
+                                         ctypes.POINTER(ctypes.c_int),
+                                         ctypes.POINTER(ctypes.c_int)]  # fmt: skip
+    attribs = (ctypes.c_int * 3)(_GLX_FBCONFIG_ID, config_id.value, 0)
+    count = ctypes.c_int(0)
+    configs = libglx.glXChooseFBConfig(dpy, screen.value, attribs, ctypes.byref(count))
+    if not configs or count.value < 1:
+        raise BackendUnavailableError(
+            f"GLX has no FBConfig with the window context's id 0x{config_id.value:x}"
+        )
+    fbconfig = configs[0]
+    libx11 = _load(("libX11.so.6", "libX11.so"))
+    libx11.XFree.argtypes = [ctypes.c_void_p]
+    libx11.XFree(configs)  # the array; the config itself belongs to the display
+    libglx.glXGetFBConfigAttrib.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+                                            ctypes.POINTER(ctypes.c_int)]  # fmt: skip
+    visual_id = ctypes.c_int(0)
+    libglx.glXGetFBConfigAttrib(dpy, ctypes.c_void_p(fbconfig), _GLX_VISUAL_ID,
+                                ctypes.byref(visual_id))  # fmt: skip
+    types = dict(xr.GraphicsBindingOpenGLXlibKHR._fields_)
+    struct = xr.GraphicsBindingOpenGLXlibKHR(
+        x_display=ctypes.cast(ctypes.c_void_p(display), types["x_display"]),
+        visualid=visual_id.value,
+        glx_fbconfig=ctypes.cast(ctypes.c_void_p(fbconfig), types["glx_fbconfig"]),
+        glx_drawable=int(drawable),
+        glx_context=ctypes.cast(ctypes.c_void_p(context), types["glx_context"]),
+    )
+    return GraphicsBinding("glx", OPENGL_EXTENSION, struct, (libglx, libx11))
