@@ -11,6 +11,7 @@ import ctypes
 
 import numpy as np
 import pytest
+from OpenGL import GL
 from xvfb import xvfb  # noqa: F401  (fixture)
 
 from vrkit.core.errors import InputError
@@ -94,3 +95,34 @@ def test_context_api_is_validated_before_any_display_is_needed(monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     with pytest.raises(InputError, match=r"context_api must be 'egl' or 'native'.*'glx'"):
         create_window_context(64, 64, context_api="glx")
+
+
+def test_egl_and_glx_contexts_take_turns_on_one_thread(xvfb):  # noqa: F811
+    """glvnd allows one current context per thread across EGL and GLX; switching must work both
+    ways (a GLX make-current over a current EGL context is an X BadAccess that exits Xlib's
+    default handler, an EGL one over GLX fails with EGL_BAD_ACCESS)."""
+    from vrkit.gl.context import create_headless_context
+
+    xvfb(320, 240)
+    headless = create_headless_context()
+    try:
+        headless.make_current()
+        assert _current_contexts()[1] != 0
+        window = create_window_context(W, H, visible=False, context_api="native")
+        try:
+            for ctx, rgb in ((window, (255, 0, 0)), (headless, (0, 0, 255)), (window, (0, 255, 0))):
+                ctx.make_current()
+                fb = ctx.framebuffer(W, H)
+                fb.bind()
+                GL.glClearColor(*(c / 255 for c in rgb), 1.0)
+                GL.glClear(GL.GL_COLOR_BUFFER_BIT)
+                img = fb.read_rgba()
+                ctx.check_error("clearing after a context switch")
+                fb.release()
+                assert np.all(img[..., :3] == rgb)
+                glx_ctx, egl_ctx = _current_contexts()
+                assert (glx_ctx != 0) == (ctx is window) and (egl_ctx != 0) == (ctx is headless)
+        finally:
+            window.release()
+    finally:
+        headless.release()

@@ -597,6 +597,46 @@ class GLContext:
         self.release()
 
 
+#: True once a GLX context exists in this process (a ``context_api="native"`` window).
+_glx_contexts = {"used": False}
+_libs: dict[str, Any] = {}
+
+
+def _lib(api: str) -> Any:
+    """Load libEGL or libGLX (glvnd) once, with its current-context getters typed."""
+    if api not in _libs:
+        soname, prefix = {"egl": ("libEGL.so.1", "egl"), "glx": ("libGLX.so.0", "glX")}[api]
+        lib = ctypes.CDLL(soname)
+        for fn in ("GetCurrentContext", "GetCurrentDisplay"):
+            getattr(lib, prefix + fn).restype = ctypes.c_void_p
+        _libs[api] = lib
+    return _libs[api]
+
+
+def leave_other_api(api: str) -> None:
+    """Release this thread's current context of the other API before one of ``api`` is made current.
+
+    libglvnd keeps one current context per thread across EGL and GLX: ``glXMakeCurrent`` while an
+    EGL context is current fails with BadAccess (an X error, which Xlib's default handler turns
+    into process exit) and ``eglMakeCurrent`` while a GLX one is current fails with
+    EGL_BAD_ACCESS. Making a context current replaces the previous one anyway; this keeps that
+    meaning across the two APIs. Costs one ctypes call when nothing is to be released.
+
+    Args:
+        api: ``"egl"`` or ``"glx"``, the API about to be made current.
+    """
+    if api == "glx":
+        _glx_contexts["used"] = True
+        egl = _lib("egl")
+        if egl.eglGetCurrentContext():
+            egl.eglMakeCurrent(ctypes.c_void_p(egl.eglGetCurrentDisplay()), None, None, None)
+    elif _glx_contexts["used"]:
+        glx = _lib("glx")
+        if glx.glXGetCurrentContext():
+            glx.glXMakeCurrent(ctypes.c_void_p(glx.glXGetCurrentDisplay()), ctypes.c_ulong(0),
+                               None)  # fmt: skip
+
+
 EGL_PLATFORM_SURFACELESS_MESA = 0x31DD
 
 
@@ -660,6 +700,7 @@ class EGLContext(GLContext):
 
     def make_current(self) -> None:
         """Make the context current with no surface (surfaceless)."""
+        leave_other_api("egl")
         EGL = self._egl
         if not EGL.eglMakeCurrent(
             self.display, EGL.EGL_NO_SURFACE, EGL.EGL_NO_SURFACE, self.context

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from OpenGL import GL
 
 from vrkit.core.errors import BackendUnavailableError, InputError
-from vrkit.gl.context import GLContext
+from vrkit.gl.context import GLContext, leave_other_api
 
 log = logging.getLogger(__name__)
 
@@ -274,6 +274,7 @@ class WindowContext(GLContext):
     ) -> None:
         super().__init__()
         self.context_api = check_context_api(context_api)
+        self._api = "glx" if context_api == "native" else "egl"
         if context_api == "native":
             _install_any_current_context()
         _init_glfw()
@@ -291,6 +292,8 @@ class WindowContext(GLContext):
                 mode = glfw.get_video_mode(mon)
                 width, height = mode.size.width, mode.size.height
                 glfw.window_hint(glfw.REFRESH_RATE, mode.refresh_rate)
+            # glfw makes the new context current while it reads its attributes.
+            leave_other_api(self._api)
             self.window = glfw.create_window(width, height, title, mon, None)
             if not self.window:
                 raise BackendUnavailableError(
@@ -378,6 +381,7 @@ class WindowContext(GLContext):
 
     def make_current(self) -> None:
         """Make the window's context current on this thread."""
+        leave_other_api(self._api)
         glfw.make_context_current(self.window)
 
     @property
