@@ -8,6 +8,7 @@ context), the one SteamVR and most Linux runtimes take.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -83,3 +84,12 @@ def test_window_context_binding_submits_frames_and_pixels(xvfb, mode, extension)
         assert img.shape == (64, 96, 4)
         # Pure green survives sRGB encoding unchanged (0 -> 0, 1 -> 255).
         assert np.all(img[..., :3] == np.array([0, 255, 0], dtype=np.uint8))
+
+
+def test_cli_picks_the_binding(xvfb, capsys):
+    from vrkit.cli import main
+
+    assert main(["info", "--openxr-gl", "glx", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["graphics_binding"] == "XR_KHR_opengl_enable"
+    assert main(["info", "--openxr-gl", "egl", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["graphics_binding"] == "XR_MNDX_egl_enable"

@@ -17,6 +17,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--space", choices=("stage", "local"), default="stage", help="reference space for poses"
     )
+    p.add_argument(
+        "--openxr-gl",
+        choices=("auto", "egl", "window", "glx"),
+        default="auto",
+        help="GL context and binding for the session (see `vrkit run --help`)",
+    )
     p.set_defaults(func=info)
 
 
@@ -63,6 +69,6 @@ def info(args: argparse.Namespace) -> int:
     from vrkit.backends.base import RunConfig
     from vrkit.backends.openxr.info import runtime_info
 
-    data = runtime_info(RunConfig(extra={"openxr_space": args.space}))
+    data = runtime_info(RunConfig(extra={"openxr_space": args.space, "openxr_gl": args.openxr_gl}))
     print(json.dumps(data, indent=2) if args.json else format_info(data))
     return 0

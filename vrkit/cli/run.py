@@ -45,6 +45,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-vsync", action="store_true", help="windowed backends: do not wait for vblank"
     )
+    p.add_argument(
+        "--openxr-gl",
+        choices=("auto", "egl", "window", "glx"),
+        default="auto",
+        help="OpenXR: GL context and binding (egl: headless, XR_MNDX_egl_enable; glx: a window "
+        "with a GLX context, XR_KHR_opengl_enable, e.g. SteamVR; auto: egl when offered)",
+    )
     p.add_argument("--json", action="store_true", help="print the run summary as JSON")
     p.set_defaults(func=run)
 
@@ -81,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         vsync=not args.no_vsync,
         monitor=args.monitor,
         fps=args.fps,
+        extra={"openxr_gl": args.openxr_gl},
     )
     backend = open_backend(args.backend, config)
     progress = None
