@@ -602,8 +602,15 @@ _glx_contexts = {"used": False}
 _libs: dict[str, Any] = {}
 
 
-def _lib(api: str) -> Any:
-    """Load libEGL or libGLX (glvnd) once, with its current-context getters typed."""
+def glvnd_lib(api: str) -> Any:
+    """Load libEGL or libGLX (glvnd) once, with its current-context getters typed.
+
+    Args:
+        api: ``"egl"`` or ``"glx"``.
+
+    Returns:
+        The ``ctypes.CDLL``, shared by every caller in the process.
+    """
     if api not in _libs:
         soname, prefix = {"egl": ("libEGL.so.1", "egl"), "glx": ("libGLX.so.0", "glX")}[api]
         lib = ctypes.CDLL(soname)
@@ -627,11 +634,11 @@ def leave_other_api(api: str) -> None:
     """
     if api == "glx":
         _glx_contexts["used"] = True
-        egl = _lib("egl")
+        egl = glvnd_lib("egl")
         if egl.eglGetCurrentContext():
             egl.eglMakeCurrent(ctypes.c_void_p(egl.eglGetCurrentDisplay()), None, None, None)
     elif _glx_contexts["used"]:
-        glx = _lib("glx")
+        glx = glvnd_lib("glx")
         if glx.glXGetCurrentContext():
             glx.glXMakeCurrent(ctypes.c_void_p(glx.glXGetCurrentDisplay()), ctypes.c_ulong(0),
                                None)  # fmt: skip

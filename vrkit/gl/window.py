@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from OpenGL import GL
 
 from vrkit.core.errors import BackendUnavailableError, InputError
-from vrkit.gl.context import GLContext, leave_other_api
+from vrkit.gl.context import GLContext, glvnd_lib, leave_other_api
 
 log = logging.getLogger(__name__)
 
@@ -215,9 +215,7 @@ def _install_any_current_context() -> None:
     if getattr(platform, "_vrkit_any_context", False):
         return
     egl_current = platform.GetCurrentContext  # the platform's own (ctypes) function
-    lib = ctypes.util.find_library("GLX") or "libGLX.so.0"
-    glx_current = ctypes.CDLL(lib).glXGetCurrentContext
-    glx_current.restype = ctypes.c_void_p
+    glx_current = glvnd_lib("glx").glXGetCurrentContext
 
     def any_current_context() -> int | None:
         return egl_current() or glx_current()
