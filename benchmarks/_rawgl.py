@@ -3,7 +3,7 @@
 What a careful author writes without vrkit: compile the scene shaders, upload each node's mesh
 once into its own vertex array, then per view set the uniforms and draw every node. Shared by
 ``bench_render`` (offscreen eyes) and ``bench_openxr`` (runtime swapchains), so both compare
-vrkit against the same hand-written draw code.
+vrkit against the same hand-written draw code, on the same scene (:func:`bench_scene`).
 """
 
 from __future__ import annotations
@@ -14,13 +14,30 @@ import numpy as np
 from OpenGL import GL
 
 from vrkit.gl.shaders import load_source
-from vrkit.render.scene import Scene
+from vrkit.math.transforms import transform
+from vrkit.render.meshes import plane, sphere
+from vrkit.render.scene import Material, Scene
 
 _UNIFORMS = (
     "u_model", "u_view_proj", "u_normal_matrix", "u_color", "u_lit", "u_textured",
     "u_light_dir", "u_ambient",
 )  # fmt: skip
 LIGHT = np.array([0.3, 1.0, 0.5]) / np.linalg.norm([0.3, 1.0, 0.5])
+
+
+def bench_scene(name: str = "bench") -> Scene:
+    """The GL benchmarks' scene: a 10 m floor and ten spheres 2.5 m ahead, about 10k triangles."""
+    scene = Scene(name=name)
+    scene.add(plane(10, 10), None, Material((0.4, 0.4, 0.4, 1)))
+    for i in range(10):
+        x = (i % 5 - 2) * 0.6
+        y = 1.2 + (i // 5) * 0.6
+        scene.add(
+            sphere(0.25, 32, 16),
+            transform(None, [x, y, -2.5]),
+            Material((0.2 + i * 0.07, 0.5, 0.8, 1)),
+        )
+    return scene
 
 
 def compile_program(vert: str, frag: str) -> int:

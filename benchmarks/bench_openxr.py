@@ -32,24 +32,6 @@ def _no_runtime() -> bool:
     return not path or not Path(path).is_file()
 
 
-def build_scene():
-    from vrkit.math.transforms import transform
-    from vrkit.render.meshes import plane, sphere
-    from vrkit.render.scene import Material, Scene
-
-    scene = Scene(name="bench_openxr")
-    scene.add(plane(10, 10), None, Material((0.4, 0.4, 0.4, 1)))
-    for i in range(10):
-        x = (i % 5 - 2) * 0.6
-        y = 1.2 + (i // 5) * 0.6
-        scene.add(
-            sphere(0.25, 32, 16),
-            transform(None, [x, y, -2.5]),
-            Material((0.2 + i * 0.07, 0.5, 0.8, 1)),
-        )
-    return scene
-
-
 def vrkit_block(scene, frames: int) -> list[int]:
     from vrkit.backends.base import RunConfig
     from vrkit.backends.openxr.backend import OpenXRBackend
@@ -273,9 +255,11 @@ def run(quick: bool) -> list[dict]:
                 "note": "skipped: no runtime (run under scripts/xr-sim)",
             }
         ]
+    from _rawgl import bench_scene
+
     import vrkit  # noqa: F401  (EGL platform before OpenGL)
 
-    scene = build_scene()
+    scene = bench_scene("bench_openxr")
     blocks, frames = (2, 30) if quick else (12, 40)
     t_vrkit: list[int] = []
     t_min: list[int] = []

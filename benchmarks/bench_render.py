@@ -12,36 +12,21 @@ import statistics
 import time
 
 import numpy as np
-from _rawgl import RawSceneDraws, compile_program
+from _rawgl import RawSceneDraws, bench_scene, compile_program
 from OpenGL import GL
 
 from vrkit.core.types import Fov, FrameInfo, Pose
 from vrkit.gl.context import create_headless_context
 from vrkit.math.projection import projection_from_fov
 from vrkit.math.stereo import eye_views
-from vrkit.math.transforms import invert_transform, transform
-from vrkit.render.meshes import plane, sphere
+from vrkit.math.transforms import invert_transform
 from vrkit.render.panel import PanelCompositor, side_by_side_layout
 from vrkit.render.renderer import StereoRenderer
-from vrkit.render.scene import Material, Scene
+from vrkit.render.scene import Scene
 from vrkit.render.targets import EyeTargets
 
 EYE = (1440, 1600)
 FOV = Fov.from_degrees(-50, 45, 52, -55)
-
-
-def build_scene() -> Scene:
-    scene = Scene(name="bench")
-    scene.add(plane(10, 10), None, Material((0.4, 0.4, 0.4, 1)))
-    for i in range(10):
-        x = (i % 5 - 2) * 0.6
-        y = 1.2 + (i // 5) * 0.6
-        scene.add(
-            sphere(0.25, 32, 16),
-            transform(None, [x, y, -2.5]),
-            Material((0.2 + i * 0.07, 0.5, 0.8, 1)),
-        )
-    return scene
 
 
 class RawScript:
@@ -97,7 +82,7 @@ class RawScript:
 
 def run(quick: bool) -> list[dict]:
     ctx = create_headless_context()
-    scene = build_scene()
+    scene = bench_scene()
     tris = scene.triangle_count
     renderer = StereoRenderer(ctx)
     eyes = EyeTargets(ctx, [EYE, EYE])
