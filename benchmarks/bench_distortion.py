@@ -25,9 +25,9 @@ from vrkit.gl.context import create_headless_context
 from vrkit.optics.profile import load_profile
 from vrkit.render.distortion import (
     PerPixelDistortionPass,
-    auto_resolution,
     layout_for_profile,
     meshes_for_profile,
+    profile_mesh_resolution,
 )
 from vrkit.render.panel import PanelCompositor
 
@@ -45,7 +45,7 @@ def _eye_image(w: int, h: int, seed: int) -> np.ndarray:
 def run(quick: bool) -> list[dict]:
     profile = load_profile("generic-1440x1600")
     t0 = time.perf_counter()
-    res = auto_resolution(profile)
+    res = profile_mesh_resolution(profile, "auto")
     auto_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     meshes_for_profile(profile, res)

@@ -15,16 +15,10 @@ import numpy as np
 import pytest
 
 from vrkit.core.errors import InputError
+from vrkit.optics.fov import ideal_to_uv, uv_to_ideal
+from vrkit.optics.mesh import bake_eye_mesh
 from vrkit.optics.profile import load_profile
-from vrkit.render.distortion import (
-    PerPixelDistortionPass,
-    bake_eye_mesh,
-    ideal_to_uv,
-    layout_for_profile,
-    meshes_for_profile,
-    uv_to_ideal,
-    viewport_panel_tan,
-)
+from vrkit.render.distortion import PerPixelDistortionPass, layout_for_profile, meshes_for_profile
 from vrkit.render.panel import PanelCompositor
 
 cv2 = pytest.importorskip("cv2")
@@ -209,10 +203,10 @@ def test_perpixel_variant_matches_the_mesh(gl):
 
 def test_mesh_uvs_are_the_lens_model_at_the_vertices():
     profile = load_profile("oculus-dk1")
-    mesh = bake_eye_mesh(profile, 1, resolution=(16, 12), skip_black=False)
+    mesh = bake_eye_mesh(profile.panel_to_eye_uv, 1, resolution=(16, 12), skip_black=False)
     assert mesh.vertices.shape == (17 * 13, 8) and len(mesh.indices) == 16 * 12 * 6
     fov = profile.eye_fov(1)
-    panel = viewport_panel_tan(profile, 1, mesh.vertices[:, :2].astype(float))
+    panel = profile.viewport_uv_to_panel_tan(1, (mesh.vertices[:, :2].astype(float) + 1) / 2)
     for c in range(3):
         uv = ideal_to_uv(profile.lens(1).undistort(panel, c), fov)
         np.testing.assert_allclose(mesh.vertices[:, 2 + 2 * c : 4 + 2 * c], uv, atol=1e-6)
@@ -220,7 +214,7 @@ def test_mesh_uvs_are_the_lens_model_at_the_vertices():
     # The vertex column through the lens centre maps to tan x = 0 (lens-centre offset is exact).
     left, right, _, _ = profile.viewport_extent_tan(1)
     ndc_x = 2 * (0 - left) / (right - left) - 1
-    on_axis = viewport_panel_tan(profile, 1, np.array([[ndc_x, 0.3]]))
+    on_axis = profile.viewport_uv_to_panel_tan(1, np.array([[(ndc_x + 1) / 2, 0.65]]))
     assert on_axis[0, 0] == pytest.approx(0.0, abs=1e-12)
     assert ideal_to_uv(profile.lens(1).undistort(on_axis, 1), fov)[0, 0] == pytest.approx(
         -np.tan(fov.angle_left) / (np.tan(fov.angle_right) - np.tan(fov.angle_left))
@@ -249,9 +243,9 @@ def test_no_distortion_layout_uses_identity_meshes():
 def test_bad_mesh_requests():
     profile = load_profile("cardboard-v1")
     with pytest.raises(InputError, match="resolution"):
-        bake_eye_mesh(profile, 0, resolution=(0, 10))
+        bake_eye_mesh(profile.panel_to_eye_uv, 0, resolution=(0, 10))
     with pytest.raises(InputError, match="eye must be"):
-        bake_eye_mesh(profile, 2)
+        bake_eye_mesh(profile.panel_to_eye_uv, 2, (8, 8))
     bc = profile.to_dict()
     bc["lenses"]["left"] = {"kind": "brown_conrady", "coefficients": [-0.2, 0.03, 0, 0]}
     from vrkit.optics.profile import profile_from_dict
@@ -261,17 +255,74 @@ def test_bad_mesh_requests():
 
 
 def test_auto_resolution_is_the_coarsest_mesh_within_tolerance():
-    from vrkit.render.distortion import AUTO_CANDIDATES, auto_resolution, mesh_error_px
+    from vrkit.optics.mesh import AUTO_CANDIDATES, auto_resolution, mesh_error_px
 
     profile = load_profile("cardboard-v1")
-    n, m = auto_resolution(profile, tolerance_px=0.25)
+    sizes = [profile.eye_viewport(e)[2:] for e in (0, 1)]
+
+    def error(n):
+        return max(mesh_error_px(profile.panel_to_eye_uv, e, (n, n), sizes[e]) for e in (0, 1))
+
+    n, m = auto_resolution(profile.panel_to_eye_uv, sizes, tolerance_px=0.25)
     assert n == m
-    assert max(mesh_error_px(profile, e, (n, n)) for e in (0, 1)) <= 0.25
+    assert error(n) <= 0.25
     coarser = AUTO_CANDIDATES[AUTO_CANDIDATES.index(n) - 1]
-    assert max(mesh_error_px(profile, e, (coarser, coarser)) for e in (0, 1)) > 0.25
+    assert error(coarser) > 0.25
     # Linear interpolation error falls as 1 / n^2.
-    e16, e32 = (mesh_error_px(profile, 0, (k, k)) for k in (16, 32))
+    e16, e32 = (mesh_error_px(profile.panel_to_eye_uv, 0, (k, k), sizes[0]) for k in (16, 32))
     assert 3.0 < e16 / e32 < 5.0
+
+
+@pytest.mark.parametrize("name", ["cardboard-v2", "oculus-dk1", "generic-1440x1600"])
+def test_mesh_error_matches_a_brute_force_measure_through_the_lens_inverse(name):
+    """mesh_error_px sees only the forward map (and its derivative); check it against the
+    displacement measured with the lens model's own inverse: interpolate the baked uv at many
+    points inside each triangle, carry the interpolated direction back to the panel with
+    ``distort`` and measure how far it lands from the point, in panel pixels."""
+    from vrkit.optics.mesh import grid_indices, mesh_error_px
+
+    profile = load_profile(name)
+    eye, n = 0, 32  # about 0.6 to 1.6 px of interpolation error on these profiles
+    fov, lens = profile.eye_fov(eye), profile.lens(eye)
+    _, _, vw, vh = profile.eye_viewport(eye)
+    mesh = bake_eye_mesh(profile.panel_to_eye_uv, eye, (n, n), skip_black=False)
+    V = mesh.vertices.astype(np.float64)
+    tri = V[grid_indices(n, n).reshape(-1, 3)]  # (T, 3, 8)
+    rng = np.random.default_rng(3)
+    w = rng.dirichlet(np.ones(3), size=(len(tri), 40))  # barycentric points, (T, 40, 3)
+    pts = np.einsum("tsk,tkc->tsc", w, tri).reshape(-1, 8)
+    panel_uv = (pts[:, :2] + 1) / 2
+    panel_tan = profile.viewport_uv_to_panel_tan(eye, panel_uv)
+    left, right, bottom, top = profile.viewport_extent_tan(eye)
+    px_per_tan = np.array([vw / (right - left), vh / (top - bottom)])
+    worst = 0.0
+    for c in range(3):
+        uv = pts[:, 2 + 2 * c : 4 + 2 * c]
+        exact = profile.panel_to_eye_uv(eye, panel_uv)[c]
+        ok = np.all((uv >= 0) & (uv <= 1) & (exact >= 0) & (exact <= 1), axis=1)
+        back = lens.distort(uv_to_ideal(uv[ok], fov), c, strict=False)
+        d = np.hypot(*((back - panel_tan[ok]) * px_per_tan).T)
+        worst = max(worst, float(np.nanmax(d)))
+    measured = mesh_error_px(profile.panel_to_eye_uv, eye, (n, n), (vw, vh))
+    # The measure samples nine fixed points per cell, the brute force 40 random ones per
+    # triangle: the same maximum to within a few per cent (measured 0.7 % to 3 % apart).
+    assert measured == pytest.approx(worst, rel=0.05)
+
+
+def test_mesh_baking_refuses_a_map_that_returns_nan_or_the_wrong_shape():
+    profile = load_profile("cardboard-v1")
+
+    def holes(eye, uv):
+        out = profile.panel_to_eye_uv(eye, uv)
+        out[1, :3] = np.nan
+        return out
+
+    with pytest.raises(InputError, match="returned 6 non-finite coordinates for eye 0"):
+        bake_eye_mesh(holes, 0, (8, 8))
+    with pytest.raises(
+        InputError, match=r"must return \(3, 81, 2\) per-channel eye uv, got \(81, 2\)"
+    ):
+        bake_eye_mesh(lambda eye, uv: uv, 0, (8, 8))
 
 
 def test_headless_run_with_a_profile_composes_through_the_lens(tmp_path):
@@ -305,7 +356,9 @@ def test_headless_run_with_a_profile_composes_through_the_lens(tmp_path):
         ndc = np.stack([2 * jx.ravel() / vw - 1, 1 - 2 * iy.ravel() / vh], 1)
         ref = np.zeros((vh, vw, 3), np.float32)
         for c, bgr in ((0, 2), (1, 1), (2, 0)):
-            ideal = profile.lens(eye).undistort(viewport_panel_tan(profile, eye, ndc), c)
+            ideal = profile.lens(eye).undistort(
+                profile.viewport_uv_to_panel_tan(eye, (ndc + 1) / 2), c
+            )
             uv = ideal_to_uv(ideal, fov)
             mx = (uv[:, 0] * w - 0.5).reshape(vh, vw).astype(np.float32)
             my = ((1 - uv[:, 1]) * h - 0.5).reshape(vh, vw).astype(np.float32)
@@ -322,7 +375,7 @@ def test_headless_run_with_a_profile_composes_through_the_lens(tmp_path):
             # The eye image is rendered with the profile's Fov: the wall's 0-degree line (x = 0,
             # 1 m ahead; the left eye sits ipd/2 to its left) lands where the Fov says.
             tl, tr, _, _ = fov.tangents()
-            expected = (config.ipd_m / 2 - tl) / (tr - tl) * w
+            expected = (profile.ipd_default_m / 2 - tl) / (tr - tl) * w
             band = eye_img[h // 2 - 200 : h // 2 - 100].min(axis=2).min(axis=0)
             cols = np.flatnonzero(band >= 250)
             assert cols.size and abs(cols.mean() + 0.5 - expected) < 2.0
@@ -337,7 +390,7 @@ def test_fov_beyond_the_lens_range_is_refused():
 
     prof = profile_from_dict(profile)
     with pytest.raises(InputError, match="beyond the lens model's usable range"):
-        bake_eye_mesh(prof, 0, (8, 8), fov=Fov.from_degrees(-60, 60, 60, -60))
+        prof.panel_to_eye_uv(0, np.zeros((1, 2)), Fov.from_degrees(-60, 60, 60, -60))
 
 
 def test_skipped_black_cells_draw_the_same_panel(gl):
@@ -350,7 +403,9 @@ def test_skipped_black_cells_draw_the_same_panel(gl):
     tex = gl.texture(*eye_size, data=img)
     panels, tri = [], []
     for skip in (False, True):
-        meshes = [bake_eye_mesh(profile, e, (48, 48), skip_black=skip) for e in (0, 1)]
+        meshes = [
+            bake_eye_mesh(profile.panel_to_eye_uv, e, (48, 48), skip_black=skip) for e in (0, 1)
+        ]
         assert all(m.covers_viewport is not skip for m in meshes)
         tri.append(sum(len(m.indices) // 3 for m in meshes))
         base = layout_for_profile(profile, eye_size=eye_size, distortion=False)

@@ -12,12 +12,8 @@ from vrkit.cli import main
 from vrkit.core.errors import InputError
 from vrkit.core.types import Fov, Pose
 from vrkit.math.stereo import eye_views
-from vrkit.measure.fov import (
-    eye_fov_from_profile,
-    eye_summary_deg,
-    fov_report,
-    fov_report_from_views,
-)
+from vrkit.measure.fov import fov_report, fov_report_from_views
+from vrkit.optics.fov import eye_summary_deg
 from vrkit.optics.profile import load_profile, profile_from_dict
 
 
@@ -35,7 +31,7 @@ def test_cardboard_v1_matches_the_sdk_definition():
     inner = _cardboard_angle(0.060 / 2, s, k)  # 42.11 -> clamped to 40
     bottom = _cardboard_angle(0.035 - 0.003, s, k)  # 44.91 -> 40
     top = _cardboard_angle(0.062 - 0.032, s, k)  # 42.11 -> 40
-    ef = eye_fov_from_profile(p, 0)
+    ef = p.eye_fovs[0]
     assert ef.unclamped_deg == pytest.approx(
         {"left": -outer, "right": inner, "up": top, "down": -bottom}, abs=1e-9
     )
@@ -44,15 +40,15 @@ def test_cardboard_v1_matches_the_sdk_definition():
     )
     assert set(ef.clamped) == {"right", "up", "down"}
     # Right eye is the mirror image (Cardboard mirrors the left eye's Fov).
-    right = eye_fov_from_profile(p, 1).fov.degrees()
+    right = p.eye_fovs[1].fov.degrees()
     assert right == pytest.approx({"left": -40, "right": outer, "up": 40, "down": -40}, abs=1e-9)
-    assert p.eye_fov(1) == eye_fov_from_profile(p, 1).fov
+    assert p.eye_fov(1) == p.eye_fovs[1].fov
 
 
 def test_cardboard_v2_unclamped_within_limits():
     p = load_profile("cardboard-v2")
     k, s = [0.34, 0.55], 0.039
-    d = eye_fov_from_profile(p, 0).fov.degrees()
+    d = p.eye_fovs[0].fov.degrees()
     assert d["left"] == pytest.approx(-_cardboard_angle((0.110 - 0.064) / 2, s, k), abs=1e-9)
     assert d["right"] == pytest.approx(_cardboard_angle(0.032, s, k), abs=1e-9)
     assert d["down"] == pytest.approx(-_cardboard_angle(0.032, s, k), abs=1e-9)
@@ -64,7 +60,7 @@ def test_dk1_outer_angle_uses_libovr_distortion_scale():
     # (0.03744 / 0.041). Tolerance 1e-3 deg.
     p = load_profile("oculus-dk1")
     expected = math.degrees(math.atan(1.71461 * 1.152003 * 0.03744 / 0.041))
-    assert -eye_fov_from_profile(p, 0).fov.degrees()["left"] == pytest.approx(expected, abs=1e-3)
+    assert -p.eye_fovs[0].fov.degrees()["left"] == pytest.approx(expected, abs=1e-3)
 
 
 def test_report_totals_and_overlap():

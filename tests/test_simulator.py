@@ -29,8 +29,9 @@ from vrkit.core.types import Pose
 from vrkit.math.projection import project_to_pixels
 from vrkit.math.stereo import eye_views
 from vrkit.math.transforms import invert_transform, quat_from_axis_angle, transform_points
+from vrkit.optics.mesh import EyeMesh, grid_indices
 from vrkit.render.meshes import quad
-from vrkit.render.panel import DEFAULT_FOV, EyeMesh, grid_indices
+from vrkit.render.panel import DEFAULT_FOV
 from vrkit.render.renderer import StereoRenderer
 from vrkit.render.scene import Material, Scene
 

@@ -62,7 +62,8 @@ class RunConfig:
         pose_source: Head pose source; None means the backend's default.
         eye_size: Eye render target size ``(width, height)`` in pixels, or None for the
             profile's / runtime's recommendation.
-        ipd_m: Interpupillary distance in metres (when not from a runtime).
+        ipd_m: Interpupillary distance in metres (when not from a runtime); None for the
+            profile's ``ipd_default_m``, or 0.063 m without a profile.
         distortion: Apply the profile's lens distortion to the panel image.
         vsync: Wait for vertical blank when presenting (windowed backends).
         monitor: Monitor name or index for the direct-display backend.
@@ -76,7 +77,7 @@ class RunConfig:
     profile: Any = None
     pose_source: PoseSource | None = None
     eye_size: tuple[int, int] | None = None
-    ipd_m: float = 0.063
+    ipd_m: float | None = None
     distortion: bool = True
     vsync: bool = True
     monitor: str | None = None

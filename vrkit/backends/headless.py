@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -115,7 +116,6 @@ class HeadlessBackend(Backend):
             self._index,
             self._pose_source,
             self.layout,
-            self.config.ipd_m,
             time.monotonic_ns(),
             display_ns,
             self.period_ns,
@@ -186,7 +186,8 @@ class HeadlessBackend(Backend):
             "viewports": [list(v) for v in self.layout.viewports],
             "fov": [f.to_dict() for f in self.layout.fovs],
             "distorted": self.layout.distorted,
-            "ipd_m": self.config.ipd_m,
+            "ipd_m": self.layout.ipd_m,
+            "canting_deg": math.degrees(self.layout.cant_rad),
             "video": "panel.mp4" if self.config.video else None,
             "frames": self._records,
         }

@@ -4,27 +4,41 @@ from __future__ import annotations
 
 from vrkit.backends.base import RunConfig
 from vrkit.core.types import FrameInfo
-from vrkit.math.stereo import eye_views
+from vrkit.math.stereo import DEFAULT_IPD_M, eye_views
 from vrkit.poses.base import PoseSource
+from vrkit.render.distortion import layout_for_profile
 from vrkit.render.panel import PanelLayout, side_by_side_layout
 
 DEFAULT_EYE_SIZE = (960, 1080)
 
 
+def run_ipd_m(config: RunConfig) -> float:
+    """The run's interpupillary distance in metres.
+
+    ``config.ipd_m`` when given (``--ipd``), else the profile's ``ipd_default_m``, else
+    :data:`~vrkit.math.stereo.DEFAULT_IPD_M` (0.063 m).
+    """
+    if config.ipd_m is not None:
+        return float(config.ipd_m)
+    if config.profile is not None:
+        return float(config.profile.ipd_default_m)
+    return DEFAULT_IPD_M
+
+
 def panel_layout(config: RunConfig) -> PanelLayout:
-    """Panel size, eye viewports, per-eye Fov, eye target sizes and meshes for a run.
+    """Panel size, eye viewports, per-eye Fov, eye sizes, meshes and eye placement for a run.
 
     Without a profile: two undistorted eyes side by side at ``config.eye_size`` (default
-    960x1080 per eye) with the default 90 x 100 degree field. With a profile: the profile's
-    panel, lens geometry and baked distortion meshes (identity meshes when
-    ``config.distortion`` is False).
+    960x1080 per eye) with the default 90 x 100 degree field, not canted. With a profile: the
+    profile's panel, lens geometry, baked distortion meshes (identity meshes when
+    ``config.distortion`` is False) and canting. Either way the eyes sit :func:`run_ipd_m`
+    apart.
     """
+    ipd = run_ipd_m(config)
     if config.profile is None:
-        return side_by_side_layout(config.eye_size or DEFAULT_EYE_SIZE)
-    from vrkit.render.distortion import layout_for_profile
-
+        return side_by_side_layout(config.eye_size or DEFAULT_EYE_SIZE, ipd_m=ipd)
     return layout_for_profile(
-        config.profile, eye_size=config.eye_size, distortion=config.distortion
+        config.profile, eye_size=config.eye_size, distortion=config.distortion, ipd_m=ipd
     )
 
 
@@ -32,7 +46,6 @@ def frame_from_pose_source(
     index: int,
     source: PoseSource,
     layout: PanelLayout,
-    ipd_m: float,
     now_ns: int,
     display_ns: int,
     period_ns: int,
@@ -40,21 +53,20 @@ def frame_from_pose_source(
     """A frame whose eyes follow ``source``'s head pose predicted to the display time.
 
     Polls the source at ``now_ns`` (the pose sample time), asks for the head pose at
-    ``display_ns`` and places both eyes with the layout's Fovs and the IPD; both times go into
-    the frame's timing record.
+    ``display_ns`` and places both eyes with the layout's Fovs, IPD and canting; both times go
+    into the frame's timing record.
 
     Args:
         index: Frame number.
         source: The head-pose source.
-        layout: The panel layout (its ``fovs`` are the eyes' fields of view).
-        ipd_m: Interpupillary distance, metres.
+        layout: The panel layout (its ``fovs``, ``ipd_m`` and ``cant_rad`` place the eyes).
         now_ns: Host time of the pose sample, nanoseconds.
         display_ns: Predicted display time of the frame, nanoseconds.
         period_ns: Frame period, nanoseconds.
     """
     source.poll(now_ns)
     head = source.pose_at(display_ns)
-    views = eye_views(head, *layout.fovs, ipd_m=ipd_m)
+    views = eye_views(head, *layout.fovs, ipd_m=layout.ipd_m, cant_rad=layout.cant_rad)
     frame = FrameInfo(index, display_ns, period_ns, views, head)
     frame.timing["pose_sample_ns"] = now_ns
     frame.timing["predicted_display_ns"] = display_ns

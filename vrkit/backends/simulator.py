@@ -461,7 +461,6 @@ class WindowBackend(Backend):
             self._index,
             self.pose_source,
             self.layout,
-            self.config.ipd_m,
             now,
             self.pacer.predicted_display_ns(now),
             self.pacer.period_ns,

@@ -191,13 +191,13 @@ def to_mesh_json(
     profile_data: dict[str, Any], resolution: tuple[int, int] = (32, 32)
 ) -> dict[str, Any]:
     """Per-channel distortion meshes of both eyes (Monado-style vertex layout), as JSON data."""
+    from vrkit.optics.mesh import bake_eye_mesh
     from vrkit.optics.profile import profile_from_dict
-    from vrkit.render.distortion import bake_eye_mesh
 
     profile = profile_from_dict(profile_data)
     eyes = {}
     for eye, name in ((0, "left"), (1, "right")):
-        mesh = bake_eye_mesh(profile, eye, resolution, skip_black=False)
+        mesh = bake_eye_mesh(profile.panel_to_eye_uv, eye, resolution, skip_black=False)
         fov = profile.eye_fov(eye)
         eyes[name] = {
             "viewport_px": list(profile.eye_viewport(eye)),

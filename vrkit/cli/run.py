@@ -36,7 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--profile", help="headset profile name or JSON file (see `vrkit profile list`)")
     p.add_argument("--pose-source", help="scripted|static|replay:FILE|tracker[:ARGS]")
     p.add_argument("--eye-size", type=_size, help="eye render size WIDTHxHEIGHT")
-    p.add_argument("--ipd", type=float, default=0.063, help="interpupillary distance, metres")
+    p.add_argument(
+        "--ipd",
+        type=float,
+        help="interpupillary distance, metres (default: the profile's, or 0.063 without one)",
+    )
     p.add_argument(
         "--no-distortion", action="store_true", help="show the panel without lens pre-distortion"
     )
@@ -63,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from vrkit.backends.registry import open_backend
     from vrkit.poses.factory import make_pose_source
 
-    if not 0.0 <= args.ipd <= 0.2:
+    if args.ipd is not None and not 0.0 <= args.ipd <= 0.2:
         raise InputError(f"--ipd must be between 0 and 0.2 m, got {args.ipd}")
     if args.fps <= 0:
         raise InputError(f"--fps must be positive, got {args.fps}")

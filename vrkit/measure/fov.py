@@ -1,21 +1,11 @@
-"""Field of view of a headset: from a profile's panel and lens, or from a runtime's views.
+"""FOV reports: from a profile's panel and lens, or from a runtime's views; table and plot.
 
-From a profile, the definition is the Cardboard SDK's (``LensDistortion::CalculateFov``): for each
-eye, take the distance from the lens centre to each edge of the eye's half of the panel along the
-lens's horizontal and vertical axes, convert it to tan units (divide by the screen-to-lens
-distance), map it through the lens to the eye's tan angle (our ``undistort``, Cardboard's
-``Distort``), take the arctangent, and clamp it to the lens limits of the profile. vrkit keeps
-the unclamped angles too, evaluates the actual signed edge points (so decentred and non-radial
-lenses work) and uses the green channel.
-
-Derived values, all in degrees:
-
-* per eye: ``horizontal = left + right``, ``vertical = up + down``, ``diagonal`` = the larger
-  of the angles between the rays through opposite corners of the eye's frustum;
-* both eyes, in the head's horizontal plane (each eye yawed outward by ``canting``, eyes
-  treated as coincident, i.e. overlap at infinity as hmdq reports it):
-  ``total_horizontal`` = from the left eye's outer edge to the right eye's outer edge,
-  ``binocular_overlap`` = the angle both eyes see.
+The geometry (an eye's FOV through its lens, per-eye summaries, the binocular combination with
+canting) lives in :mod:`vrkit.optics.fov`; this module turns it into reports. A profile's report
+uses the eye FOVs the profile computed once (:attr:`HeadsetProfile.eye_fovs
+<vrkit.optics.profile.HeadsetProfile.eye_fovs>`) and its canting; a report from views (e.g.
+``xrLocateViews``, or the views a vrkit backend rendered) recovers canting and IPD from the eye
+poses, so the two can be compared.
 
 Pure numpy; the runtime variant takes :class:`~vrkit.core.types.EyeView` values, so it needs no
 OpenXR here.
@@ -24,139 +14,17 @@ OpenXR here.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vrkit.core.errors import InputError
-from vrkit.core.types import LEFT, RIGHT, EyeView, Fov
+from vrkit.core.types import LEFT, RIGHT, EyeView
 from vrkit.math.transforms import matrix_from_quat
+from vrkit.optics.fov import combine_eyes_deg, eye_summary_deg
 
 if TYPE_CHECKING:
     from vrkit.optics.profile import HeadsetProfile
-
-SIDES = ("left", "right", "up", "down")
-
-
-@dataclass(frozen=True)
-class EyeFov:
-    """One eye's field of view from a profile.
-
-    Attributes:
-        eye: 0 left, 1 right.
-        fov: Clamped field of view (what to render with).
-        unclamped_deg: Panel-edge angles before the lens limits, signed degrees keyed ``left,
-            right, up, down`` (left and down negative); None where the panel edge lies beyond
-            the lens model's usable range (the limit then applies).
-        limits_deg: The profile's lens limits for this eye, positive degrees by side.
-        clamped: Sides where the lens limit, not the panel edge, sets the angle.
-    """
-
-    eye: int
-    fov: Fov
-    unclamped_deg: dict[str, float | None]
-    limits_deg: dict[str, float]
-    clamped: tuple[str, ...]
-
-
-def eye_fov_from_profile(profile: HeadsetProfile, eye: int) -> EyeFov:
-    """Compute one eye's field of view from the panel edges through the lens.
-
-    Raises:
-        InputError: A panel edge lies beyond the lens model's usable range and the lens limit on
-            that side does not fall inside the range either (the model cannot say what the eye
-            sees there).
-    """
-    lens = profile.lens(eye)
-    left, right, bottom, top = profile.viewport_extent_tan(eye)
-    edges = np.array([[left, 0.0], [right, 0.0], [0.0, top], [0.0, bottom]])
-    ideal = lens.undistort(edges, 1, strict=False)
-    comp = np.array([ideal[0, 0], ideal[1, 0], ideal[2, 1], ideal[3, 1]])
-    lim_l, lim_r, lim_u, lim_d = profile.fov_limits(eye)
-    limits = {"left": lim_l, "right": lim_r, "up": lim_u, "down": lim_d}
-    signs = {"left": -1.0, "right": 1.0, "up": 1.0, "down": -1.0}
-    axis_pts = {"left": (-1, 0), "right": (1, 0), "up": (0, 1), "down": (0, -1)}
-    angles: dict[str, float] = {}
-    unclamped: dict[str, float | None] = {}
-    clamped = []
-    for i, side in enumerate(SIDES):
-        sign, limit = signs[side], limits[side]
-        if np.isfinite(comp[i]):
-            a = math.degrees(math.atan(comp[i]))
-            unclamped[side] = a
-            if sign * a > limit:
-                a = sign * limit
-                clamped.append(side)
-            angles[side] = a
-            continue
-        # The panel edge is beyond the model's range: the lens limit must lie inside it.
-        unclamped[side] = None
-        t = math.tan(math.radians(limit))
-        d = np.array(axis_pts[side], dtype=float) * t
-        panel = lens.distort(d[None, :], 1, strict=False)[0]
-        edge = abs(edges[i][0] if i < 2 else edges[i][1])
-        reach = abs(panel[0] if i < 2 else panel[1])
-        if not (np.all(np.isfinite(panel)) and reach <= edge):
-            raise InputError(
-                f"the lens model's inverse does not exist over the panel: the {side} edge of the "
-                f"{'left' if eye == LEFT else 'right'} eye's viewport is {edge:.4f} tan units from "
-                f"the lens centre, beyond the model's usable panel radius "
-                f"{lens.max_panel_radius:.4f}, and the {side} FOV limit {limit:g} deg (tan "
-                f"{t:.4f}) is beyond its usable ideal radius {lens.max_radius:.4f}",
-                hint="lower fov_limits_deg on that side, or fit the lens over the whole panel",
-            )
-        angles[side] = sign * limit
-        clamped.append(side)
-    fov = Fov.from_degrees(angles["left"], angles["right"], angles["up"], angles["down"])
-    return EyeFov(eye, fov, unclamped, limits, tuple(clamped))
-
-
-def eye_summary_deg(fov: Fov) -> dict[str, float]:
-    """Per-eye angles in degrees: the four sides plus horizontal, vertical and diagonal."""
-    deg = fov.degrees()
-    tl, tr, tu, td = fov.tangents()
-    diagonal = max(
-        _ray_angle_deg((tl, tu), (tr, td)),  # top-left to bottom-right
-        _ray_angle_deg((tr, tu), (tl, td)),  # top-right to bottom-left
-    )
-    return {
-        "left": deg["left"],
-        "right": deg["right"],
-        "up": deg["up"],
-        "down": deg["down"],
-        "horizontal": deg["right"] - deg["left"],
-        "vertical": deg["up"] - deg["down"],
-        "diagonal": diagonal,
-    }
-
-
-def _ray_angle_deg(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Angle in degrees between the rays through tan-angle points ``a`` and ``b``."""
-    va = np.array([a[0], a[1], -1.0])
-    vb = np.array([b[0], b[1], -1.0])
-    cos = float(va @ vb / (np.linalg.norm(va) * np.linalg.norm(vb)))
-    return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
-
-
-def combine_eyes_deg(left: Fov, right: Fov, canting_deg: float) -> dict[str, float]:
-    """Total horizontal FOV and binocular overlap of two eyes yawed outward by ``canting_deg``.
-
-    Horizontal angles in the head frame, positive to the right; the left eye spans
-    ``[left.left - cant, left.right - cant]`` and the right eye the same shifted by ``+cant``.
-    """
-    ll, lr = left.degrees()["left"] - canting_deg, left.degrees()["right"] - canting_deg
-    rl, rr = right.degrees()["left"] + canting_deg, right.degrees()["right"] + canting_deg
-    lo, hi = min(ll, rl), max(lr, rr)
-    overlap = max(0.0, min(lr, rr) - max(ll, rl))
-    up = min(left.degrees()["up"], right.degrees()["up"])
-    down = max(left.degrees()["down"], right.degrees()["down"])
-    return {
-        "total_horizontal": hi - lo,
-        "binocular_overlap": overlap,
-        "binocular_vertical": max(0.0, up - down),
-        "canting": canting_deg,
-    }
 
 
 def fov_report(profile: HeadsetProfile) -> dict[str, Any]:
@@ -171,7 +39,7 @@ def fov_report(profile: HeadsetProfile) -> dict[str, Any]:
     eyes = {}
     fovs = []
     for eye, name in ((LEFT, "left"), (RIGHT, "right")):
-        ef = eye_fov_from_profile(profile, eye)
+        ef = profile.eye_fovs[eye]
         fovs.append(ef.fov)
         entry: dict[str, Any] = eye_summary_deg(ef.fov)
         entry["unclamped"] = ef.unclamped_deg

@@ -20,7 +20,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +31,15 @@ from vrkit.core.errors import InputError, ProfileError
 from vrkit.core.jsonfile import read_json
 from vrkit.core.types import LEFT, RIGHT, Fov
 from vrkit.optics.base import LensModel
+from vrkit.optics.fov import EyeFov, fov_through_lens, ideal_to_uv
 from vrkit.optics.models import lens_model_from_dict
 from vrkit.resources import data_dir
 
 SCHEMA_VERSION = 1
 SCHEMA_FILE = "headset-profile.schema.json"
 EYE_NAMES = ("left", "right")
+#: Largest eye render target side :meth:`HeadsetProfile.recommended_eye_size` may reach.
+MAX_EYE_SIZE = 4096
 
 
 # --------------------------------------------------------------------------------------------
@@ -287,11 +290,112 @@ class HeadsetProfile:
             return lim["outer"], lim["inner"], lim["up"], lim["down"]
         return lim["inner"], lim["outer"], lim["up"], lim["down"]
 
+    @cached_property
+    def eye_fovs(self) -> tuple[EyeFov, EyeFov]:
+        """Both eyes' fields of view through their lenses (``optics.fov.fov_through_lens``).
+
+        Computed once per profile (the profile is frozen) and kept; :func:`profile_from_dict`
+        computes them while loading, so a loaded profile always has them.
+
+        Raises:
+            InputError: A lens model's inverse does not cover its eye's panel edges; the
+                message starts with the lens's field path (``lenses.left: ...``).
+        """
+        fovs = []
+        for eye in (LEFT, RIGHT):
+            lens, name = self.lens(eye), EYE_NAMES[eye]
+            try:
+                limits = self.fov_limits(eye)
+                fovs.append(fov_through_lens(lens, self.viewport_extent_tan(eye), limits, name))
+            except InputError as exc:
+                raise InputError(f"lenses.{name}: {exc.message}", exc.hint) from None
+        return fovs[0], fovs[1]
+
     def eye_fov(self, eye: int) -> Fov:
         """The eye's field of view (clamped to the lens limits): what to render each eye with."""
-        from vrkit.measure.fov import eye_fov_from_profile
+        return self.eye_fovs[_eye(eye)].fov
 
-        return eye_fov_from_profile(self, eye).fov
+    def viewport_uv_to_panel_tan(self, eye: int, uv: ArrayLike) -> NDArray[np.float64]:
+        """Panel tan coordinates about the eye's lens centre of points in its viewport.
+
+        Args:
+            eye: 0 left, 1 right.
+            uv: (N, 2) positions in the eye's viewport, (0, 0) its bottom-left corner and
+                (1, 1) its top-right.
+
+        Returns:
+            (N, 2) panel points in tan units about the lens centre (x right, y up).
+        """
+        uv = np.asarray(uv, dtype=np.float64)
+        left, right, bottom, top = self.viewport_extent_tan(eye)
+        return np.stack([left + uv[:, 0] * (right - left), bottom + uv[:, 1] * (top - bottom)], 1)
+
+    def panel_to_eye_uv(
+        self, eye: int, panel_uv: ArrayLike, fov: Fov | None = None
+    ) -> NDArray[np.float64]:
+        """Where in the eye image each panel point's content comes from, per colour channel.
+
+        This is the narrow map mesh baking takes (:mod:`vrkit.optics.mesh`): the panel point's
+        tan position about the lens centre goes through the lens's ``undistort`` per channel to
+        the eye's tan angle, then to a texture coordinate of the eye image rendered with
+        ``fov``. Panel points beyond the lens model's usable range get a direction far outside
+        the Fov, growing outward (drawn black), never NaN.
+
+        Args:
+            eye: 0 left, 1 right.
+            panel_uv: (N, 2) positions in the eye's viewport, (0, 0) bottom-left.
+            fov: The Fov the eye image is rendered with; :meth:`eye_fov` by default.
+
+        Returns:
+            (3, N, 2) eye-image texture coordinates for red, green, blue ((0, 0) bottom-left).
+
+        Raises:
+            InputError: ``fov`` reaches beyond the lens model's usable range.
+        """
+        lens = self.lens(eye)
+        if fov is None:
+            fov = self.eye_fov(eye)
+        else:
+            reach = float(np.max(np.abs(fov.tangents())))
+            if reach > lens.max_radius:
+                raise InputError(
+                    f"the eye Fov {fov.degrees()} reaches tan {reach:.4f}, beyond the lens "
+                    f"model's usable range (ideal radius {lens.max_radius:.4f}); the panel "
+                    "cannot show it",
+                    hint="use the profile's eye_fov(eye) or a narrower Fov",
+                )
+        panel = self.viewport_uv_to_panel_tan(eye, panel_uv)
+        r = np.hypot(panel[:, 0], panel[:, 1])
+        # Beyond the model's range: a direction far outside the Fov (drawn black), growing outward.
+        far = 1.5 * float(np.max(np.abs(fov.tangents()))) * np.sqrt(2) + lens.max_radius
+        r_lim = max(lens.max_panel_radius, 1e-9)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            outward = panel * (far / r_lim) * np.maximum(1.0, r / r_lim)[:, None]
+        out = np.empty((3, len(panel), 2))
+        for channel in range(3):
+            ideal = lens.undistort(panel, channel, strict=False)
+            bad = ~np.all(np.isfinite(ideal), axis=1)
+            ideal[bad] = outward[bad]
+            out[channel] = ideal_to_uv(ideal, fov)
+        return out
+
+    def recommended_eye_size(self, eye: int = LEFT) -> tuple[int, int]:
+        """Eye render size ``(width, height)`` matching the panel's density at the lens centre.
+
+        At the centre one panel tan unit covers ``ppm * screen_to_lens`` panel pixels and maps
+        to ``1 / g'(0)`` eye tan units (``g'(0)`` the lens's central magnification, estimated
+        from the green channel); the eye image spans the Fov's tangent range at that density,
+        rounded up to a multiple of 8, at most :data:`MAX_EYE_SIZE`.
+        """
+        tl, tr, tu, td = self.eye_fov(eye).tangents()
+        lens = self.lens(eye)
+        h = 1e-4
+        mag = lens.undistort(np.array([[h, 0.0], [0.0, h]]), 1) / h
+        ppx = self.resolution_px[0] / self.size_m[0] * self.screen_to_lens_m / mag[0, 0]
+        ppy = self.resolution_px[1] / self.size_m[1] * self.screen_to_lens_m / mag[1, 1]
+        w = int(min(MAX_EYE_SIZE, max(16, np.ceil((tr - tl) * ppx / 8) * 8)))
+        hh = int(min(MAX_EYE_SIZE, max(16, np.ceil((tu - td) * ppy / 8) * 8)))
+        return w, hh
 
     @property
     def has_lens(self) -> bool:
@@ -407,14 +511,12 @@ def profile_from_dict(data: Any, path: Path | None = None) -> HeadsetProfile:
             f"screen_border_m={profile.screen_border_m}, {align}-aligned) is outside the panel "
             f"height 0..{hm} m"
         )
-    # The lens model must be invertible over every panel edge the eye can see.
-    from vrkit.measure.fov import eye_fov_from_profile
-
-    for eye in (LEFT, RIGHT):
-        try:
-            eye_fov_from_profile(profile, eye)
-        except InputError as exc:
-            raise ProfileError(f"{where}.lenses.{EYE_NAMES[eye]}: {exc}") from None
+    # The lens model must be invertible over every panel edge the eye can see. This computes
+    # the eye FOVs once; the profile keeps them.
+    try:
+        profile.eye_fovs  # noqa: B018
+    except InputError as exc:
+        raise ProfileError(f"{where}.{exc}") from None
     return profile
 
 

@@ -1,10 +1,10 @@
 """Panel composition: both eye images drawn onto the panel through a baked mesh per eye.
 
-An :class:`EyeMesh` carries, per vertex, a position in the eye's viewport on the panel (NDC) and
-one texture coordinate into the eye image per colour channel. Lens pre-distortion and chromatic
-correction are baked into those coordinates on the CPU (:mod:`vrkit.render.distortion`), so the
-shader only samples: three texture reads per fragment. The identity mesh gives the undistorted,
-side-by-side panel.
+An :class:`~vrkit.optics.mesh.EyeMesh` carries, per vertex, a position in the eye's viewport on
+the panel (NDC) and one texture coordinate into the eye image per colour channel. Lens
+pre-distortion and chromatic correction are baked into those coordinates on the CPU, in numpy
+(:mod:`vrkit.optics.mesh`), so the shader only samples: three texture reads per fragment. The
+identity mesh gives the undistorted, side-by-side panel.
 """
 
 from __future__ import annotations
@@ -16,71 +16,24 @@ from numpy.typing import NDArray
 
 from vrkit.core.types import Fov
 from vrkit.gl.context import Framebuffer, GLContext, Texture, VertexArray
-
-
-@dataclass(eq=False)
-class EyeMesh:
-    """A baked panel mesh for one eye.
-
-    Attributes:
-        vertices: (N, 8) float32 ``[x, y, u_r, v_r, u_g, v_g, u_b, v_b]``: position in the eye
-            viewport's NDC ([-1, 1], +y up) and per-channel texture coordinates into the eye
-            image ((0, 0) bottom-left; outside [0, 1] draws black).
-        indices: (M,) uint32 triangle indices.
-        covers_viewport: False when the triangles leave parts of the viewport undrawn (cells
-            that would only draw black); the compositor then clears the panel to black first.
-    """
-
-    vertices: NDArray[np.float32]
-    indices: NDArray[np.uint32]
-    covers_viewport: bool = True
-
-    def __post_init__(self) -> None:
-        v = np.asarray(self.vertices, dtype=np.float32)
-        if v.ndim != 2 or v.shape[1] != 8:
-            raise ValueError(f"EyeMesh.vertices must be (N, 8), got {v.shape}")
-        if not np.all(np.isfinite(v)):
-            raise ValueError("EyeMesh.vertices contain NaN or infinite values")
-        idx = np.asarray(self.indices)
-        if idx.ndim != 1 or idx.size % 3 or (idx.size and idx.max() >= len(v)):
-            raise ValueError(f"EyeMesh.indices must be triangles into {len(v)} vertices")
-        self.vertices = np.ascontiguousarray(v)
-        self.indices = idx.astype(np.uint32)
-
-    @property
-    def achromatic(self) -> bool:
-        """True when all three channels use the same texture coordinates."""
-        v = self.vertices
-        return bool(np.array_equal(v[:, 2:4], v[:, 4:6]) and np.array_equal(v[:, 2:4], v[:, 6:8]))
-
-
-def grid_indices(cols: int, rows: int) -> NDArray[np.uint32]:
-    """Triangle indices for a (rows + 1) x (cols + 1) vertex grid stored row by row."""
-    r, c = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
-    a = (r * (cols + 1) + c).ravel()
-    b = a + cols + 1
-    return np.stack([a, a + 1, b + 1, a, b + 1, b], -1).ravel().astype(np.uint32)
-
-
-def identity_mesh(cols: int = 1, rows: int = 1) -> EyeMesh:
-    """The undistorted mesh: the eye image fills its viewport, all channels alike."""
-    x, y = np.meshgrid(np.linspace(-1, 1, cols + 1), np.linspace(-1, 1, rows + 1))
-    uv = np.stack([(x + 1) / 2, (y + 1) / 2], -1).reshape(-1, 2)
-    verts = np.hstack([np.stack([x, y], -1).reshape(-1, 2), uv, uv, uv])
-    return EyeMesh(verts.astype(np.float32), grid_indices(cols, rows))
+from vrkit.math.stereo import DEFAULT_IPD_M
+from vrkit.optics.mesh import EyeMesh, identity_mesh
 
 
 @dataclass
 class PanelLayout:
-    """Where each eye goes on the panel and what it sees.
+    """Where each eye goes on the panel, where it sits in the head and what it sees.
 
     Attributes:
         panel_size: ``(width, height)`` of the whole panel in pixels.
         viewports: Per eye ``(x, y, w, h)`` in panel pixels, origin at the TOP-left.
-        fovs: Per eye field of view the eye image is rendered with.
+        fovs: Per eye field of view the eye image is rendered with, in the eye's own frame.
         eye_sizes: Per eye render target size ``(width, height)`` in pixels.
         meshes: Per eye panel mesh (identity when there is no lens).
         distorted: True when the meshes carry a lens model's pre-distortion.
+        ipd_m: Interpupillary distance the eyes are placed with, metres.
+        cant_rad: Outward yaw of each eye's view (a canted headset's display and lens),
+            radians; :func:`vrkit.math.stereo.eye_views` takes both.
     """
 
     panel_size: tuple[int, int]
@@ -89,17 +42,22 @@ class PanelLayout:
     eye_sizes: list[tuple[int, int]]
     meshes: list[EyeMesh]
     distorted: bool = False
+    ipd_m: float = DEFAULT_IPD_M
+    cant_rad: float = 0.0
 
 
 DEFAULT_FOV = Fov.from_degrees(-45.0, 45.0, 50.0, -50.0)
 
 
-def side_by_side_layout(eye_size: tuple[int, int], fov: Fov = DEFAULT_FOV) -> PanelLayout:
-    """A panel made of two undistorted eye images side by side (no lens).
+def side_by_side_layout(
+    eye_size: tuple[int, int], fov: Fov = DEFAULT_FOV, ipd_m: float = DEFAULT_IPD_M
+) -> PanelLayout:
+    """A panel made of two undistorted eye images side by side (no lens, no canting).
 
     Args:
         eye_size: ``(width, height)`` of each eye in pixels.
         fov: Field of view of each eye.
+        ipd_m: Interpupillary distance, metres.
     """
     w, h = eye_size
     return PanelLayout(
@@ -108,6 +66,7 @@ def side_by_side_layout(eye_size: tuple[int, int], fov: Fov = DEFAULT_FOV) -> Pa
         [fov, fov],
         [(w, h), (w, h)],
         [identity_mesh(), identity_mesh()],
+        ipd_m=ipd_m,
     )
 
 
