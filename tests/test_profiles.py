@@ -30,6 +30,7 @@ def test_shipped_profiles_load_with_the_public_numbers():
         "cardboard-v2",
         "generic-1440x1600",
         "oculus-dk1",
+        "wide-canted-5deg",
     ]
     v1 = load_profile("cardboard-v1")
     assert (v1.screen_to_lens_m, v1.lens_separation_m, v1.tray_to_lens_m) == (0.042, 0.060, 0.035)
@@ -47,6 +48,9 @@ def test_shipped_profiles_load_with_the_public_numbers():
     assert isinstance(lens, PanotoolsLens)
     assert lens.k.tolist() == [1.0, 0.22, 0.24, 0.0]
     assert lens.chroma.tolist() == [0.996, -0.004, 1.014, 0.0]
+    wide = load_profile("wide-canted-5deg")
+    assert (wide.canting_deg, wide.ipd_default_m, wide.screen_to_lens_m) == (5.0, 0.064, 0.028)
+    assert wide.fov_limits_deg == {"outer": 60, "inner": 50, "up": 55, "down": 55}
     gen = load_profile("generic-1440x1600")
     assert gen.resolution_px == (2880, 1600)
     assert gen.eye_viewport(0) == (0, 0, 1440, 1600) and gen.eye_viewport(1) == (
