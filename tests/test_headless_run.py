@@ -170,11 +170,41 @@ def test_cli_subprocess_exit_code_and_no_traceback(tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith("vrkit run: error:")
 
 
-def test_optics_pattern_scene_renders(tmp_path):
+def test_optics_pattern_scene_renders_its_rings_where_the_pattern_puts_them(tmp_path):
+    """examples/optics_pattern.py: a wall 1 m ahead of the eyes (at 1.6 m) with pure red, green
+    and blue rings 20, 30 and 40 degrees off the wall's axis, 0.7 degrees wide. In each eye
+    image, every pure-red pixel must see the wall at 20 +- 0.6 degrees off axis (green 30, blue
+    40; measured: within 0.42), and each ring must go all the way round. The angle of a pixel
+    is worked out here from the recorded Fov and IPD with plain trigonometry (ray from the eye
+    through the pixel, onto the wall plane)."""
     run_headless(tmp_path, scene=PATTERN, frames=1, pose_source=StaticPose(Pose([0, 1.6, 0])))
-    img = cv2.imread(str(tmp_path / "frame_00000_left.png"))
-    # The wall's axis lines are white, its background dark; rings are pure R, G, B.
-    assert img.max() == 255 and np.median(img) < 60
+    doc = json.loads((tmp_path / "run.json").read_text())
+    from vrkit.core.types import Fov
+
+    for eye, name in ((0, "left"), (1, "right")):
+        bgr = cv2.imread(str(tmp_path / f"frame_00000_{name}.png")).astype(int)
+        rgb = bgr[..., ::-1]
+        h, w = rgb.shape[:2]
+        # The wall's axis lines are white, its background dark.
+        assert rgb.max() == 255 and np.median(rgb) < 60
+        tl, tr, tu, td = Fov(**doc["fov"][eye]).tangents()
+        tx = tl + (np.arange(w) + 0.5) / w * (tr - tl)
+        ty = tu - (np.arange(h) + 0.5) / h * (tu - td)
+        eye_x = (-0.5 if eye == 0 else 0.5) * doc["ipd_m"]
+        X, Y = np.meshgrid(eye_x + tx * 1.0, ty * 1.0)  # where each pixel's ray meets the wall
+        off_axis = np.degrees(np.arctan(np.hypot(X, Y) / 1.0))
+        azimuth = np.degrees(np.arctan2(Y, X))
+        for channel, ring_deg in ((0, 20.0), (1, 30.0), (2, 40.0)):
+            others = np.delete(rgb, channel, axis=2).max(axis=2)
+            pure = (rgb[..., channel] > 120) & (others < rgb[..., channel] // 3)
+            where = off_axis[pure]
+            assert where.size > 100, f"{name} eye: no {'RGB'[channel]} ring"
+            assert np.all(np.abs(where - ring_deg) < 0.6), (
+                f"{name} eye: {'RGB'[channel]} pixels at {where.min():.2f} to {where.max():.2f} "
+                f"deg off axis, expected {ring_deg} +- 0.6"
+            )
+            bins = np.unique((azimuth[pure] // 15).astype(int))
+            assert bins.size == 24, f"{name} eye: {'RGB'[channel]} ring has gaps: {bins}"
 
 
 def test_cli_run_headless_end_to_end(tmp_path, capsys):
