@@ -421,3 +421,30 @@ def test_skipped_black_cells_draw_the_same_panel(gl):
     tex.release()
     assert tri[1] < 0.85 * tri[0]
     np.testing.assert_array_equal(panels[0], panels[1])
+
+
+def test_baking_takes_any_narrow_uv_map_not_only_a_profile():
+    """The baker only calls (eye, panel uv) -> per-channel eye uv, as Monado's does: the
+    identity map gives the identity mesh, and an affine map interpolates without error."""
+    from vrkit.optics.mesh import identity_mesh, mesh_error_px
+
+    def identity(eye, uv):
+        return np.stack([uv, uv, uv])
+
+    mesh = bake_eye_mesh(identity, 1, (4, 3))
+    ref = identity_mesh(4, 3)
+    np.testing.assert_array_equal(mesh.vertices, ref.vertices)
+    np.testing.assert_array_equal(mesh.indices, ref.indices)
+    assert mesh.achromatic and mesh.covers_viewport
+
+    def affine(eye, uv):  # red 2 % smaller, blue shifted: still linear in the panel position
+        return np.stack([0.98 * uv + 0.01, uv, uv + np.array([0.003, -0.002])])
+
+    assert mesh_error_px(affine, 0, (8, 8), (1440, 1600)) < 1e-3  # float32 vertices: 5e-5 px
+
+    # A curved map is not exact: the error is there, and falls with a finer mesh.
+    def curved(eye, uv):
+        return np.stack([uv + 0.2 * (uv - 0.5) ** 2] * 3)
+
+    coarse, fine = (mesh_error_px(curved, 0, (n, n), (1440, 1600)) for n in (8, 16))
+    assert coarse > 1.0 and 3.0 < coarse / fine < 5.0

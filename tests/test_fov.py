@@ -171,3 +171,22 @@ def test_cli_fov_openxr_with_views_reports(capsys, monkeypatch):
     rep = json.loads(capsys.readouterr().out)
     assert rep["source"] == "views" and rep["ipd_m"] == pytest.approx(0.064)
     assert rep["total_horizontal"] == pytest.approx(100.0)
+
+
+def test_a_profile_computes_its_eye_fovs_once(monkeypatch):
+    import vrkit.optics.profile as profile_module
+
+    calls = []
+    real = profile_module.fov_through_lens
+
+    def counting(*args):
+        calls.append(args[-1])
+        return real(*args)
+
+    monkeypatch.setattr(profile_module, "fov_through_lens", counting)
+    p = load_profile("wide-canted-5deg")
+    assert calls == ["left", "right"]  # while loading (which also checks the lens covers them)
+    for _ in range(3):
+        p.eye_fov(0), p.eye_fov(1), fov_report(p), p.recommended_eye_size(1)
+    assert calls == ["left", "right"]
+    assert p.eye_fovs is p.eye_fovs
