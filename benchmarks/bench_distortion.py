@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from vrkit.gl.context import create_headless_context
+from vrkit.gl.egl import create_headless_context
 from vrkit.optics.profile import load_profile
 from vrkit.render.distortion import (
     PerPixelDistortionPass,

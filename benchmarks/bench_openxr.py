@@ -64,7 +64,7 @@ class MinimalLoop:
         from OpenGL import GL
 
         from vrkit.backends.openxr._xr import xr
-        from vrkit.gl.context import create_headless_context
+        from vrkit.gl.egl import create_headless_context
 
         self.GL, self.xr = GL, xr
         self.ctx = create_headless_context()

@@ -16,7 +16,7 @@ from _rawgl import RawSceneDraws, bench_scene, compile_program
 from OpenGL import GL
 
 from vrkit.core.types import Fov, FrameInfo, Pose
-from vrkit.gl.context import create_headless_context
+from vrkit.gl.egl import create_headless_context
 from vrkit.math.projection import projection_from_fov
 from vrkit.math.stereo import eye_views
 from vrkit.math.transforms import invert_transform

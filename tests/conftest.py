@@ -9,7 +9,7 @@ import vrkit  # noqa: F401  (pins PyOpenGL to EGL before anything imports OpenGL
 
 @pytest.fixture(scope="session")
 def _gl_session():
-    from vrkit.gl.context import create_headless_context
+    from vrkit.gl.egl import create_headless_context
 
     ctx = create_headless_context()
     yield ctx

@@ -44,7 +44,7 @@ def test_release_is_idempotent_and_use_after_release_raises(gl):
 
 
 def test_context_release_twice_releases_everything():
-    from vrkit.gl.context import create_headless_context
+    from vrkit.gl.egl import create_headless_context
 
     ctx = create_headless_context()
     ctx.framebuffer(16, 16)

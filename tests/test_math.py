@@ -122,7 +122,7 @@ def test_importing_xr_inside_keep_platform_keeps_egl_working():
         "from vrkit.gl.platform import keep_platform, platform_name\n"
         "with keep_platform():\n"
         "    import xr\n"
-        "from vrkit.gl.context import create_headless_context\n"
+        "from vrkit.gl.egl import create_headless_context\n"
         "ctx = create_headless_context()\n"
         "fb = ctx.framebuffer(4, 4)\n"
         "ctx.bind_framebuffer(fb.fbo, (0, 0, 4, 4))\n"

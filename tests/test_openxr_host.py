@@ -8,7 +8,9 @@ import time
 import pytest
 
 from vrkit.backends.base import RunConfig
-from vrkit.backends.openxr.backend import NO_RUNTIME, OpenXRBackend, _Watchdog, runtime_manifest
+from vrkit.backends.openxr.backend import OpenXRBackend
+from vrkit.backends.openxr.runtime import NO_RUNTIME, runtime_manifest
+from vrkit.backends.openxr.watchdog import Watchdog
 from vrkit.core.errors import BackendUnavailableError
 
 
@@ -105,7 +107,7 @@ def test_depth_range_must_be_near_below_far():
 
 
 def test_watchdog_returns_results_raises_errors_and_gives_up_on_a_hang():
-    wd = _Watchdog()
+    wd = Watchdog()
     assert wd.call(lambda: 42, timeout_s=1.0) == 42
     with pytest.raises(ZeroDivisionError):
         wd.call(lambda: 1 / 0, timeout_s=1.0)

@@ -14,16 +14,16 @@ import pytest
 from xvfb import xvfb  # noqa: F401  (fixture)
 
 from vrkit.backends.base import RunConfig
-from vrkit.backends.simulator import (
+from vrkit.backends.overlay import (
     BAR_LATE_COLOR,
     BAR_OK_COLOR,
     OVERLAY_BOX,
-    FramePacer,
-    SimulatorBackend,
-    letterbox,
     overlay_geometry,
     seven_segment_rects,
 )
+from vrkit.backends.pacing import FramePacer
+from vrkit.backends.simulator import SimulatorBackend
+from vrkit.backends.windowed import letterbox
 from vrkit.core.errors import BackendUnavailableError
 from vrkit.core.types import Pose
 from vrkit.math.projection import project_to_pixels

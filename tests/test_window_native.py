@@ -16,7 +16,7 @@ from xvfb import xvfb  # noqa: F401  (fixture)
 
 from vrkit.core.errors import InputError
 from vrkit.core.types import EyeView, Fov, FrameInfo, Pose
-from vrkit.gl.context import create_window_context
+from vrkit.gl.window import create_window_context
 from vrkit.render.meshes import box
 from vrkit.render.renderer import StereoRenderer
 from vrkit.render.scene import Material, Scene
@@ -101,7 +101,7 @@ def test_egl_and_glx_contexts_take_turns_on_one_thread(xvfb):  # noqa: F811
     """glvnd allows one current context per thread across EGL and GLX; switching must work both
     ways (a GLX make-current over a current EGL context is an X BadAccess that exits Xlib's
     default handler, an EGL one over GLX fails with EGL_BAD_ACCESS)."""
-    from vrkit.gl.context import create_headless_context
+    from vrkit.gl.egl import create_headless_context
 
     xvfb(320, 240)
     headless = create_headless_context()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -65,7 +64,8 @@ def run_scene(
 
     Per frame: the scene's ``update`` hook at the frame's display time, then the render into
     the backend's eye targets, then ``end_frame``. Render start and CPU end are stamped into
-    ``frame.timing`` (host CLOCK_MONOTONIC ns).
+    ``frame.timing`` from the backend's clock (``RunConfig.clock``: host CLOCK_MONOTONIC ns, or
+    a manual clock for a reproducible run).
 
     Args:
         backend: An opened backend (it stays open; the caller closes it).
@@ -73,10 +73,12 @@ def run_scene(
         on_frame: Called after each ``end_frame`` (progress bars, live plots).
 
     Returns:
-        The backend's summary plus frame count and wall time.
+        The backend's summary plus frame count and the run's duration on its clock
+        (``wall_s``).
     """
     renderer = StereoRenderer(backend.gl)
-    start = time.monotonic_ns()
+    clock = backend.clock
+    start = clock.now_ns()
     t0: int | None = None
     frames = 0
     try:
@@ -89,14 +91,14 @@ def run_scene(
                     f"scene {scene.name!r} update raised {type(exc).__name__}: {exc}"
                 ) from exc
             if frame.should_render:
-                frame.timing["render_start_ns"] = time.monotonic_ns()
+                frame.timing["render_start_ns"] = clock.now_ns()
                 renderer.render(scene, frame, backend.eye_targets(frame))
-                frame.timing["render_end_cpu_ns"] = time.monotonic_ns()
+                frame.timing["render_end_cpu_ns"] = clock.now_ns()
             backend.end_frame(frame)
             frames += 1
             if on_frame is not None:
                 on_frame(frame)
     finally:
         renderer.release()
-    wall_s = (time.monotonic_ns() - start) * 1e-9
+    wall_s = (clock.now_ns() - start) * 1e-9
     return {**backend.summary(), "frames": frames, "wall_s": round(wall_s, 3)}

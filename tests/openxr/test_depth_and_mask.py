@@ -73,11 +73,11 @@ def test_depth_swapchains_are_submitted_and_hold_the_wall_distance():
         assert backend.depth_format in DEPTH_PREFERENCE
         for i, sc in enumerate(backend.swapchains):
             assert sc.depth_handle is not None and len(sc.depth_images) >= 1
-            info = backend._depth_infos[i]
+            info = backend.layer.depth_infos[i]
             assert (info.min_depth, info.max_depth) == (0.0, 1.0)
             assert info.near_z == pytest.approx(NEAR_M) and info.far_z == pytest.approx(FAR_M)
             # Chained into the projection view, naming this view's depth swapchain.
-            assert backend._proj_views[i].next == ctypes.addressof(info)
+            assert backend.layer.projection_views[i].next == ctypes.addressof(info)
             assert _addr(info.sub_image.swapchain) == _addr(sc.depth_handle)
             assert (
                 info.sub_image.image_rect.extent.width,
@@ -195,7 +195,7 @@ def test_depth_can_be_turned_off_and_frames_still_submit():
     try:
         assert backend.depth_format is None
         assert all(sc.depth_handle is None and not sc.depth_images for sc in backend.swapchains)
-        assert all(pv.next is None for pv in backend._proj_views)
+        assert all(pv.next is None for pv in backend.layer.projection_views)
         reads = _wall_frames(backend, 2)
         for _frame, images, targets in reads:
             assert all(t.framebuffer.depth_texture is None for t in targets)

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from vrkit.backends.base import RunConfig
-from vrkit.backends.openxr.backend import NO_RUNTIME, OpenXRBackend
+from vrkit.backends.openxr.backend import OpenXRBackend
+from vrkit.backends.openxr.runtime import NO_RUNTIME
 from vrkit.core.errors import BackendUnavailableError
 
 REPO = Path(__file__).resolve().parents[2]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from vrkit.core.clock import Clock, MonotonicClock
 from vrkit.core.types import FrameInfo
 
 if TYPE_CHECKING:
@@ -68,6 +69,9 @@ class RunConfig:
         vsync: Wait for vertical blank when presenting (windowed backends).
         monitor: Monitor name or index for the direct-display backend.
         fps: Nominal frame rate for backends without a display clock.
+        clock: Where the backend and the frame loop read the time (integer ns): the host's
+            monotonic clock, or a :class:`~vrkit.core.clock.ManualClock` for a reproducible
+            run (headless: identical ``run.json`` and pixels from run to run).
         extra: Backend-specific options by name.
     """
 
@@ -82,6 +86,7 @@ class RunConfig:
     vsync: bool = True
     monitor: str | None = None
     fps: float = 60.0
+    clock: Clock = field(default_factory=MonotonicClock)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -100,6 +105,11 @@ class Backend(ABC):
 
     def __init__(self, config: RunConfig) -> None:
         self.config = config
+
+    @property
+    def clock(self) -> Clock:
+        """The run's clock (``config.clock``); the frame loop stamps its timing with it."""
+        return self.config.clock
 
     @property
     @abstractmethod

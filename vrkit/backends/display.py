@@ -22,8 +22,9 @@ import logging
 from typing import Any
 
 from vrkit.backends.base import Capabilities
-from vrkit.backends.simulator import WindowBackend
+from vrkit.backends.windowed import WindowBackend
 from vrkit.core.errors import SessionLostError
+from vrkit.gl.window import WindowContext, create_window_context, list_monitors
 from vrkit.render.panel import PanelLayout
 
 log = logging.getLogger(__name__)
@@ -70,10 +71,7 @@ class DisplayBackend(WindowBackend):
     upscale = False
     overlay_default = False
 
-    def _create_window(self, layout: PanelLayout) -> Any:
-        from vrkit.gl.context import create_window_context
-        from vrkit.gl.window import list_monitors
-
+    def _create_window(self, layout: PanelLayout) -> WindowContext:
         monitors = list_monitors()
         spec = choose_monitor(monitors, layout.panel_size, self.config.monitor)
         ctx = create_window_context(

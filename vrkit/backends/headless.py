@@ -1,27 +1,25 @@
 """Headless offscreen backend: EGL, no display; frames to PNG (and MP4), timing to run.json.
 
 Time in a headless run is virtual: frame k is displayed at ``t0 + (k + 1) * period`` where ``t0``
-is the host clock when the run opened, so a scripted head motion gives the same frames on any
-machine. The pipeline timestamps in each frame's ``timing`` are real host-clock readings.
+is the run's clock when the run opened, so a scripted head motion gives the same frames on any
+machine. The pipeline timestamps in each frame's ``timing`` are readings of the run's clock
+(``RunConfig.clock``): the host's CLOCK_MONOTONIC, or a manual clock, under which two runs of a
+scene give byte-identical ``run.json`` and images.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import os
-import time
-from pathlib import Path
 from typing import Any
 
-from vrkit import __version__
 from vrkit.backends.base import Backend, Capabilities, RunConfig
 from vrkit.backends.layout import frame_from_pose_source, panel_layout
+from vrkit.backends.runrecord import RunRecord, clock_name, panel_header, prepare_out_dir
 from vrkit.backends.writer import FrameWriter
 from vrkit.core.errors import InputError
 from vrkit.core.types import FrameInfo
-from vrkit.gl.context import GLContext, create_headless_context
+from vrkit.gl.context import GLContext
+from vrkit.gl.egl import create_headless_context
 from vrkit.poses.base import PoseSource, ScriptedMotion, look_around
 from vrkit.render.panel import PanelCompositor, PanelLayout
 from vrkit.render.targets import EyeTargets, RenderTarget
@@ -29,24 +27,6 @@ from vrkit.render.targets import EyeTargets, RenderTarget
 log = logging.getLogger(__name__)
 
 DEFAULT_FRAMES = 120
-
-
-def prepare_out_dir(out_dir: Path) -> Path:
-    """Create ``out_dir`` if needed and check it is writable.
-
-    Raises:
-        InputError: It cannot be created or written, naming the folder.
-    """
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(
-            f"cannot create output folder {out}: {exc.strerror}", "choose another --out"
-        ) from exc
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise InputError(f"output folder {out} is not writable", "choose another --out")
-    return out
 
 
 class HeadlessBackend(Backend):
@@ -64,7 +44,7 @@ class HeadlessBackend(Backend):
         super().__init__(config)
         self._ctx: GLContext | None = None
         self._writer: FrameWriter | None = None
-        self._records: list[dict[str, Any]] = []
+        self._record: RunRecord | None = None
         self.layout: PanelLayout | None = None
         self.compositor: PanelCompositor | None = None
         self.eyes: EyeTargets | None = None
@@ -97,7 +77,9 @@ class HeadlessBackend(Backend):
         except BaseException:
             self.close()
             raise
-        self._t0 = time.monotonic_ns()
+        if out is not None:
+            self._record = RunRecord(out, self.name)
+        self._t0 = self.clock.now_ns()
         self._pose_source = self.config.pose_source or ScriptedMotion(look_around, self._t0)
         log.info(
             "headless: %d frames, panel %dx%d, %s",
@@ -116,7 +98,7 @@ class HeadlessBackend(Backend):
             self._index,
             self._pose_source,
             self.layout,
-            time.monotonic_ns(),
+            self.clock.now_ns(),
             display_ns,
             self.period_ns,
         )
@@ -131,10 +113,10 @@ class HeadlessBackend(Backend):
         assert self.eyes is not None and self.compositor is not None
         ctx = self.gl
         self.compositor.compose([fb.color for fb in self.eyes.framebuffers])
-        frame.timing["submit_ns"] = time.monotonic_ns()
+        frame.timing["submit_ns"] = self.clock.now_ns()
         fence = ctx.fence()
         ctx.wait_fence(fence)
-        frame.timing["gpu_done_ns"] = time.monotonic_ns()
+        frame.timing["gpu_done_ns"] = self.clock.now_ns()
         panel = self.compositor.read_panel()
         self.last_panel = panel
         if self._writer is not None:
@@ -144,14 +126,8 @@ class HeadlessBackend(Backend):
                 {f"{stem}_left.png": left, f"{stem}_right.png": right, f"{stem}_panel.png": panel},
                 panel,
             )
-        self._records.append(
-            {
-                "index": frame.index,
-                "display_time_ns": frame.predicted_display_time_ns,
-                "head_pose": frame.head_pose.to_dict(),
-                "timing": dict(frame.timing),
-            }
-        )
+        if self._record is not None:
+            self._record.add(frame)
         self._index += 1
 
     def close(self) -> None:
@@ -171,33 +147,23 @@ class HeadlessBackend(Backend):
                 self._ctx = None
 
     def _write_run_json(self) -> None:
-        assert self.layout is not None and self.config.out_dir is not None
-        doc = {
-            "vrkit_version": __version__,
-            "backend": self.name,
-            "clock": (
-                "display_time_ns is virtual (t0 + (k + 1) * period); "
-                "timing values are host CLOCK_MONOTONIC ns"
-            ),
-            "frames_rendered": len(self._records),
-            "period_ns": self.period_ns,
-            "panel_size": list(self.layout.panel_size),
-            "eye_sizes": [list(s) for s in self.layout.eye_sizes],
-            "viewports": [list(v) for v in self.layout.viewports],
-            "fov": [f.to_dict() for f in self.layout.fovs],
-            "distorted": self.layout.distorted,
-            "ipd_m": self.layout.ipd_m,
-            "canting_deg": math.degrees(self.layout.cant_rad),
-            "video": "panel.mp4" if self.config.video else None,
-            "frames": self._records,
-        }
-        path = Path(self.config.out_dir) / "run.json"
-        path.write_text(json.dumps(doc, indent=1))
+        if self._record is None:
+            return
+        record, self._record = self._record, None
+        assert self.layout is not None
+        record.write(
+            "display_time_ns is virtual (t0 + (k + 1) * period); "
+            f"timing values are {clock_name(self.clock)} ns",
+            frames_rendered=len(record),
+            period_ns=self.period_ns,
+            **panel_header(self.layout),
+            video="panel.mp4" if self.config.video else None,
+        )
 
     def summary(self) -> dict[str, Any]:
         """Frames rendered and where they went."""
         return {
-            "frames": len(self._records),
+            "frames": self._index,
             "out_dir": str(self.config.out_dir) if self.config.out_dir else None,
             "video": bool(self.config.video),
         }

@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 #: Backend name -> "module:Class". Modules are imported only when the backend is tried.
 BACKENDS: dict[str, str] = {
-    "openxr": "vrkit.backends.openxr:OpenXRBackend",
+    "openxr": "vrkit.backends.openxr.backend:OpenXRBackend",
     "sim": "vrkit.backends.simulator:SimulatorBackend",
     "display": "vrkit.backends.display:DisplayBackend",
     "headless": "vrkit.backends.headless:HeadlessBackend",

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _check_egl() -> tuple[bool, str, str]:
-    from vrkit.gl.context import create_headless_context
+    from vrkit.gl.egl import create_headless_context
 
     ctx = create_headless_context()
     try:
@@ -52,19 +52,6 @@ def _check_display() -> tuple[bool, str, str]:
     return True, f"DISPLAY={display}, monitors: {desc or 'none'}", ""
 
 
-def runtime_manifests() -> list[Path]:
-    """OpenXR runtime manifests in the loader's search order (existing files only)."""
-    candidates = []
-    if os.environ.get("XR_RUNTIME_JSON"):
-        candidates.append(Path(os.environ["XR_RUNTIME_JSON"]))
-    config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    candidates.append(Path(config_home) / "openxr/1/active_runtime.json")
-    for d in (os.environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(":"):
-        candidates.append(Path(d) / "openxr/1/active_runtime.json")
-    candidates.append(Path("/etc/openxr/1/active_runtime.json"))
-    return [c for c in candidates if c.is_file()]
-
-
 def _check_openxr_loader() -> tuple[bool, str, str]:
     if importlib.util.find_spec("xr") is None:
         return False, "pyopenxr not installed", "pip install pyopenxr"
@@ -72,14 +59,16 @@ def _check_openxr_loader() -> tuple[bool, str, str]:
 
 
 def _check_runtime() -> tuple[bool, str, str]:
-    found = runtime_manifests()
+    from vrkit.backends.openxr.runtime import runtime_manifest
+
+    found = runtime_manifest()
     if os.environ.get("XR_RUNTIME_JSON") and not Path(os.environ["XR_RUNTIME_JSON"]).is_file():
         return (
             False,
             f"XR_RUNTIME_JSON={os.environ['XR_RUNTIME_JSON']} does not exist",
             ("point XR_RUNTIME_JSON at the runtime's manifest JSON"),
         )
-    if not found:
+    if found is None:
         return (
             False,
             "no OpenXR runtime found",
@@ -89,7 +78,7 @@ def _check_runtime() -> tuple[bool, str, str]:
             ),
         )
     extra = " (monado-service installed)" if shutil.which("monado-service") else ""
-    return True, f"runtime manifest {found[0]}{extra}", ""
+    return True, f"runtime manifest {found}{extra}", ""
 
 
 def _check_cameras() -> tuple[bool, str, str]:

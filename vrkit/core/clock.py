@@ -1,4 +1,9 @@
-"""Clocks. Only the edges of vrkit read a clock; logic takes ``now_ns`` as a parameter."""
+"""Clocks. Only the edges of vrkit read a clock; logic takes ``now_ns`` as a parameter.
+
+The backends and the frame loop get their clock from ``RunConfig.clock``: the host's
+:class:`MonotonicClock` in a real run, a :class:`ManualClock` where a run must be reproducible
+(tests, offline rendering). :class:`MonotonicClock` is the one place that reads the host clock.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,10 @@ class Clock(Protocol):
         """Return the current time in nanoseconds."""
         ...
 
+    def sleep_ns(self, delta_ns: int) -> None:
+        """Let ``delta_ns`` nanoseconds pass (pacing waits through this)."""
+        ...
+
 
 class MonotonicClock:
     """The host's monotonic clock (``time.monotonic_ns``, CLOCK_MONOTONIC on Linux)."""
@@ -20,6 +29,11 @@ class MonotonicClock:
     def now_ns(self) -> int:
         """Return CLOCK_MONOTONIC in nanoseconds."""
         return time.monotonic_ns()
+
+    def sleep_ns(self, delta_ns: int) -> None:
+        """Sleep for ``delta_ns`` nanoseconds (nothing when it is not positive)."""
+        if delta_ns > 0:
+            time.sleep(delta_ns * 1e-9)
 
 
 class ManualClock:
@@ -49,3 +63,8 @@ class ManualClock:
             raise ValueError(f"a clock cannot go backwards, got delta_ns={delta_ns}")
         self._now += int(delta_ns)
         return self._now
+
+    def sleep_ns(self, delta_ns: int) -> None:
+        """Advance by ``delta_ns`` instead of sleeping (nothing when it is not positive)."""
+        if delta_ns > 0:
+            self.advance(delta_ns)

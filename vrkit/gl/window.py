@@ -1,4 +1,9 @@
-"""A glfw window with a GL context: the only module that imports glfw."""
+"""A glfw window with a GL context: the only module that imports glfw.
+
+:func:`create_window_context` makes a :class:`WindowContext` (an OpenGL 3.3 core context made
+through EGL, or the platform's own API, GLX on X11); it works under Xvfb. This module also
+watches the X connection (a vanished display is reported, not fatal) and lists monitors.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,8 @@ from numpy.typing import NDArray
 from OpenGL import GL
 
 from vrkit.core.errors import BackendUnavailableError, InputError
-from vrkit.gl.context import GLContext, glvnd_lib, leave_other_api
+from vrkit.gl.context import GLContext
+from vrkit.gl.platform import leave_other_api, see_glx_contexts
 
 log = logging.getLogger(__name__)
 
@@ -199,34 +205,6 @@ def check_context_api(context_api: str) -> str:
     return context_api
 
 
-def _install_any_current_context() -> None:
-    """Let PyOpenGL see a GLX context as current while it stays on its EGL platform.
-
-    GL calls themselves reach a GLX context (glvnd's libOpenGL dispatches by the current
-    context), but PyOpenGL asks its platform for "the current context" to key per-context data:
-    ``glVertexAttribPointer`` stores its pointer there and raises "Attempt to retrieve context
-    when no valid context" when ``eglGetCurrentContext`` returns none. This replaces the
-    platform's answer with the current EGL context, else the current GLX one (both are
-    distinct pointers, so per-context data stays separate). Idempotent.
-    """
-    import OpenGL.platform
-
-    platform = OpenGL.platform.PLATFORM
-    if getattr(platform, "_vrkit_any_context", False):
-        return
-    egl_current = platform.GetCurrentContext  # the platform's own (ctypes) function
-    glx_current = glvnd_lib("glx").glXGetCurrentContext
-
-    def any_current_context() -> int | None:
-        return egl_current() or glx_current()
-
-    for target in (platform, OpenGL.platform):
-        target.GetCurrentContext = any_current_context
-        target.CurrentContextIsValid = any_current_context
-    platform._vrkit_any_context = True
-    log.debug("PyOpenGL (%s) sees EGL or GLX contexts as current", type(platform).__name__)
-
-
 def _find_monitor(spec: str | int) -> Any:
     monitors = glfw.get_monitors()
     names = [glfw.get_monitor_name(m).decode(errors="replace") for m in monitors]
@@ -274,7 +252,7 @@ class WindowContext(GLContext):
         self.context_api = check_context_api(context_api)
         self._api = "glx" if context_api == "native" else "egl"
         if context_api == "native":
-            _install_any_current_context()
+            see_glx_contexts()
         _init_glfw()
         try:
             mon = _find_monitor(monitor) if monitor is not None else None
@@ -432,10 +410,7 @@ class WindowContext(GLContext):
         driver, so the objects are only forgotten (the process is about to end anyway).
         """
         if self.display_lost and not self.released:
-            for res in list(self._owned.values()):
-                res.glo = 0
-            self._owned.clear()
-            self.released = True
+            self.abandon()
             self.window = None
             _done_glfw(terminate=False)
             log.debug("window context abandoned: the display connection is gone")
@@ -446,3 +421,33 @@ class WindowContext(GLContext):
         glfw.destroy_window(self.window)
         self.window = None
         _done_glfw()
+
+
+def create_window_context(
+    width: int,
+    height: int,
+    title: str = "vrkit",
+    visible: bool = True,
+    monitor: str | int | None = None,
+    vsync: bool = True,
+    resizable: bool = True,
+    context_api: str = "egl",
+) -> WindowContext:
+    """Create a glfw window with an OpenGL 3.3 core context (works under Xvfb).
+
+    Args:
+        width: Window width in pixels (ignored for full screen, which uses the monitor's mode).
+        height: Window height in pixels.
+        title: Window title.
+        visible: Show the window.
+        monitor: Full screen on this monitor (name or index), or None for a window.
+        vsync: Swap interval 1 (wait for vertical blank) or 0.
+        resizable: Let the user resize the window.
+        context_api: ``"egl"`` (the context is made through EGL, also on X11) or ``"native"``
+            (the platform's own API: GLX on X11), e.g. for an OpenXR runtime that binds GLX.
+
+    Raises:
+        BackendUnavailableError: No display, or the monitor does not exist.
+        InputError: ``context_api`` is neither ``"egl"`` nor ``"native"``.
+    """
+    return WindowContext(width, height, title, visible, monitor, vsync, resizable, context_api)

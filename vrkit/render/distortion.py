@@ -28,7 +28,8 @@ from vrkit.optics.profile import HeadsetProfile, MirroredLens
 from vrkit.render.panel import PanelLayout
 
 if TYPE_CHECKING:
-    from vrkit.gl.context import GLContext, Texture
+    from vrkit.gl.context import GLContext
+    from vrkit.gl.resources import Texture
 
 #: Default mesh resolution: chosen per profile by :func:`vrkit.optics.mesh.auto_resolution`.
 DEFAULT_RESOLUTION = "auto"

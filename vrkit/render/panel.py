@@ -15,7 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vrkit.core.types import Fov
-from vrkit.gl.context import Framebuffer, GLContext, Texture, VertexArray
+from vrkit.gl.context import GLContext
+from vrkit.gl.resources import Framebuffer, Texture, VertexArray
 from vrkit.math.stereo import DEFAULT_IPD_M
 from vrkit.optics.mesh import EyeMesh, identity_mesh
 

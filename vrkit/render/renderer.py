@@ -6,7 +6,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vrkit.core.types import EyeView, FrameInfo
-from vrkit.gl.context import LINES, TRIANGLES, GLContext, Program, Texture, VertexArray
+from vrkit.gl.context import GLContext
+from vrkit.gl.resources import LINES, TRIANGLES, Program, Texture, VertexArray
 from vrkit.math.projection import projection_from_fov
 from vrkit.math.transforms import invert_transform
 from vrkit.render.scene import Material, Mesh, Node, Scene

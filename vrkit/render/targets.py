@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vrkit.gl.context import Framebuffer, GLContext
+from vrkit.gl.context import GLContext
+from vrkit.gl.resources import Framebuffer
 from vrkit.render.scene import Mesh
 
 

@@ -158,7 +158,7 @@ class SyntheticRenderer:
         subframes: int = 1,
         seed: int = 0,
     ) -> None:
-        from vrkit.gl.context import create_headless_context
+        from vrkit.gl.egl import create_headless_context
         from vrkit.render.renderer import StereoRenderer
 
         self.rig, self.target = rig, target

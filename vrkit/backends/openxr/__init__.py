@@ -1,19 +1,16 @@
-"""The OpenXR backend: the only package that imports pyopenxr (``xr``).
+"""The OpenXR backend: the only package that imports pyopenxr (``xr``, through :mod:`._xr`).
 
-:class:`OpenXRBackend` is imported lazily so that ``vrkit.backends.openxr.lifecycle`` (pure logic)
-and the runtime checks stay importable without touching pyopenxr or OpenGL.
+Modules, from the runtime up:
+
+* :mod:`.runtime`: the runtime manifest the loader would use, and the missing-runtime message
+  (no pyopenxr).
+* :mod:`.lifecycle`: the session state machine as pure logic (no pyopenxr).
+* :mod:`.glbinding`: the graphics binding structure of an EGL or GLX context.
+* :mod:`.instance`: GL context, binding, instance, system, session and spaces, in order, each
+  registering its teardown on the backend's ExitStack.
+* :mod:`.swapchain`, :mod:`.layers`: swapchains per view and the projection layer over them.
+* :mod:`.controllers`, :mod:`.extensions`, :mod:`.hidden_area`: input and optional extensions.
+* :mod:`.watchdog`: blocking runtime calls with a deadline.
+* :mod:`.backend`: :class:`~vrkit.backends.openxr.backend.OpenXRBackend`, the frame loop.
+* :mod:`.info`: what ``vrkit info`` reports.
 """
-
-from __future__ import annotations
-
-from typing import Any
-
-__all__ = ["OpenXRBackend"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "OpenXRBackend":
-        from vrkit.backends.openxr.backend import OpenXRBackend
-
-        return OpenXRBackend
-    raise AttributeError(name)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from vrkit.gl.platform import keep_platform
 
-with keep_platform():
-    import xr
-    import xr.exception
+try:
+    with keep_platform():
+        import xr
+        import xr.exception
+except ImportError as _exc:  # the backend registry reports this as "cannot be loaded: ..."
+    raise ImportError(f"pyopenxr cannot be imported ({_exc}); pip install pyopenxr") from _exc
 
 #: Errors that mean the runtime (or its connection) is gone: the session cannot continue.
 LOST_ERRORS: tuple[type[BaseException], ...] = (

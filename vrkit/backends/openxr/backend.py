@@ -2,11 +2,14 @@
 
 Lifecycle (created in this order, destroyed in reverse through one ExitStack)::
 
-    GL context (EGL headless, or a glfw/GLX window)
-    -> XrInstance (XR_KHR_opengl_enable or XR_MNDX_egl_enable, plus optional extensions)
-    -> XrSystem + OpenGL graphics requirements -> XrSession (GL binding)
-    -> reference spaces (LOCAL, STAGE when offered, VIEW) -> swapchains (one per view)
-    -> controller action set -> a watchdog thread for xrWaitFrame
+    GL context (EGL headless, or a glfw/GLX window)            instance.create_gl_context
+    -> XrInstance (XR_KHR_opengl_enable or XR_MNDX_egl_enable,  instance.create_instance
+       plus optional extensions)
+    -> XrSystem + OpenGL graphics requirements -> XrSession     instance.get_system / create_session
+    -> reference spaces (STAGE when offered, else LOCAL; VIEW)  instance.create_reference_space
+    -> swapchains (one per view) and their projection layer     swapchain / layers
+    -> controller action set -> optional extensions             controllers / extensions
+    -> a watchdog thread for xrWaitFrame                        watchdog
 
 ``begin_frame`` polls events through :class:`~vrkit.backends.openxr.lifecycle.SessionLifecycle`
 (begins / ends the session as the runtime asks), waits for the frame, begins it, and locates
@@ -21,126 +24,39 @@ thread with a deadline. Either way the app gets a :class:`SessionLostError` with
 from __future__ import annotations
 
 import ctypes
-import json
 import logging
-import os
-import queue
-import threading
-import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-import numpy as np
-
-from vrkit import __version__
 from vrkit.backends.base import Backend, Capabilities, RunConfig
+from vrkit.backends.openxr import extensions, instance
+from vrkit.backends.openxr._xr import LOST_ERRORS, xr
+from vrkit.backends.openxr.controllers import ControllerActions, ControllerState
+from vrkit.backends.openxr.hidden_area import hidden_area_mesh
+from vrkit.backends.openxr.layers import ProjectionLayer
+from vrkit.backends.openxr.lifecycle import Action, SessionLifecycle
+from vrkit.backends.openxr.runtime import no_runtime_reason, runtime_manifest
+from vrkit.backends.openxr.swapchain import ViewSwapchain, choose_color_format, choose_depth_format
+from vrkit.backends.openxr.watchdog import Watchdog
+from vrkit.backends.runrecord import RunRecord, prepare_out_dir
+from vrkit.core.clock import MonotonicClock
 from vrkit.core.errors import BackendUnavailableError, InputError, SessionLostError
 from vrkit.core.types import EyeView, Fov, FrameInfo, Pose
+from vrkit.gl.context import GLContext
+from vrkit.render.renderer import FAR_M, NEAR_M
+from vrkit.render.targets import RenderTarget
 
-if TYPE_CHECKING:
-    from vrkit.backends.openxr.controllers import ControllerActions, ControllerState
-    from vrkit.backends.openxr.swapchain import ViewSwapchain
-    from vrkit.gl.context import GLContext
-    from vrkit.render.targets import RenderTarget
+__all__ = ["CLOCK_CONVERTED", "CLOCK_ESTIMATED", "OpenXRBackend"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-NO_RUNTIME = "no OpenXR runtime found; install Monado or SteamVR, or set XR_RUNTIME_JSON"
 #: How ``predicted_display_ns`` was put on the host clock (``display_clock`` of each record).
 CLOCK_CONVERTED = "xrConvertTimeToTimespecTimeKHR"
 CLOCK_ESTIMATED = "estimate:wait_frame_end+period"
-OPTIONAL_EXTENSIONS = (
-    "XR_KHR_visibility_mask",
-    "XR_KHR_convert_timespec_time",
-    "XR_KHR_composition_layer_depth",
-    "XR_FB_display_refresh_rate",
-)
-
-
-def runtime_manifest() -> Path | None:
-    """The runtime manifest the OpenXR loader would use on Linux, or None.
-
-    ``XR_RUNTIME_JSON`` wins; otherwise ``openxr/1/active_runtime.json`` in the XDG config
-    directories, ``/usr/local/etc`` and ``/etc`` (the loader's search order).
-    """
-    env = os.environ.get("XR_RUNTIME_JSON")
-    if env:
-        return Path(env) if Path(env).is_file() else None
-    home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    dirs = [home, *(os.environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(":")]
-    dirs += ["/usr/local/etc", "/etc"]
-    for d in dirs:
-        for name in ("active_runtime.x86_64.json", "active_runtime.json"):
-            p = Path(d) / "openxr" / "1" / name
-            if p.is_file():
-                return p
-    return None
-
-
-def no_runtime_reason() -> str | None:
-    """Why no runtime can be loaded (the one clear message), or None when a manifest exists."""
-    if runtime_manifest() is not None:
-        return None
-    env = os.environ.get("XR_RUNTIME_JSON")
-    if env:
-        return f"{NO_RUNTIME} (XR_RUNTIME_JSON={env} does not exist)"
-    return NO_RUNTIME
-
-
-class _Watchdog:
-    """Runs blocking runtime calls on a worker thread and gives up after a deadline.
-
-    A ctypes call cannot be interrupted; when one overruns, the worker is abandoned (it is a
-    daemon thread) and the backend stops calling the runtime.
-    """
-
-    def __init__(self) -> None:
-        self._req: queue.SimpleQueue[Callable[[], Any] | None] = queue.SimpleQueue()
-        self._res: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
-        self.hung = False
-        self._thread = threading.Thread(target=self._run, name="vrkit-xr-wait", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (fn := self._req.get()) is not None:
-            try:
-                self._res.put((True, fn()))
-            except BaseException as exc:  # handed to the caller's thread
-                self._res.put((False, exc))
-
-    def call(self, fn: Callable[[], T], timeout_s: float) -> T:
-        """Run ``fn`` on the worker; raise TimeoutError when it takes longer than ``timeout_s``."""
-        if self.hung:
-            raise TimeoutError("an earlier runtime call never returned")
-        if threading.current_thread() is self._thread:
-            return fn()  # already on the worker (a guarded call inside a batch)
-        self._req.put(fn)
-        try:
-            ok, value = self._res.get(timeout=timeout_s)
-        except queue.Empty:
-            self.hung = True
-            raise TimeoutError(f"no answer within {timeout_s:.1f} s") from None
-        if not ok:
-            raise value
-        return value
-
-    def stop(self) -> None:
-        """Let the worker finish (unless it is stuck in the runtime)."""
-        if not self.hung:
-            self._req.put(None)
-            self._thread.join(timeout=1.0)
-
-
-def _check(result: Any) -> None:
-    """Raise the pyopenxr exception of a failed raw call's XrResult."""
-    from vrkit.backends.openxr._xr import xr
-
-    exc = xr.check_result(result)
-    if exc.is_exception():
-        raise exc
+#: Poll interval while waiting for the session (READY, EXITING), ns.
+_POLL_NS = 5_000_000
 
 
 def _pose(p: Any) -> Pose:
@@ -156,6 +72,9 @@ def _fov(f: Any) -> Fov:
 
 class OpenXRBackend(Backend):
     """Renders into OpenXR swapchains; the runtime's compositor shows them on the headset.
+
+    The run's clock (``RunConfig.clock``) must be the host's monotonic clock: frame times come
+    from the runtime and are put on CLOCK_MONOTONIC (XR_KHR_convert_timespec_time).
 
     ``RunConfig.extra`` options (all optional):
         ``openxr_gl``: ``"auto"`` (headless EGL when the runtime has XR_MNDX_egl_enable, else a
@@ -186,24 +105,30 @@ class OpenXRBackend(Backend):
     @classmethod
     def unavailable_reason(cls) -> str | None:
         """None when an OpenXR runtime manifest is present, else the clear message."""
-        try:
-            import vrkit.backends.openxr._xr  # noqa: F401
-        except ImportError as exc:
-            return f"pyopenxr cannot be imported ({exc}); pip install pyopenxr"
         return no_runtime_reason()
 
     def __init__(self, config: RunConfig | None = None) -> None:
         super().__init__(config or RunConfig())
-        from vrkit.backends.openxr.lifecycle import SessionLifecycle
-
+        if not isinstance(self.clock, MonotonicClock):
+            raise InputError(
+                f"the OpenXR backend runs on the runtime's clock; RunConfig.clock must be the "
+                f"host's MonotonicClock, got {type(self.clock).__name__}"
+            )
         extra = self.config.extra
         self.timeout_s = float(extra.get("openxr_timeout_s", 5.0))
         self.ready_timeout_s = float(extra.get("openxr_ready_timeout_s", 10.0))
+        near, far = extra.get("openxr_depth_range", (NEAR_M, FAR_M))
+        if not 0 < float(near) < float(far):
+            raise InputError(
+                f"openxr_depth_range must be (near, far) with 0 < near < far, got {(near, far)}"
+            )
+        self.depth_range = (float(near), float(far))
         self.lifecycle = SessionLifecycle()
+        #: Whether the runtime may still be called (shared with the teardown callbacks).
+        self.health = instance.RuntimeHealth()
         self._stack: ExitStack | None = None
         self._ctx: GLContext | None = None
-        self._watchdog: _Watchdog | None = None
-        self._runtime_ok = True  # False once the runtime is lost or hung: no more calls
+        self._watchdog: Watchdog | None = None
         self.instance: Any = None
         self.session: Any = None
         self.system_id: Any = None
@@ -217,6 +142,8 @@ class OpenXRBackend(Backend):
         self.space_name = ""
         self.view_space: Any = None
         self.swapchains: list[ViewSwapchain] = []
+        #: The composition layer submitted each frame (built with the swapchains).
+        self.layer: ProjectionLayer | None = None
         self.controllers: ControllerActions | None = None
         self.controller_states: list[ControllerState] = []
         self.refresh_rates: list[float] = []
@@ -224,28 +151,25 @@ class OpenXRBackend(Backend):
         self.visibility_mask_sizes: list[tuple[int, int]] = []
         #: GL format of the depth swapchains, or None when no depth is submitted.
         self.depth_format: int | None = None
-        from vrkit.render.renderer import FAR_M, NEAR_M
-
-        near, far = extra.get("openxr_depth_range", (NEAR_M, FAR_M))
-        if not 0 < float(near) < float(far):
-            raise InputError(
-                f"openxr_depth_range must be (near, far) with 0 < near < far, got {(near, far)}"
-            )
-        self.depth_range = (float(near), float(far))
         self.graphics_binding = ""
         self.frames_submitted = 0
         self.frames_begun = 0
         self._frame_index = 0
         self._xr_views: list[Any] = []
         self._frame_state: Any = None
+        self._locate_info: Any = None
         self._acquired = False
         self._convert_time: Callable[[int], int] | None = None
         self._in_call = ""  # the runtime call in progress (named when one never returns)
         #: CLOCK_CONVERTED when predictedDisplayTime is converted by the runtime, else
         #: CLOCK_ESTIMATED.
         self.display_clock = CLOCK_ESTIMATED
-        #: Per-frame records for run.json (only with ``config.out_dir``).
-        self._records: list[dict[str, Any]] | None = None
+        #: The run's per-frame record (only with ``config.out_dir``).
+        self._record: RunRecord | None = None
+
+    @property
+    def _runtime_ok(self) -> bool:
+        return self.health.ok
 
     # --- Backend interface ----------------------------------------------------------------
     @property
@@ -266,23 +190,24 @@ class OpenXRBackend(Backend):
         reason = self.unavailable_reason()
         if reason is not None:
             raise BackendUnavailableError(reason)
+        out = prepare_out_dir(self.config.out_dir) if self.config.out_dir else None
         self._stack = ExitStack()
         try:
             self._open(self._stack)
         except BaseException:
             self.close()
             raise
+        if out is not None:
+            self._record = RunRecord(out, self.name)
 
     def begin_frame(self) -> FrameInfo | None:
         """Poll events, wait for the next frame and locate its views; None when over."""
-        from vrkit.backends.openxr._xr import xr
-
         if self._stack is None or not self._runtime_ok:
             return None
         if self.config.frames is not None and self._frame_index >= self.config.frames:
             self.finish()
             return None
-        deadline = time.monotonic() + self.ready_timeout_s
+        deadline_ns = self.clock.now_ns() + round(self.ready_timeout_s * 1e9)
         timing: dict[str, int] = {}
         while True:
             # Every runtime call up to the located views runs on the watchdog's worker in one
@@ -293,13 +218,13 @@ class OpenXRBackend(Backend):
             if self.lifecycle.done:
                 self._raise_if_lost()
                 return None
-            if time.monotonic() > deadline:
+            if self.clock.now_ns() > deadline_ns:
                 raise SessionLostError(
                     f"the OpenXR session stayed {self.lifecycle.state.name} for "
                     f"{self.ready_timeout_s:.0f} s without becoming READY",
                     "is another application holding the headset?",
                 )
-            time.sleep(0.005)
+            self.clock.sleep_ns(_POLL_NS)
         fs, view_state, xr_views, head = located
         display_time = int(fs.predicted_display_time)
         valid = xr.ViewStateFlags.POSITION_VALID_BIT | xr.ViewStateFlags.ORIENTATION_VALID_BIT
@@ -326,20 +251,18 @@ class OpenXRBackend(Backend):
 
         Runs on the watchdog's worker thread (no GL calls here). None when no frame is due.
         """
-        from vrkit.backends.openxr._xr import xr
-
         self._poll()
         if self.lifecycle.done or not self.lifecycle.should_run_frames:
             return None
-        timing["wait_frame_start_ns"] = time.monotonic_ns()
+        timing["wait_frame_start_ns"] = self.clock.now_ns()
         fs = self._guarded("xrWaitFrame", lambda: xr.wait_frame(self.session))
-        timing["wait_frame_end_ns"] = time.monotonic_ns()
+        timing["wait_frame_end_ns"] = self.clock.now_ns()
         self._guarded("xrBeginFrame", lambda: xr.begin_frame(self.session))
         self._frame_state = fs
         self.frames_begun += 1
         display_time = int(fs.predicted_display_time)
         self._locate_info.display_time = display_time
-        timing["pose_sample_ns"] = time.monotonic_ns()
+        timing["pose_sample_ns"] = self.clock.now_ns()
         view_state, xr_views = self._guarded(
             "xrLocateViews", lambda: xr.locate_views(self.session, self._locate_info)
         )
@@ -351,7 +274,7 @@ class OpenXRBackend(Backend):
             self.controller_states = self._guarded(
                 "controller state", lambda: self.controllers.states(self.space, display_time)
             )
-        timing["views_located_ns"] = time.monotonic_ns()
+        timing["views_located_ns"] = self.clock.now_ns()
         return fs, view_state, xr_views, head
 
     def eye_targets(self, frame: FrameInfo) -> list[RenderTarget]:
@@ -368,54 +291,40 @@ class OpenXRBackend(Backend):
 
     def end_frame(self, frame: FrameInfo) -> None:
         """Submit the frame: a projection layer when images were rendered, else no layers."""
-        from vrkit.backends.openxr._xr import xr
-
         timing = frame.timing
-        timing["end_frame_start_ns"] = time.monotonic_ns()
+        timing["end_frame_start_ns"] = self.clock.now_ns()
         layers = False
         if self._acquired:
             # The GPU's end of this frame's rendering, then the images go back to the runtime.
             fence = self.gl.fence()
             if self.gl.wait_fence(fence, int(self.timeout_s * 1e9)):
-                timing["gpu_done_ns"] = time.monotonic_ns()
+                timing["gpu_done_ns"] = self.clock.now_ns()
             else:
                 log.warning("frame %d: GPU fence not signalled within %.1f s", frame.index,
                             self.timeout_s)  # fmt: skip
             for sc in self.swapchains:
                 self._guarded("xrReleaseSwapchainImage", sc.release_image)
             self._acquired = False
-            for pv, v in zip(self._proj_views, self._xr_views, strict=True):
-                pv.pose, pv.fov = v.pose, v.fov
             layers = True
-        end_info = self._end_info if layers else self._end_info_empty
-        end_info.display_time = self._frame_state.predicted_display_time
-        timing["submit_ns"] = time.monotonic_ns()
+        assert self.layer is not None
+        end_info = self.layer.end_info(
+            self._xr_views if layers else None, self._frame_state.predicted_display_time
+        )
+        timing["submit_ns"] = self.clock.now_ns()
         self._guarded("xrEndFrame", lambda: xr.end_frame(self.session, end_info))
-        timing["end_frame_end_ns"] = time.monotonic_ns()
+        timing["end_frame_end_ns"] = self.clock.now_ns()
         if layers:
             self.frames_submitted += 1
-        if self._records is not None:
-            self._records.append(
-                {
-                    "index": frame.index,
-                    "display_time_ns": frame.predicted_display_time_ns,
-                    "display_clock": self.display_clock,
-                    "submitted": layers,
-                    "head_pose": frame.head_pose.to_dict(),
-                    "timing": dict(timing),
-                }
-            )
+        if self._record is not None:
+            self._record.add(frame, display_clock=self.display_clock, submitted=layers)
 
     def finish(self) -> None:
         """Ask the runtime to end the session and pump frames until it reaches EXITING."""
-        from vrkit.backends.openxr._xr import xr
-        from vrkit.backends.openxr.lifecycle import Action
-
         if self._stack is None or not self._runtime_ok or self.lifecycle.done:
             return
         self._do(self.lifecycle.request_exit())
-        deadline = time.monotonic() + max(2.0, self.timeout_s)
-        while not self.lifecycle.done and time.monotonic() < deadline:
+        deadline_ns = self.clock.now_ns() + round(max(2.0, self.timeout_s) * 1e9)
+        while not self.lifecycle.done and self.clock.now_ns() < deadline_ns:
             self._poll()
             if self.lifecycle.should_run_frames:
                 fs = self._guarded("xrWaitFrame", lambda: xr.wait_frame(self.session), True)
@@ -432,7 +341,7 @@ class OpenXRBackend(Backend):
                     ),
                 )
             else:
-                time.sleep(0.005)
+                self.clock.sleep_ns(_POLL_NS)
         if not self.lifecycle.done:
             log.warning(
                 "OpenXR session did not reach EXITING within %.1f s (state %s)",
@@ -457,29 +366,22 @@ class OpenXRBackend(Backend):
             try:
                 stack.close()
             finally:
+                self.instance = self.session = self.space = self.view_space = None
+                self.layer = None
                 self._write_run_json()
 
     def _write_run_json(self) -> None:
         """``run.json`` in ``config.out_dir``: the headless backend's layout, OpenXR clocks."""
-        if self._records is None or self.config.out_dir is None:
+        if self._record is None:
             return
-        records, self._records = self._records, None
-        doc = {
-            "vrkit_version": __version__,
-            "backend": self.name,
-            "clock": (
-                "timing values and display_time_ns are host CLOCK_MONOTONIC ns; "
-                "predicted_display_ns = display_time_ns is the runtime's predictedDisplayTime "
-                f"on the host clock ({self.display_clock}); "
-                "xr_predicted_display_time is the raw XrTime"
-            ),
-            "display_clock": self.display_clock,
-            **self.summary(),
-            "frames": records,
-        }
-        out = Path(self.config.out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "run.json").write_text(json.dumps(doc, indent=1))
+        record, self._record = self._record, None
+        record.write(
+            "timing values and display_time_ns are host CLOCK_MONOTONIC ns; "
+            "predicted_display_ns = display_time_ns is the runtime's predictedDisplayTime "
+            f"on the host clock ({self.display_clock}); "
+            "xr_predicted_display_time is the raw XrTime",
+            **{"display_clock": self.display_clock, **self.summary()},
+        )
 
     def summary(self) -> dict[str, Any]:
         """Runtime, system and frame counts for the CLI."""
@@ -498,249 +400,78 @@ class OpenXRBackend(Backend):
             "lost": self.lifecycle.lost,
         }
 
-    # --- internals ------------------------------------------------------------------------
+    # --- building -------------------------------------------------------------------------
     def _open(self, stack: ExitStack) -> None:
-        from vrkit.backends.openxr import glbinding
-        from vrkit.backends.openxr._xr import LOST_ERRORS, xr
-        from vrkit.backends.openxr.controllers import ControllerActions
-        from vrkit.backends.openxr.swapchain import (
-            ViewSwapchain,
-            choose_color_format,
-            choose_depth_format,
-        )
-
+        """Build everything in creation order; each step registers its teardown on ``stack``."""
+        health = self.health
         manifest = runtime_manifest()
-        try:
-            available = {
-                (e.extension_name.decode() if isinstance(e.extension_name, bytes) else
-                 str(e.extension_name))
-                for e in xr.enumerate_instance_extension_properties()
-            }  # fmt: skip
-        except xr.exception.XrException as exc:
-            raise BackendUnavailableError(
-                f"{NO_RUNTIME} (the runtime in {manifest} could not be loaded: {exc})"
-            ) from exc
+        available = instance.available_extensions(manifest)
 
-        # 1. GL context (and so the binding kind).
-        mode = str(self.config.extra.get("openxr_gl", "auto"))
-        if mode not in ("auto", "egl", "window", "glx"):
-            raise BackendUnavailableError(
-                f"openxr_gl must be auto, egl, window or glx, got {mode!r}"
-            )
-        if mode == "auto":
-            mode = "egl" if glbinding.EGL_EXTENSION in available else "glx"
-        if mode in ("egl", "window") and glbinding.EGL_EXTENSION not in available:
-            raise BackendUnavailableError(
-                f"the OpenXR runtime lacks {glbinding.EGL_EXTENSION} (openxr_gl={mode!r} binds "
-                "an EGL context)",
-                "use openxr_gl=glx (a GLX window) with an X display",
-            )
-        if glbinding.OPENGL_EXTENSION not in available:
-            raise BackendUnavailableError("the OpenXR runtime has no OpenGL support (KHR)")
-        from vrkit.gl.context import create_headless_context, create_window_context
-
-        if mode == "egl":
-            ctx = create_headless_context()
-        else:
-            ctx = create_window_context(
-                640,
-                360,
-                title="vrkit OpenXR mirror",
-                visible=False,
-                context_api="native" if mode == "glx" else "egl",
-            )
-        self._ctx = ctx
+        # 1. GL context and its binding.
+        mode = instance.choose_gl_mode(str(self.config.extra.get("openxr_gl", "auto")), available)
+        ctx = self._ctx = instance.create_gl_context(mode)
         stack.callback(self._release_gl)
-        # The binding follows the context: vrkit's headless EGL context or a glfw window made
-        # through EGL (XR_MNDX_egl_enable), or a window with a native GLX context
-        # (XR_KHR_opengl_enable's Xlib binding).
-        ctx.make_current()
-        if mode == "egl":
-            binding = glbinding.egl_binding(ctx.display, ctx.config, ctx.context)
-        elif mode == "window":
-            binding = glbinding.current_egl_binding()
-            if binding is None:
-                raise BackendUnavailableError("the glfw window has no current EGL context")
-        else:
-            binding = glbinding.glx_binding(ctx.native_handles())
-        if binding.extension not in available:
-            raise BackendUnavailableError(
-                f"the window's {binding.kind.upper()} context needs {binding.extension}, "
-                f"which the OpenXR runtime does not offer"
-            )
+        binding = instance.make_binding(mode, ctx, available)
 
-        # 2. Instance.
-        wanted = [glbinding.OPENGL_EXTENSION]
-        if binding.extension not in wanted:
-            wanted.append(binding.extension)
-        wanted += [e for e in OPTIONAL_EXTENSIONS if e in available]
-        try:
-            self.instance = xr.create_instance(
-                xr.InstanceCreateInfo(
-                    application_info=xr.ApplicationInfo(
-                        application_name="vrkit",
-                        application_version=1,
-                        engine_name="vrkit",
-                        engine_version=1,
-                        api_version=xr.Version(1, 0, 0),
-                    ),
-                    enabled_extension_names=wanted,
-                )
-            )
-        except LOST_ERRORS as exc:
-            raise BackendUnavailableError(
-                f"{NO_RUNTIME} (the runtime in {manifest} did not start: "
-                f"{type(exc).__name__}; is its service, e.g. monado-service, running?)"
-            ) from exc
-        stack.callback(self._destroy, xr.destroy_instance, "instance")
+        # 2. Instance, system (views, blend mode, GL requirements), session.
+        wanted = instance.instance_extensions(binding, available)
+        self.instance = instance.create_instance(stack, health, wanted, manifest)
         self.enabled_extensions = wanted
-        props = xr.get_instance_properties(self.instance)
-        name = props.runtime_name
-        self.runtime_name = name.decode() if isinstance(name, bytes) else str(name)
-        self.runtime_version = str(xr.Version(props.runtime_version))
-
-        # 3. System, its views and graphics requirements (required before the session).
-        try:
-            self.system_id = xr.get_system(
-                self.instance, xr.SystemGetInfo(form_factor=xr.FormFactor.HEAD_MOUNTED_DISPLAY)
-            )
-        except (xr.exception.FormFactorUnavailableError, xr.exception.FormFactorUnsupportedError):
-            raise BackendUnavailableError(
-                f"OpenXR runtime {self.runtime_name!r} has no headset connected"
-            ) from None
-        sys_props = xr.get_system_properties(self.instance, self.system_id)
-        sname = sys_props.system_name
-        self.system_name = sname.decode() if isinstance(sname, bytes) else str(sname)
-        self.view_config_views = list(
-            xr.enumerate_view_configuration_views(
-                self.instance, self.system_id, xr.ViewConfigurationType.PRIMARY_STEREO
-            )
+        system = instance.get_system(self.instance)
+        self.system_id = system.system_id
+        self.runtime_name, self.runtime_version = system.runtime_name, system.runtime_version
+        self.system_name = system.system_name
+        self.view_config_views = system.view_config_views
+        self.blend_mode = system.blend_mode
+        self.session = instance.create_session(
+            stack, health, self.instance, self.system_id, ctx, binding
         )
-        modes = xr.enumerate_environment_blend_modes(
-            self.instance, self.system_id, xr.ViewConfigurationType.PRIMARY_STEREO
-        )
-        opaque = xr.EnvironmentBlendMode.OPAQUE
-        self.blend_mode = opaque if opaque in list(modes) else xr.EnvironmentBlendMode(modes[0])
-        req = xr.get_opengl_graphics_requirements_khr(self.instance, self.system_id)
-        log.debug("OpenXR GL requirements %s..%s", req.min_api_version_supported,
-                  req.max_api_version_supported)  # fmt: skip
-
-        # 4. Session with the GL binding of our context.
-        ctx.make_current()
         self.graphics_binding = binding.extension
-        self.session = xr.create_session(
-            self.instance,
-            xr.SessionCreateInfo(system_id=self.system_id, next=binding.pointer()),
-        )
-        stack.callback(self._destroy, xr.destroy_session, "session")
-        self._binding = binding
+        self._binding = binding  # keeps the structure's pointers alive with the session
         if "XR_KHR_convert_timespec_time" in wanted:
-            self._convert_time = self._make_time_converter()
+            self._convert_time = extensions.time_converter(self.instance)
             self.display_clock = CLOCK_CONVERTED
-        if self.config.out_dir is not None:
-            self._records = []
 
-        # 5. Reference spaces.
-        offered = set(xr.enumerate_reference_spaces(self.session))
-        want_space = str(self.config.extra.get("openxr_space", "stage")).lower()
-        if want_space not in ("stage", "local"):
-            raise BackendUnavailableError(f"openxr_space must be stage or local, got {want_space}")
-        kind = xr.ReferenceSpaceType.STAGE
-        if want_space == "local" or kind not in offered:
-            kind = xr.ReferenceSpaceType.LOCAL
+        # 3. Reference spaces.
+        kind = instance.choose_space(self.session, self.config.extra.get("openxr_space", "stage"))
         self.space_name = kind.name.lower()
-        self.space = self._create_space(stack, kind)
-        self.view_space = self._create_space(stack, xr.ReferenceSpaceType.VIEW)
+        self.space = instance.create_reference_space(stack, health, self.session, kind)
+        self.view_space = instance.create_reference_space(
+            stack, health, self.session, xr.ReferenceSpaceType.VIEW
+        )
 
-        # 6. Swapchains: one per view, at the configured or recommended size.
+        # 4. Swapchains, one per view, and the projection layer over them.
         offered_formats = list(xr.enumerate_swapchain_formats(self.session))
         fmt = choose_color_format(offered_formats)
         if "XR_KHR_composition_layer_depth" in wanted and self.config.extra.get(
             "openxr_depth", True
         ):
             self.depth_format = choose_depth_format(offered_formats)
-        for v in self.view_config_views:
-            if self.config.eye_size is not None:
-                w = min(int(self.config.eye_size[0]), v.max_image_rect_width)
-                h = min(int(self.config.eye_size[1]), v.max_image_rect_height)
-            else:
-                w, h = v.recommended_image_rect_width, v.recommended_image_rect_height
+        for w, h in self._swapchain_sizes():
             sc = ViewSwapchain(self.session, ctx, w, h, fmt, depth_format=self.depth_format)
             self.swapchains.append(sc)
-            stack.callback(lambda sc=sc: sc.destroy(self._runtime_ok))
-
-        # Per-frame structures, built once; each frame only updates times, poses and FOVs.
+            stack.callback(lambda sc=sc: sc.destroy(health.ok))
+        self.layer = ProjectionLayer(self.swapchains, self.space, self.blend_mode, self.depth_range)
         self._locate_info = xr.ViewLocateInfo(
             view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO,
             display_time=0,
             space=self.space,
         )
-        # Depth (XR_KHR_composition_layer_depth): one depth info per view, chained into its
-        # projection view's next; window depth 0..1 maps nearZ..farZ of the renderer.
-        self._depth_infos = (xr.CompositionLayerDepthInfoKHR * len(self.swapchains))(
-            *(
-                xr.CompositionLayerDepthInfoKHR(
-                    sub_image=xr.SwapchainSubImage(
-                        swapchain=sc.depth_handle,
-                        image_rect=xr.Rect2Di(extent=xr.Extent2Di(sc.width, sc.height)),
-                    ),
-                    min_depth=0.0,
-                    max_depth=1.0,
-                    near_z=self.depth_range[0],
-                    far_z=self.depth_range[1],
-                )
-                for sc in self.swapchains
-                if sc.depth_handle is not None
-            )
-        )
-        self._proj_views = (xr.CompositionLayerProjectionView * len(self.swapchains))(
-            *(
-                xr.CompositionLayerProjectionView(
-                    sub_image=xr.SwapchainSubImage(
-                        swapchain=sc.handle,
-                        image_rect=xr.Rect2Di(extent=xr.Extent2Di(sc.width, sc.height)),
-                    ),
-                    next=(
-                        ctypes.cast(ctypes.pointer(self._depth_infos[i]), ctypes.c_void_p)
-                        if sc.depth_handle is not None
-                        else None
-                    ),
-                )
-                for i, sc in enumerate(self.swapchains)
-            )
-        )
-        self._layer = xr.CompositionLayerProjection(space=self.space, views=self._proj_views)
-        header = ctypes.POINTER(xr.CompositionLayerBaseHeader)
-        self._layer_ptrs = (header * 1)(ctypes.cast(ctypes.pointer(self._layer), header))
-        self._end_info = xr.FrameEndInfo(
-            display_time=0, environment_blend_mode=self.blend_mode, layers=self._layer_ptrs
-        )
-        self._end_info_empty = xr.FrameEndInfo(
-            display_time=0, environment_blend_mode=self.blend_mode, layers=None
-        )
 
-        # 7. Controller actions.
-        self.controllers = ControllerActions(self.instance, self.session)
-        stack.callback(lambda: self.controllers.destroy(self._runtime_ok))
+        # 5. Controller actions.
+        controllers = self.controllers = ControllerActions(self.instance, self.session)
+        stack.callback(lambda: controllers.destroy(health.ok))
 
-        # 8. Optional extensions.
+        # 6. Optional extensions.
         if "XR_FB_display_refresh_rate" in wanted:
-            try:
-                self.refresh_rates = [
-                    float(getattr(r, "value", r))
-                    for r in xr.enumerate_display_refresh_rates_fb(self.session)
-                ]
-                rate = xr.get_display_refresh_rate_fb(self.session)
-                self.refresh_rate = float(getattr(rate, "value", rate))
-            except xr.exception.XrException as exc:
-                log.debug("XR_FB_display_refresh_rate failed: %s", exc)
+            self.refresh_rates, self.refresh_rate = extensions.refresh_rates(self.session)
         if "XR_KHR_visibility_mask" in wanted:
             self.visibility_mask_sizes = [(0, 0)] * len(self.swapchains)
             for i in range(len(self.swapchains)):
                 self._fetch_visibility_mask(i)
 
-        # 9. The watchdog for blocking calls; stopped first on close.
-        self._watchdog = _Watchdog()
+        # 7. The watchdog for blocking calls; stopped first on close.
+        self._watchdog = Watchdog()
         stack.callback(self._watchdog.stop)
         log.info(
             "OpenXR: %s %s, %s, views %s, format 0x%x, depth %s, %s space, %s",
@@ -750,35 +481,17 @@ class OpenXRBackend(Backend):
             self.graphics_binding,
         )  # fmt: skip
 
-    def _create_space(self, stack: ExitStack, kind: Any) -> Any:
-        from vrkit.backends.openxr._xr import xr
-
-        space = xr.create_reference_space(
-            self.session,
-            xr.ReferenceSpaceCreateInfo(
-                reference_space_type=kind, pose_in_reference_space=xr.Posef()
-            ),
-        )
-        stack.callback(self._destroy, xr.destroy_space, space)
-        return space
-
-    def _destroy(self, fn: Callable[[Any], None], what: Any) -> None:
-        """Destroy one handle (named by attribute, or given); skipped once the runtime is gone."""
-        handle = getattr(self, what) if isinstance(what, str) else what
-        if isinstance(what, str):
-            setattr(self, what, None)
-        if handle is None:
-            return
-        from vrkit.backends.openxr._xr import xr
-
-        if not self._runtime_ok and fn is not xr.destroy_instance:
-            return
-        if not self._runtime_ok and self._watchdog is not None and self._watchdog.hung:
-            return  # a hung runtime may block here too: leave the handles to process exit
-        try:
-            fn(handle)
-        except xr.exception.XrException as exc:
-            log.debug("%s failed during teardown: %s", fn.__name__, exc)
+    def _swapchain_sizes(self) -> list[tuple[int, int]]:
+        """Per view: ``config.eye_size`` capped at the runtime's maximum, else recommended."""
+        sizes = []
+        for v in self.view_config_views:
+            if self.config.eye_size is not None:
+                w = min(int(self.config.eye_size[0]), v.max_image_rect_width)
+                h = min(int(self.config.eye_size[1]), v.max_image_rect_height)
+            else:
+                w, h = v.recommended_image_rect_width, v.recommended_image_rect_height
+            sizes.append((w, h))
+        return sizes
 
     def _release_gl(self) -> None:
         if self._ctx is not None:
@@ -788,68 +501,24 @@ class OpenXRBackend(Backend):
     def _fetch_visibility_mask(self, view: int) -> None:
         """Read one view's hidden triangle mesh and hand it to its swapchain's targets.
 
-        The two-call idiom of ``xrGetVisibilityMaskKHR`` (pyopenxr only makes the first call).
         An empty mask, a failure, or ``openxr_visibility_mask=False`` leave the view unmasked.
         """
-        from vrkit.backends.openxr._xr import xr
-        from vrkit.backends.openxr.hidden_area import hidden_area_mesh
-
         if view >= len(self.swapchains):
             return
         sc = self.swapchains[view]
         try:
-            pfn = ctypes.cast(
-                xr.get_instance_proc_addr(self.instance, "xrGetVisibilityMaskKHR"),
-                xr.PFN_xrGetVisibilityMaskKHR,
-            )
-            args = (
-                self.session,
-                xr.ViewConfigurationType.PRIMARY_STEREO.value,
-                view,
-                xr.VisibilityMaskTypeKHR.HIDDEN_TRIANGLE_MESH.value,
-            )
-            mask = xr.VisibilityMaskKHR()
-            _check(pfn(*args, ctypes.byref(mask)))
-            n_v, n_i = int(mask.vertex_count_output), int(mask.index_count_output)
-            vertices = (xr.Vector2f * max(n_v, 1))()
-            indices = (ctypes.c_uint32 * max(n_i, 1))()
-            mask.vertex_capacity_input, mask.index_capacity_input = n_v, n_i
-            mask.vertices = ctypes.cast(vertices, ctypes.POINTER(xr.Vector2f))
-            mask.indices = ctypes.cast(indices, ctypes.POINTER(ctypes.c_uint32))
-            if n_v and n_i:
-                _check(pfn(*args, ctypes.byref(mask)))
+            xy, idx = extensions.visibility_mask(self.instance, self.session, view)
         except (xr.exception.XrException, AttributeError, TypeError, ValueError) as exc:
             log.warning("visibility mask of view %d unavailable: %s", view, exc)
             return
-        self.visibility_mask_sizes[view] = (n_v, n_i)
+        self.visibility_mask_sizes[view] = (len(xy), len(idx))
         if not self.config.extra.get("openxr_visibility_mask", True):
             return
-        xy = np.frombuffer(vertices, dtype=np.float32, count=2 * n_v).reshape(-1, 2)
-        idx = np.frombuffer(indices, dtype=np.uint32, count=n_i)
         try:
-            sc.hidden_area = hidden_area_mesh(xy.copy(), idx.copy())
+            sc.hidden_area = hidden_area_mesh(xy, idx)
         except ValueError as exc:
             log.warning("visibility mask of view %d is malformed (%s); not used", view, exc)
             sc.hidden_area = None
-
-    def _make_time_converter(self) -> Callable[[int], int]:
-        """XrTime -> host CLOCK_MONOTONIC ns through XR_KHR_convert_timespec_time."""
-        from vrkit.backends.openxr._xr import xr
-
-        pfn = ctypes.cast(
-            xr.get_instance_proc_addr(self.instance, "xrConvertTimeToTimespecTimeKHR"),
-            xr.PFN_xrConvertTimeToTimespecTimeKHR,
-        )
-        instance = self.instance
-
-        def convert(t: int) -> int:
-            ts = xr.timespec()
-            result = pfn(instance, xr.Time(t), ctypes.byref(ts))
-            if result < 0:
-                raise xr.exception.RuntimeFailureError()
-            return int(ts.tv_sec) * 1_000_000_000 + int(ts.tv_nsec)
-
-        return convert
 
     def _host_time(self, xr_time: int, wait_end_ns: int, fs: Any) -> int:
         """The predicted display time on the host's monotonic clock (ns)."""
@@ -863,9 +532,8 @@ class OpenXRBackend(Backend):
         # Without the extension: one period after xrWaitFrame returned (approximation).
         return wait_end_ns + int(fs.predicted_display_period)
 
+    # --- events and guarded calls ---------------------------------------------------------
     def _poll(self) -> None:
-        from vrkit.backends.openxr._xr import xr
-
         while True:
             try:
                 ev = self._guarded("xrPollEvent", lambda: xr.poll_event(self.instance))
@@ -875,8 +543,6 @@ class OpenXRBackend(Backend):
 
     def _on_event(self, ev: Any) -> None:
         """Act on one event from ``xrPollEvent`` (an ``XrEventDataBuffer``)."""
-        from vrkit.backends.openxr._xr import xr
-
         kind = xr.StructureType(ev.type)
         if kind == xr.StructureType.EVENT_DATA_SESSION_STATE_CHANGED:
             e = ctypes.cast(
@@ -900,9 +566,6 @@ class OpenXRBackend(Backend):
             log.debug("OpenXR event %s", kind.name)
 
     def _do(self, actions: list[Any]) -> None:
-        from vrkit.backends.openxr._xr import xr
-        from vrkit.backends.openxr.lifecycle import Action
-
         for action in actions:
             if action is Action.BEGIN_SESSION:
                 self._guarded(
@@ -924,7 +587,7 @@ class OpenXRBackend(Backend):
                 self._raise_if_lost()
 
     def _lost_error(self) -> SessionLostError:
-        self._runtime_ok = False
+        self.health.ok = False
         return SessionLostError(
             f"OpenXR session lost: {self.lifecycle.lost}",
             "check that the runtime (e.g. monado-service) is running, then start again",
@@ -941,6 +604,7 @@ class OpenXRBackend(Backend):
         try:
             return self._watchdog.call(fn, self.timeout_s)
         except TimeoutError as exc:
+            self.health.hung = True
             self.lifecycle.on_runtime_error(
                 f"{self._in_call} got no answer from the runtime within {self.timeout_s:.1f} s "
                 f"(runtime hung or stopped)"
@@ -949,8 +613,6 @@ class OpenXRBackend(Backend):
 
     def _guarded(self, what: str, fn: Callable[[], T], watchdog: bool = False) -> T:
         """Call the runtime; turn a dead, disconnected or hung runtime into SessionLostError."""
-        from vrkit.backends.openxr._xr import LOST_ERRORS, xr
-
         if not self._runtime_ok:
             raise SessionLostError(f"OpenXR session lost: {self.lifecycle.lost}")
         self._in_call = what
@@ -959,6 +621,7 @@ class OpenXRBackend(Backend):
                 return self._watchdog.call(fn, self.timeout_s)
             return fn()
         except TimeoutError as exc:
+            self.health.hung = True
             self.lifecycle.on_runtime_error(
                 f"{what} got no answer from the runtime within {self.timeout_s:.1f} s "
                 f"(runtime hung or stopped)"

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from vrkit.backends.base import RunConfig
+from vrkit.backends.openxr.backend import OpenXRBackend
 from vrkit.core.errors import SessionLostError
 from vrkit.core.types import EyeView, FrameInfo
 
@@ -44,9 +45,7 @@ def _first_located_frame(backend: Any, settle: int = 0) -> FrameInfo:
     return last
 
 
-def _open(config: RunConfig | None) -> Any:
-    from vrkit.backends.openxr.backend import OpenXRBackend
-
+def _open(config: RunConfig | None) -> OpenXRBackend:
     cfg = config or RunConfig()
     cfg.frames = None
     backend = OpenXRBackend(cfg)
