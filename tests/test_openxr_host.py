@@ -119,3 +119,51 @@ def test_watchdog_returns_results_raises_errors_and_gives_up_on_a_hang():
     with pytest.raises(TimeoutError):  # never reuses a stuck worker
         wd.call(lambda: 1, timeout_s=1.0)
     wd.stop()
+
+
+@pytest.mark.parametrize(
+    ("requested", "available", "expected"),
+    [
+        ("auto", {"XR_KHR_opengl_enable", "XR_MNDX_egl_enable"}, "egl"),  # Monado
+        ("auto", {"XR_KHR_opengl_enable"}, "glx"),  # SteamVR and most Linux runtimes
+        ("glx", {"XR_KHR_opengl_enable", "XR_MNDX_egl_enable"}, "glx"),
+        ("window", {"XR_KHR_opengl_enable", "XR_MNDX_egl_enable"}, "window"),
+        ("window", {"XR_KHR_opengl_enable"}, "lacks XR_MNDX_egl_enable"),
+        ("egl", {"XR_KHR_opengl_enable"}, "use openxr_gl=glx"),
+        ("auto", {"XR_MNDX_egl_enable"}, "no OpenGL support"),
+        ("vulkan", {"XR_KHR_opengl_enable"}, "must be auto, egl, window or glx, got 'vulkan'"),
+    ],
+)
+def test_gl_mode_follows_what_the_runtime_offers(requested, available, expected):
+    from vrkit.backends.openxr.instance import choose_gl_mode
+
+    if expected in ("egl", "glx", "window"):
+        assert choose_gl_mode(requested, available) == expected
+    else:
+        with pytest.raises(BackendUnavailableError, match=expected):
+            choose_gl_mode(requested, available)
+
+
+def test_openxr_refuses_a_manual_clock():
+    from vrkit.core.clock import ManualClock
+    from vrkit.core.errors import InputError
+
+    with pytest.raises(InputError, match="must be the host's MonotonicClock, got ManualClock"):
+        OpenXRBackend(RunConfig(clock=ManualClock()))
+
+
+def test_doctor_and_backend_agree_on_the_manifest(monkeypatch, tmp_path):
+    """One manifest search (vrkit.backends.openxr.runtime) for `vrkit doctor` and the backend."""
+    from vrkit.cli.doctor import _check_runtime
+
+    monkeypatch.delenv("XR_RUNTIME_JSON", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "etc"))
+    if runtime_manifest() is not None and tmp_path not in runtime_manifest().parents:
+        pytest.skip(f"this host has an OpenXR runtime installed ({runtime_manifest()})")
+    d = tmp_path / "home" / "openxr" / "1"
+    d.mkdir(parents=True)
+    (d / "active_runtime.x86_64.json").write_text("{}")  # the loader's arch-specific name
+    ok, text, _hint = _check_runtime()
+    assert ok and str(d / "active_runtime.x86_64.json") in text
+    assert runtime_manifest() == d / "active_runtime.x86_64.json"

@@ -230,3 +230,18 @@ def test_replay_spec_errors(tmp_path):
         replay_pose_source(f"{path}?fast")
     src = replay_pose_source(f"{path}?loop&live")
     assert src.loop and src.live
+
+
+@pytest.mark.parametrize("first_ns", [0, 123_456_789, 7_200_000_000_000])
+def test_scripted_spec_starts_its_motion_at_the_first_frame_whatever_the_clock(first_ns):
+    """``--pose-source scripted`` plays look_around from t = 0 at the first display time."""
+    from vrkit.poses.base import look_around
+
+    src = make_pose_source("scripted")
+    src.poll(first_ns - 5 * MS)  # the pose sample comes before the display time: no effect
+    for t_s in (0.0, 0.25, 1.5):
+        got = src.pose_at(first_ns + round(t_s * 1e9))
+        want = look_around(t_s)
+        np.testing.assert_allclose(got.position, want.position, atol=1e-12)
+        np.testing.assert_allclose(got.orientation, want.orientation, atol=1e-12)
+    assert not np.allclose(look_around(0.25).orientation, look_around(0.0).orientation)

@@ -180,6 +180,47 @@ def test_keyboard_walks_forward_at_the_set_speed(sim):
     assert loop.run(1).head_pose.position[2] == z
 
 
+def test_sim_under_a_manual_clock_paces_on_the_grid_walks_exactly_and_records(xvfb, tmp_path):  # noqa: F811
+    """Time is a parameter: under a ManualClock the pacer's sleeps advance the clock, key events
+    are stamped on it, and the record in run.json is exact."""
+    import json
+
+    from vrkit.core.clock import ManualClock
+
+    xvfb(1024, 768)
+    clock = ManualClock(1_000_000_000)
+    cfg = RunConfig(eye_size=EYE, vsync=True, fps=60.0, out_dir=tmp_path / "run", clock=clock,
+                    extra={"overlay": False, "window_size": (640, 320)})  # fmt: skip
+    b = SimulatorBackend(cfg)
+    b.open()
+    try:
+        loop = Loop(b, marker_scene((0.3, 1.6, -2.0)))
+        loop.run(1)
+        clock.advance(3_000_000)
+        t_press = clock.now_ns()
+        b.handle_key(GLFW_KEY["w"], 0, PRESS, 0)
+        for _ in range(3):
+            clock.advance(4_000_000)  # "rendering" takes 4 ms; the pacer sleeps the rest
+            loop.run(1)
+        t_release = clock.now_ns()
+        b.handle_key(GLFW_KEY["w"], 0, RELEASE, 0)
+        frame = loop.run(1)
+        period = b.pacer.period_ns
+    finally:
+        b.close()
+    walked = -frame.head_pose.position[2]
+    assert walked == pytest.approx(b.mouse.speed_m_s * (t_release - t_press) * 1e-9, rel=1e-12)
+    doc = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert doc["backend"] == "sim" and "ManualClock" in doc["clock"]
+    assert doc["frames_rendered"] == 5 and doc["period_ns"] == period == round(1e9 / 60.0)
+    present = np.array([f["timing"]["present_ns"] for f in doc["frames"]])
+    steps = np.diff(present)
+    assert np.all(steps > 0) and np.all(steps % period == 0), steps  # on the vblank grid
+    for f in doc["frames"]:
+        assert f["timing"]["submit_ns"] <= f["timing"]["present_ns"]
+        assert f["display_time_ns"] == f["timing"]["predicted_display_ns"]
+
+
 def test_real_x_input_events_reach_the_pose_source(sim):
     """End to end through the X server: XTEST events (xdotool) -> glfw -> the handlers."""
     import shutil
@@ -374,6 +415,17 @@ def test_pacer_keeps_a_vblank_grid_when_the_display_does_not_block():
     assert p.presented(start, start + 3_000_000, start + 15_000_000) == 0
     assert p.anchor_ns == start + 15_000_000
     assert p.frame_time_ms() == pytest.approx((start + 15_000_000 - 21_666_767) * 1e-6)
+
+
+def test_pacer_never_presents_two_frames_at_one_blank():
+    """A swap that returns at (or before) the last present goes to the next blank, not that one."""
+    period = 16_666_667
+    p = FramePacer(period, vsync=True)
+    p.presented(0, 1_000, 1_000)  # anchors the grid at 1_000
+    for k in range(1, 4):  # no time passes between frames (a manual clock that nobody moves)
+        t = p.last_present_ns
+        assert p.presented(t, t, t) == period
+        assert p.last_present_ns == 1_000 + k * period
 
 
 def test_pacer_without_vsync_never_sleeps():

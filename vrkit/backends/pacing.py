@@ -79,7 +79,9 @@ class FramePacer:
         if self.vsync:
             last = self.last_present_ns
             if last is not None and swap_end_ns - last < self.pace_fraction * self.period_ns:
-                present_ns = self.next_vblank_after(swap_end_ns - 1)
+                # The first blank at or after the swap, and never the last frame's blank: a
+                # display shows one frame per blank.
+                present_ns = self.next_vblank_after(max(swap_end_ns - 1, last))
                 sleep_ns = present_ns - swap_end_ns
             self.anchor_ns = present_ns
         if self.last_present_ns is not None:

@@ -54,17 +54,21 @@ class ScriptedMotion(PoseSource):
 
     Args:
         func: Maps seconds (float) to ``T_space_head``.
-        start_ns: Time (ns) that counts as t = 0.
+        start_ns: Time (ns) that counts as t = 0; None puts t = 0 at the first time asked
+            for (the first frame's display time), so a run sees the same motion whatever its
+            clock reads when it starts.
     """
 
     name = "scripted"
 
-    def __init__(self, func: Callable[[float], Pose], start_ns: int = 0) -> None:
+    def __init__(self, func: Callable[[float], Pose], start_ns: int | None = 0) -> None:
         self._func = func
-        self._start_ns = int(start_ns)
+        self._start_ns = None if start_ns is None else int(start_ns)
 
     def pose_at(self, when_ns: int) -> Pose:
         """Evaluate the script at ``when_ns``."""
+        if self._start_ns is None:
+            self._start_ns = int(when_ns)
         return self._func((when_ns - self._start_ns) * 1e-9)
 
 

@@ -14,11 +14,12 @@ EXTERNAL_SOURCES: dict[str, tuple[str, str]] = {
 }
 
 
-def make_pose_source(spec: str | None, start_ns: int = 0) -> PoseSource | None:
+def make_pose_source(spec: str | None, start_ns: int | None = None) -> PoseSource | None:
     """Pose source for a spec, or None to let the backend choose its default.
 
-    Specs: ``scripted`` (the demo's look-around motion), ``static``, ``replay:FILE``,
-    ``tracker[:ARGS]``; backends add their own interactive defaults (mouse, runtime).
+    Specs: ``scripted`` (the demo's look-around motion, from ``start_ns``; None: from the
+    first frame's display time), ``static``, ``replay:FILE``, ``tracker[:ARGS]``; backends add their
+    own interactive defaults (mouse, runtime).
 
     Raises:
         InputError: Unknown spec, or a source that this installation cannot provide.
