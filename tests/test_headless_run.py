@@ -269,3 +269,18 @@ def test_two_headless_runs_under_a_manual_clock_are_byte_identical(tmp_path):
     host = json.loads((tmp_path / "host" / "run.json").read_text())
     assert "host CLOCK_MONOTONIC" in host["clock"]
     assert host["frames"][0]["timing"]["pose_sample_ns"] != 5_000_000_000
+
+
+def test_frame_loop_leaves_no_gl_objects_behind(tmp_path):
+    """The renderer's meshes, textures and programs go with it: after run_scene the backend's
+    context owns exactly what the backend made at open (eye targets and compositor)."""
+    backend = HeadlessBackend(RunConfig(frames=3, eye_size=(64, 64), out_dir=tmp_path))
+    backend.open()
+    try:
+        at_open = {id(o) for o in backend.gl.owned()}
+        run_scene(backend, load_scene(ROOM))
+        left = [o for o in backend.gl.owned() if id(o) not in at_open]
+        assert not left, [type(o).__name__ for o in left]
+        assert backend.gl.live_objects == len(at_open) > 0
+    finally:
+        backend.close()

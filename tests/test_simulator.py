@@ -374,15 +374,22 @@ def test_unavailable_without_display(monkeypatch):
         open_backend("display", RunConfig())
 
 
-def test_cli_run_sim_stops_after_n_frames(xvfb):  # noqa: F811
+def test_cli_run_sim_stops_after_n_frames(xvfb, tmp_path):  # noqa: F811
+    import json
+
     xvfb(800, 600)
     out = subprocess.run(
         [sys.executable, "-m", "vrkit", "run", str(ROOT / "examples/room.py"), "--backend",
-         "sim", "--frames", "5", "--eye-size", "200x200", "--json"],
+         "sim", "--frames", "5", "--eye-size", "200x200", "--json", "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=60, cwd=ROOT,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert '"frames": 5' in out.stdout and '"backend": "sim"' in out.stdout
+    # --out: the same run.json as the other backends, with the window's present times.
+    doc = json.loads((tmp_path / "run.json").read_text())
+    assert doc["backend"] == "sim" and doc["frames_rendered"] == 5
+    assert doc["panel_size"] == [400, 200] and len(doc["frames"]) == 5
+    assert all("present_ns" in f["timing"] for f in doc["frames"])
 
 
 # --- pure pieces -------------------------------------------------------------------------------

@@ -31,7 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("scene", help="scene file defining build_scene(), e.g. examples/room.py")
     p.add_argument("--backend", default="auto", help="auto|openxr|sim|display|headless")
     p.add_argument("--frames", type=int, help="stop after N frames (headless default: 120)")
-    p.add_argument("--out", type=Path, help="output folder for headless frames and run.json")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="output folder for run.json (any backend) and the headless frames "
+        "(headless default: out/SCENE)",
+    )
     p.add_argument("--video", action="store_true", help="headless: also write panel.mp4")
     p.add_argument("--profile", help="headset profile name or JSON file (see `vrkit profile list`)")
     p.add_argument("--pose-source", help="scripted|static|replay:FILE|tracker[:ARGS]")
