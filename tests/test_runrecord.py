@@ -16,10 +16,11 @@ from vrkit.core.types import Fov, FrameInfo, Pose
 from vrkit.math.stereo import eye_views
 
 #: The top-level keys of a headless run.json as written before the writer was shared
-#: (vrkit 0.1.0 at 7cccef0, `vrkit run examples/room.py --backend headless`): frozen.
+#: (vrkit 0.1.0 at 7cccef0, `vrkit run examples/room.py --backend headless`), plus
+#: "canting_deg", which the profile's canting added (4e32dd2): frozen.
 HEADLESS_KEYS = ["vrkit_version", "backend", "clock", "frames_rendered", "period_ns",
-                 "panel_size", "eye_sizes", "viewports", "fov", "distorted", "ipd_m", "video",
-                 "frames"]  # fmt: skip
+                 "panel_size", "eye_sizes", "viewports", "fov", "distorted", "ipd_m",
+                 "canting_deg", "video", "frames"]  # fmt: skip
 FRAME_KEYS = ["index", "display_time_ns", "head_pose", "timing"]
 
 
