@@ -118,11 +118,11 @@ def test_camera_json_round_trip_and_validation(tmp_path):
     bad["dist"] = [0.1, 0.2, 0.3]
     path.write_text(json.dumps(bad))
     with pytest.raises(
-        InputError, match=r"fisheye camera needs 4 finite distortion coefficients, got 3"
+        InputError, match=r"cam\.json': \$\.dist: expected an array of 4 items, got 3 item"
     ):
         CameraModel.load(path)
     path.write_text(json.dumps({"format": "something"}))
-    with pytest.raises(InputError, match="not a vrkit camera file"):
+    with pytest.raises(InputError, match=r"\$\.format: expected exactly 'vrkit\.camera', got 'som"):
         CameraModel.load(path)
 
 

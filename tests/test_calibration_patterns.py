@@ -67,7 +67,7 @@ def test_pattern_frames_and_json_round_trip(tmp_path):
     data = json.loads(path.read_text())
     data["version"] = 2
     path.write_text(json.dumps(data))
-    with pytest.raises(InputError, match="version 2; this vrkit reads 1"):
+    with pytest.raises(InputError, match=r"pattern\.json': \$\.version: expected exactly 1, got 2"):
         PatternSet.load(path)
     with pytest.raises(InputError, match="unknown channel 'purple'"):
         make_pattern_set(PANEL, ("dots",), ("purple",))

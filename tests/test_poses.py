@@ -206,8 +206,17 @@ def test_replay_reads_a_headless_run_json(tmp_path):
         ("b.csv", "t_ns,x,y,z\n0,0,0,0\n", r"lacks \['qx', 'qy', 'qz', 'qw'\]"),
         ("c.csv", "t_ns,x,y,z,qx,qy,qz,qw\n0,0,0,0,0,0,0,zero\n", "data row 1 is not numeric"),
         ("d.csv", "t_ns,x,y,z,qx,qy,qz,qw\n0,0,0,0,0,0,0,0\n", "sample 0 has a zero quaternion"),
-        ("e.json", '{"samples": [{"t_ns": 0, "position": [0, 0]}]}', "sample 0 must have"),
-        ("f.json", '{"samples": []}', "has no pose samples"),
+        (
+            "e.json",
+            '{"samples": [{"t_ns": 0, "position": [0, 0]}]}',
+            r"\$\.samples\[0\]: expected required field\(s\) \['orientation'\]",
+        ),
+        (
+            "e2.json",
+            '{"samples": [{"t_ns": 0, "position": [0, 0], "orientation": [0, 0, 0, 1]}]}',
+            r"\$\.samples\[0\]\.position: expected an array of 3 items, got 2 item\(s\)",
+        ),
+        ("f.json", '{"samples": []}', r"\$\.samples: expected an array of >= 1 items, got 0 item"),
         ("g.json", "{not json", "is not valid JSON"),
     ],
 )

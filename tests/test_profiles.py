@@ -101,7 +101,7 @@ def test_schema_and_loader_agree_on_required_fields():
         for field in node["required"]:
             data = copy.deepcopy(base)
             (data[section] if section else data).pop(field)
-            with pytest.raises(ProfileError, match=rf"missing required field\(s\) \['{field}'\]"):
+            with pytest.raises(ProfileError, match=rf"expected required field\(s\) \['{field}'\]"):
                 profile_from_dict(data)
             count += 1
     assert count >= 15
@@ -142,7 +142,7 @@ _DROP = object()
         (
             "panel.size_m.0",
             0.0,
-            r"profile\.panel\.size_m\[0\]: expected a number > 0\.005 <= 1\.0, got 0\.0",
+            r"profile: \$\.panel\.size_m\[0\]: expected a number > 0\.005 <= 1\.0, got 0\.0",
         ),
         ("panel.size_m.1", float("nan"), r"panel\.size_m\[1\]: expected a finite number"),
         ("panel.resolution_px.0", 1920.5, r"panel\.resolution_px\[0\]: expected an integer"),
@@ -162,14 +162,22 @@ _DROP = object()
         ("fov_limits_deg.up", 95, r"fov_limits_deg\.up: expected a number > 0 <= 89, got 95"),
         ("schema_version", 2, r"schema_version: expected exactly 1, got 2"),
         ("name", "Cardboard V1", r"name: expected a string matching"),
-        ("extra", 1, r"profile: unknown field\(s\) \['extra'\]"),
-        ("lenses.left", {"kind": "zernike"}, r"lenses\.left\.kind: unknown lens model 'zernike'"),
+        (
+            "extra",
+            1,
+            r"profile: \$: expected only the fields .*, got unknown field\(s\) \['extra'\]",
+        ),
+        (
+            "lenses.left",
+            {"kind": "zernike"},
+            r"\$\.lenses\.left\.kind: expected one of \[.*'radial'.*\], got 'zernike'",
+        ),
         (
             "lenses.left.k",
             [0.4, float("nan")],
-            r"lenses\.left\.k\[1\] must be a finite number, got nan",
+            r"\$\.lenses\.left\.k\[1\]: expected a finite number .*, got nan",
         ),
-        ("lenses.left.k", [0.4, "x"], r"lenses\.left\.k must be a list of numbers"),
+        ("lenses.left.k", [0.4, "x"], r"\$\.lenses\.left\.k\[1\]: expected a number .*, got 'x'"),
         ("ipd_default_m", 0.5, r"ipd_default_m: expected a number >= 0\.04 <= 0\.09, got 0\.5"),
     ],
 )
@@ -215,7 +223,9 @@ def test_malformed_files(tmp_path):
         load_profile("rift-cv9")
     lst = tmp_path / "list.json"
     lst.write_text("[1, 2]")
-    with pytest.raises(ProfileError, match="profile: expected an object"):
+    with pytest.raises(
+        ProfileError, match=r"list\.json: profile: \$: expected an object, got \[1, 2\]"
+    ):
         load_profile(lst)
 
 

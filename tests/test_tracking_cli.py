@@ -288,9 +288,10 @@ def test_malformed_rig_and_target_files_are_clear_errors(rec, tmp_path, capsys):
     rig.write_text(json.dumps(data))
     target = tmp_path / "target.json"
     target.write_text(json.dumps({"schema": "vrkit.tracking.target/1", "name": "t",
-                                  "kind": "led", "leds": [[0, 0, 0]] * 3}))  # fmt: skip
+                                  "kind": "led", "leds": [[0, 0, 0]] * 3,
+                                  "normals": [[0, 0, 1]] * 3}))  # fmt: skip
     run = ["track", "run", "--source", str(rec), "--out", str(tmp_path / "p.csv")]
     assert main([*run, "--rig", str(rig), "--target", str(rec / "target.json")]) == 1
-    assert "camera entry misses key 'K'" in capsys.readouterr().err
+    assert "rig.json': $.cameras[2]: expected required field(s) ['K']" in capsys.readouterr().err
     assert main([*run, "--rig", str(rec / "rig.json"), "--target", str(target)]) == 1
-    assert "an LED target needs >= 4 LEDs, got 3" in capsys.readouterr().err
+    assert "$.leds: expected an array of >= 4 items, got 3 item(s)" in capsys.readouterr().err

@@ -21,8 +21,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from vrkit.core.documents import read_document
 from vrkit.core.errors import DataError, InputError
-from vrkit.core.jsonfile import read_json
 
 CAMERA_FORMAT = "vrkit.camera"
 CAMERA_VERSION = 1
@@ -182,7 +182,7 @@ class CameraModel:
     def load(cls, path: str | Path) -> CameraModel:
         """Read a camera JSON file written by :meth:`save`."""
         p = Path(path)
-        data = read_json(p, "camera file")
+        data = read_document(p, "camera")
         return cls.from_dict(data, source=f"camera file {str(p)!r}")
 
     def horizontal_fov_deg(self) -> float:

@@ -20,8 +20,8 @@ from numpy.typing import NDArray
 
 from vrkit.calibration.intrinsics import IMAGE_SUFFIXES
 from vrkit.calibration.patterns import PatternFrame, PatternSet
+from vrkit.core.documents import read_document
 from vrkit.core.errors import BackendUnavailableError, DataError, InputError
-from vrkit.core.jsonfile import read_json
 
 CAPTURES_FORMAT = "vrkit.captures"
 CAPTURES_VERSION = 1
@@ -237,7 +237,7 @@ def capture_files(folder: str | Path, pattern: PatternSet) -> dict[str, Path | N
     index = d / "captures.json"
     out: dict[str, Path | None] = {f.name: None for f in pattern.frames}
     if index.is_file():
-        data = read_json(index, "capture index")
+        data = read_document(index, "captures")
         if data.get("format") != CAPTURES_FORMAT or data.get("version") != CAPTURES_VERSION:
             raise InputError(
                 f"{index} is not a vrkit captures file version {CAPTURES_VERSION} "

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from vrkit.core.documents import read_document
 from vrkit.core.errors import InputError
-from vrkit.core.jsonfile import read_json
 
 PATTERN_FORMAT = "vrkit.pattern"
 PATTERN_VERSION = 1
@@ -277,7 +277,7 @@ class PatternSet:
         p = Path(path)
         if p.is_dir():
             p = p / "pattern.json"
-        data = read_json(p, "pattern description")
+        data = read_document(p, "pattern")
         return cls.from_dict(data, f"pattern description {str(p)!r}")
 
 

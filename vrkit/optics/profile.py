@@ -1,9 +1,10 @@
 """Headset profiles: load, validate and query the geometry of a panel behind two lenses.
 
 A profile is a JSON file following ``calibration/schema/headset-profile.schema.json`` (version 1).
-That schema file is the documented truth: :func:`validate_profile_dict` walks it (a small
-validator for the subset of JSON Schema it uses), then adds the checks that span several fields
-and builds the lens models. Every error names the field path, the value and what was expected.
+That schema file is the documented truth: :func:`validate_profile_dict` checks it with
+``jsonschema`` (:mod:`vrkit.core.documents`), then runs each lens model's own checks; loading
+adds the checks that span several fields. Every error names the JSON path, the value and what
+was expected.
 
 Geometry follows the Cardboard SDK's ``DeviceParams``: the lenses sit ``lens_separation_m``
 apart, centred on the panel's vertical centre line; their height above the panel's bottom edge
@@ -17,16 +18,16 @@ Pure numpy; no GL.
 from __future__ import annotations
 
 import json
-import math
-import re
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from vrkit.core.documents import load_schema as load_document_schema
+from vrkit.core.documents import validate_document
 from vrkit.core.errors import InputError, ProfileError
 from vrkit.core.jsonfile import read_json
 from vrkit.core.types import LEFT, RIGHT, Fov
@@ -36,116 +37,20 @@ from vrkit.optics.models import lens_model_from_dict
 from vrkit.resources import data_dir
 
 SCHEMA_VERSION = 1
-SCHEMA_FILE = "headset-profile.schema.json"
+SCHEMA_KIND = "headset-profile"
+SCHEMA_FILE = f"{SCHEMA_KIND}.schema.json"
 EYE_NAMES = ("left", "right")
 #: Largest eye render target side :meth:`HeadsetProfile.recommended_eye_size` may reach.
 MAX_EYE_SIZE = 4096
 
 
 # --------------------------------------------------------------------------------------------
-# the schema and a validator for the subset of JSON Schema it uses
+# the schema
 
 
-@lru_cache(maxsize=1)
 def load_schema() -> dict[str, Any]:
     """The headset-profile JSON schema shipped in ``calibration/schema/``."""
-    path = data_dir("calibration") / "schema" / SCHEMA_FILE
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
-
-
-def _describe(node: dict[str, Any]) -> str:
-    """Human text for what a schema node expects."""
-    parts = []
-    if "const" in node:
-        return f"exactly {node['const']!r}"
-    if "enum" in node:
-        return f"one of {node['enum']}"
-    t = node.get("type")
-    if t:
-        parts.append(
-            {"integer": "an integer", "array": "an array", "object": "an object"}.get(t, f"a {t}")
-        )
-    if "exclusiveMinimum" in node:
-        parts.append(f"> {node['exclusiveMinimum']}")
-    if "minimum" in node:
-        parts.append(f">= {node['minimum']}")
-    if "maximum" in node:
-        parts.append(f"<= {node['maximum']}")
-    if t == "array" and ("minItems" in node or "maxItems" in node):
-        lo, hi = node.get("minItems"), node.get("maxItems")
-        parts.append(f"of {lo} items" if lo == hi else f"of {lo or 0} to {hi or 'any'} items")
-    return " ".join(parts) or "a valid value"
-
-
-def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    ref = node.get("$ref")
-    if not ref:
-        return node
-    target: Any = schema
-    for part in ref.removeprefix("#/").split("/"):
-        target = target[part]
-    return target
-
-
-def _check_node(schema: dict[str, Any], node: dict[str, Any], value: Any, path: str) -> None:
-    """Validate ``value`` against schema ``node``; raise ProfileError naming ``path``."""
-    node = _resolve(schema, node)
-    if node.get("x-vrkit-check") == "lens_model":
-        lens_model_from_dict(value, path)  # the model's own validator covers every parameter
-        return
-
-    def fail(what: str | None = None) -> ProfileError:
-        return ProfileError(f"{path}: expected {what or _describe(node)}, got {value!r}")
-
-    if "const" in node and value != node["const"]:
-        raise fail()
-    if "enum" in node and value not in node["enum"]:
-        raise fail()
-    t = node.get("type")
-    if t == "object":
-        if not isinstance(value, dict):
-            raise fail("an object")
-        missing = [k for k in node.get("required", []) if k not in value]
-        if missing:
-            raise ProfileError(f"{path}: missing required field(s) {missing}")
-        props = node.get("properties", {})
-        if node.get("additionalProperties") is False:
-            unknown = sorted(set(value) - set(props))
-            if unknown:
-                raise ProfileError(f"{path}: unknown field(s) {unknown}; allowed: {sorted(props)}")
-        for key, sub in props.items():
-            if key in value:
-                _check_node(schema, sub, value[key], f"{path}.{key}")
-        return
-    if t == "array":
-        if not isinstance(value, list):
-            raise fail()
-        if not node.get("minItems", 0) <= len(value) <= node.get("maxItems", math.inf):
-            raise fail()
-        if "items" in node:
-            for i, item in enumerate(value):
-                _check_node(schema, node["items"], item, f"{path}[{i}]")
-        return
-    if t == "string":
-        if not isinstance(value, str):
-            raise fail()
-        if "pattern" in node and not re.search(node["pattern"], value):
-            raise fail(f"a string matching {node['pattern']}")
-        return
-    if t in ("number", "integer"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise fail()
-        if t == "integer" and not isinstance(value, int):
-            raise fail()
-        if not math.isfinite(value):
-            raise fail(f"a finite number ({_describe(node)})")
-        if "exclusiveMinimum" in node and not value > node["exclusiveMinimum"]:
-            raise fail()
-        if "minimum" in node and not value >= node["minimum"]:
-            raise fail()
-        if "maximum" in node and not value <= node["maximum"]:
-            raise fail()
+    return load_document_schema(SCHEMA_KIND)
 
 
 # --------------------------------------------------------------------------------------------
@@ -440,8 +345,19 @@ def _eye(eye: int) -> int:
 
 
 def validate_profile_dict(data: Any, where: str = "profile") -> None:
-    """Check profile data against the schema; raise ProfileError naming the field on failure."""
-    _check_node(load_schema(), load_schema(), data, where)
+    """Check profile data against the schema, then each lens model's own checks.
+
+    The schema (checked by ``jsonschema`` through :mod:`vrkit.core.documents`) covers every
+    field's type and range and caps coefficient counts, so the lens checks after it run in
+    bounded time; the lens models then check what a schema cannot (exact coefficient counts,
+    increasing knots, invertibility near the centre).
+
+    Raises:
+        ProfileError: One line naming ``where``, the JSON path, the value and what was expected.
+    """
+    validate_document(data, SCHEMA_KIND, where, ProfileError)
+    for side, lens in data["lenses"].items():
+        lens_model_from_dict(lens, f"{where}: $.lenses.{side}")
 
 
 def profile_from_dict(data: Any, path: Path | None = None) -> HeadsetProfile:

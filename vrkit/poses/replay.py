@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from vrkit.core.documents import read_document
 from vrkit.core.errors import DataError, InputError
-from vrkit.core.jsonfile import read_json
 from vrkit.core.types import Pose
 from vrkit.math.transforms import quat_normalize
 from vrkit.poses.base import PoseSource
@@ -145,7 +145,7 @@ def _sample_time(s: dict, k: int, path: Path) -> int:
 
 
 def _read_json(path: Path) -> PoseTrack:
-    doc = read_json(path, "pose file", DataError)
+    doc = read_document(path, "pose-file", DataError)
     if isinstance(doc, dict) and "frames" in doc and "samples" not in doc:  # a vrkit run.json
         samples = [
             {"t_ns": f["display_time_ns"], **f["head_pose"]}

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from vrkit.core.documents import read_document
 from vrkit.core.errors import InputError, ProfileError
-from vrkit.core.jsonfile import read_json
 from vrkit.math import transforms as tf
 
 F64 = NDArray[np.float64]
@@ -269,7 +269,7 @@ class Rig:
     def load(cls, path: str | Path) -> Rig:
         """Read a rig JSON file; errors name the file."""
         path = Path(path)
-        data = read_json(path, "rig file", ProfileError)
+        data = read_document(path, "rig", ProfileError)
         try:
             return cls.from_dict(data)
         except ProfileError as exc:

@@ -26,7 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vrkit.core.documents import read_document
 from vrkit.core.errors import DataError, InputError
+from vrkit.core.jsonfile import read_json
 from vrkit.core.types import Pose
 from vrkit.math import transforms as tf
 from vrkit.poses.base import PoseSource
@@ -76,7 +78,7 @@ def read_poses(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise InputError(f"pose file {str(path)!r} not found")
     if path.suffix.lower() == ".json":
         try:
-            rows = json.loads(path.read_text())["frames"]
+            rows = read_document(path, "tracker-poses", DataError)["frames"]
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise DataError(f"{path} is not a vrkit pose file: {exc}") from exc
     else:
@@ -205,7 +207,7 @@ def tracker_pose_source(spec: str) -> PoseSource:
     path = Path(spec.removeprefix("live:"))
     if not live and path.suffix.lower() == ".json" and path.is_file():
         try:
-            live = "source" in json.loads(path.read_text())
+            live = "source" in read_json(path, "tracker pose source")
         except json.JSONDecodeError as exc:
             raise InputError(f"{path} is not valid JSON: {exc}") from exc
     if not live:
@@ -217,7 +219,7 @@ def tracker_pose_source(spec: str) -> PoseSource:
             )
         return PoseFileSource(path)
     try:
-        cfg = json.loads(path.read_text())
+        cfg = read_document(path, "tracker-config")
     except FileNotFoundError as exc:
         raise InputError(f"tracker config {str(path)!r} not found") from exc
     missing = [k for k in ("rig", "target", "source") if k not in cfg]

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from vrkit.core.documents import read_document
 from vrkit.core.errors import DataError, InputError
-from vrkit.core.jsonfile import read_json
 from vrkit.tracking.sources import FrameSet, FrameSource, read_image
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ class RecordingSource(FrameSource):
         path = self.folder / "index.json"
         if not path.is_file():
             raise InputError(f"recording {str(self.folder)!r} has no index.json")
-        index = read_json(path, "recording index", DataError)
+        index = read_document(path, "recording", DataError)
         if index.get("schema") != RECORDING_SCHEMA:
             raise DataError(f"{path}: schema {index.get('schema')!r}, expected "
                             f"{RECORDING_SCHEMA!r}")  # fmt: skip

@@ -20,7 +20,6 @@ The rig frame is camera 0 turned to vrkit axes (camera 0 at the origin looking d
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from vrkit.core.documents import read_document
 from vrkit.core.errors import DataError, InputError, ProfileError
 from vrkit.math import transforms as tf
 from vrkit.tracking.camera import T_GLCAM_CVCAM, Camera, Rig
@@ -218,10 +218,7 @@ class Board:
     @classmethod
     def load(cls, path: str | Path) -> Board:
         """Read a board JSON file."""
-        try:
-            data = json.loads(Path(path).read_text())
-        except FileNotFoundError as exc:
-            raise InputError(f"board file {str(path)!r} not found") from exc
+        data = read_document(path, "board", ProfileError)
         if data.get("schema") != BOARD_SCHEMA:
             raise ProfileError(f"board file {str(path)!r}: schema {data.get('schema')!r}, "
                                f"expected {BOARD_SCHEMA!r}")  # fmt: skip

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from vrkit.core.documents import read_document
 from vrkit.core.errors import ProfileError
-from vrkit.core.jsonfile import read_json
 
 F64 = NDArray[np.float64]
 TARGET_SCHEMA = "vrkit.tracking.target/1"
@@ -171,7 +171,7 @@ class Target:
     def load(cls, path: str | Path) -> Target:
         """Read a target JSON file; errors name the file."""
         path = Path(path)
-        data = read_json(path, "target file", ProfileError)
+        data = read_document(path, "target", ProfileError)
         try:
             return cls.from_dict(data)
         except ProfileError as exc:

@@ -36,8 +36,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from vrkit.core.documents import read_document
 from vrkit.core.errors import DataError, InputError
-from vrkit.core.jsonfile import read_json
 
 TIMING_KEYS: tuple[str, ...] = (
     "pose_sample_ns",
@@ -187,7 +187,7 @@ class FrameTimingRecorder:
         p = Path(path)
         if p.is_dir():
             p = p / "run.json"
-        doc = read_json(p, "run file", hint="pass a run.json or its folder")
+        doc = read_document(p, "run", hint="pass a run.json or its folder")
         frames = doc.get("frames") if isinstance(doc, dict) else None
         if not isinstance(frames, list) or not frames:
             raise DataError(f"{p} has no per-frame records under 'frames'")

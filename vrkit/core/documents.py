@@ -1,0 +1,255 @@
+"""One validator for every file vrkit reads: strict JSON, checked against its format's JSON Schema.
+
+Each file format has a schema ``calibration/schema/<kind>.schema.json`` (JSON Schema draft
+2020-12), checked with the ``jsonschema`` library. :func:`read_document` parses a file strictly
+(:mod:`vrkit.core.jsonfile`) and validates it; the first problem is raised as one line naming
+the file, the JSON path, the value (its repr cut short) and what was expected::
+
+    rig file 'rig.json': $.cameras[0].K[0][0]: expected a number >= 1 <= 1000000, got '500'
+
+Two rules hold in every schema, through the type checker here rather than in each schema:
+``"number"`` means a finite int or float (never ``true``, never NaN or infinity) and
+``"integer"`` means an int (never ``3.0``). Checks that span fields or need the model (a lens
+model's invertibility, a rig's rigid transforms) stay with the loader, after the schema passed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import referencing
+from jsonschema.exceptions import ValidationError, best_match
+
+from vrkit.core.errors import InputError, VrkitError
+from vrkit.core.jsonfile import json_path, read_json, short_repr
+from vrkit.resources import data_dir
+
+#: File format (schema name) -> what the file is called in messages.
+FORMATS: dict[str, str] = {
+    "headset-profile": "headset profile file",
+    "rig": "rig file",
+    "target": "target file",
+    "board": "board file",
+    "recording": "recording index",
+    "tracker-poses": "tracker pose file",
+    "tracker-config": "tracker config",
+    "pose-file": "pose file",
+    "camera": "camera file",
+    "pattern": "pattern description",
+    "captures": "capture index",
+    "run": "run file",
+}
+
+#: Errors looked at to choose the one to report (bounds the cost on a badly broken file).
+_ERRORS_CONSIDERED = 50
+
+_TYPE_NAMES = {
+    "number": "a number",
+    "integer": "an integer",
+    "string": "a string",
+    "array": "an array",
+    "object": "an object",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+def schema_dir() -> Path:
+    """Folder of the shipped JSON schemas (``calibration/schema``)."""
+    return data_dir("calibration") / "schema"
+
+
+def schema_path(kind: str) -> Path:
+    """The schema file of a format named in :data:`FORMATS`."""
+    if kind not in FORMATS:
+        raise ValueError(f"unknown file format {kind!r}; known: {sorted(FORMATS)}")
+    return schema_dir() / f"{kind}.schema.json"
+
+
+@cache
+def load_schema(kind: str) -> dict[str, Any]:
+    """The parsed JSON schema of a format named in :data:`FORMATS`."""
+    return json.loads(schema_path(kind).read_text(encoding="utf-8"))
+
+
+def _is_number(_checker: object, value: object) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and (isinstance(value, int) or math.isfinite(value))
+    )
+
+
+def _is_integer(_checker: object, value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many(
+        {"number": _is_number, "integer": _is_integer}
+    ),
+)
+
+
+@lru_cache(maxsize=1)
+def _registry() -> referencing.Registry:
+    """Every shipped schema under its ``$id``, so that schemas can ``$ref`` each other."""
+    resources = [
+        referencing.Resource.from_contents(json.loads(p.read_text(encoding="utf-8")))
+        for p in sorted(schema_dir().glob("*.schema.json"))
+    ]
+    return referencing.Registry().with_resources((r.id(), r) for r in resources)  # type: ignore[misc]
+
+
+@cache
+def validator(kind: str) -> jsonschema.protocols.Validator:
+    """The ``jsonschema`` validator of a format (strict number and integer types)."""
+    return _Validator(load_schema(kind), registry=_registry())
+
+
+@cache
+def _identity_validator(kind: str) -> jsonschema.protocols.Validator:
+    """Checks only the top-level constant fields of a format (its format/schema/version marks)."""
+    props = load_schema(kind).get("properties", {})
+    marks = {k: v for k, v in props.items() if isinstance(v, dict) and "const" in v}
+    return _Validator({"properties": marks})
+
+
+def describe(node: Any) -> str:
+    """What a schema node expects, in words: ``"a number > 0 <= 1"``, ``"one of ['a', 'b']"``."""
+    if not isinstance(node, dict):
+        return "a valid value" if node else "nothing here"
+    if "const" in node:
+        return f"exactly {node['const']!r}"
+    if "enum" in node:
+        return f"one of {node['enum']!r}"
+    types = node.get("type")
+    types = [types] if isinstance(types, str) else list(types or [])
+    if not types:  # a node that only narrows (in an if/then): name the type its keywords imply
+        implied = (
+            ("array", ("minItems", "maxItems")),
+            ("number", ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")),
+            ("string", ("pattern", "maxLength")),
+        )
+        types = [t for t, keys in implied if any(k in node for k in keys)][:1]
+    parts = [" or ".join(_TYPE_NAMES.get(t, t) for t in types)] if types else []
+    for key, text in (
+        ("exclusiveMinimum", ">"),
+        ("minimum", ">="),
+        ("exclusiveMaximum", "<"),
+        ("maximum", "<="),
+    ):
+        if key in node:
+            parts.append(f"{text} {node[key]!r}")
+    if "minItems" in node or "maxItems" in node:
+        lo, hi = node.get("minItems", 0), node.get("maxItems")
+        if lo == hi:
+            parts.append(f"of {lo} items")
+        else:
+            parts.append(f"of {lo} to {hi} items" if hi is not None else f"of >= {lo} items")
+    if "pattern" in node:
+        parts.append(f"matching {node['pattern']}")
+    if "maxLength" in node:
+        parts.append(f"of at most {node['maxLength']} characters")
+    return " ".join(parts) or "a valid value"
+
+
+def error_message(err: ValidationError, where: str) -> str:
+    """One line for a ``jsonschema`` error: where, JSON path, what was expected, the value."""
+    path = json_path(err.absolute_path)
+    value, node, keyword = err.instance, err.schema, err.validator
+    got = short_repr(value)
+    if keyword == "required" and isinstance(value, dict):
+        missing = [k for k in err.validator_value if k not in value]
+        expected = f"required field(s) {missing}"
+        got = f"an object with fields {short_repr(sorted(value))}"
+    elif keyword == "additionalProperties" and isinstance(value, dict):
+        known = node.get("properties", {}) if isinstance(node, dict) else {}
+        unknown = sorted(k for k in value if k not in known)
+        expected = f"only the fields {sorted(known)}"
+        got = f"unknown field(s) {short_repr(unknown)}"
+    elif keyword in ("minItems", "maxItems") and isinstance(value, list):
+        expected = describe(node)
+        got = f"{len(value)} item(s): {got}"
+    elif keyword in ("minLength", "maxLength") and isinstance(value, str):
+        expected = describe(node)
+        got = f"a string of {len(value)} characters: {got}"
+    elif keyword in ("minProperties", "maxProperties") and isinstance(value, dict):
+        word = "at least" if keyword == "minProperties" else "at most"
+        expected = f"an object with {word} {err.validator_value} fields"
+        got = f"{len(value)} fields"
+    elif keyword == "uniqueItems":
+        expected = "items that are all different"
+    elif keyword in (
+        "type",
+        "const",
+        "enum",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "pattern",
+    ):
+        expected = describe(node)
+        if keyword == "type" and isinstance(value, float) and not math.isfinite(value):
+            expected = expected.replace("a number", "a finite number")
+    else:  # a keyword vrkit's schemas rarely fail on: say which one
+        expected = f"a value valid under {keyword!r} {short_repr(err.validator_value)}"
+    if "propertyNames" in err.relative_schema_path:
+        expected = f"field names {expected}"
+    return f"{where}: {path}: expected {expected}, got {got}"
+
+
+def validate_document(
+    data: Any, kind: str, where: str | None = None, error: type[VrkitError] = InputError
+) -> None:
+    """Check parsed data against a format's schema.
+
+    Args:
+        data: The parsed document.
+        kind: The format, a key of :data:`FORMATS`.
+        where: What and where the data is, for messages; default the format's name.
+        error: The error class to raise.
+
+    Raises:
+        VrkitError: ``error`` for the most relevant problem, as one line (see the module
+            docstring).
+    """
+    # A wrong "format"/"schema"/"version" marker says "this is another kind of file": report
+    # it before the fields such a file lacks.
+    err = best_match(_identity_validator(kind).iter_errors(data))
+    if err is None:
+        err = best_match(itertools.islice(validator(kind).iter_errors(data), _ERRORS_CONSIDERED))
+    if err is not None:
+        raise error(error_message(err, where or FORMATS[kind]))
+
+
+def read_document(
+    path: str | Path, kind: str, error: type[VrkitError] = InputError, hint: str | None = None
+) -> Any:
+    """Read a vrkit file: strict JSON, validated against its format's schema.
+
+    Args:
+        path: The file.
+        kind: The format, a key of :data:`FORMATS` (``"rig"``, ``"camera"``, ...).
+        error: The error class to raise (e.g. ProfileError for calibration files).
+        hint: What to do when the file is missing, or None.
+
+    Returns:
+        The parsed document, valid under the schema.
+
+    Raises:
+        VrkitError: ``error``, one line naming the file: it is missing or unreadable, not JSON
+            (line and column), or not valid (JSON path, value and what was expected).
+    """
+    what = FORMATS[kind]
+    data = read_json(path, what, error, hint)
+    validate_document(data, kind, f"{what} {str(path)!r}", error)
+    return data
