@@ -108,11 +108,13 @@ def _registry() -> referencing.Registry:
         referencing.Resource.from_contents(json.loads(p.read_text(encoding="utf-8")))
         for p in sorted(schema_dir().glob("*.schema.json"))
     ]
-    return referencing.Registry().with_resources((r.id(), r) for r in resources)  # type: ignore[misc]
+    return referencing.Registry().with_resources((r.id(), r) for r in resources)
 
 
-def _inline(node: Any, resolver: referencing._core.Resolver) -> Any:
+def _inline(node: Any, resolver: Any) -> Any:
     """``node`` with every ``$ref`` replaced by what it points to (vrkit's schemas never recurse).
+
+    ``resolver`` is a ``referencing`` resolver for the resource ``node`` belongs to.
 
     A ``$ref`` resolved through the registry on every instance it checks costs more than the
     checks themselves (URL joins, pointer walks); inlined once, a 10,000-frame run.json is
