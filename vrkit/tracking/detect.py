@@ -1,5 +1,7 @@
 """Detection: ArUco marker corners and bright LED blobs, in grey images (H, W) uint8.
 
+Calibration boards detect themselves (:meth:`vrkit.vision.board.Board.detect`).
+
 Both detectors accept an optional region of interest (the filter's predicted target box) so that
 only part of the image is searched; coordinates are always returned in full-image pixels
 (OpenCV convention, pixel centres on integers).
@@ -13,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vrkit.core.errors import InputError
+from vrkit.vision.board import aruco_dictionary
 
 F64 = NDArray[np.float64]
 Roi = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive), pixels
@@ -72,8 +75,6 @@ class ArucoDetector:
         refine: str = "edges",
     ) -> None:
         import cv2
-
-        from vrkit.tracking.synth import aruco_dictionary
 
         p = cv2.aruco.DetectorParameters()
         p.minMarkerPerimeterRate = min_perimeter_rate
@@ -271,66 +272,3 @@ def refine_marker_corners(
     valid &= np.linalg.norm(new - c, axis=2) < 3.0
     marker_ok = valid.all(axis=1)
     return np.where(marker_ok[:, None, None], new, c)
-
-
-def refine_saddle_corners(
-    image: NDArray, corners: F64, radius: int | NDArray = 3, sigma: float = 1.0, iterations: int = 4
-) -> tuple[F64, NDArray[np.bool_]]:
-    """Refine chessboard (X-junction) corners to the saddle point of the blurred intensity.
-
-    Two straight edges crossing make an image that is point-symmetric about the crossing, so
-    after a Gaussian blur the intensity has a saddle exactly there, at any perspective angle. A
-    quadratic surface is fitted (Gaussian-weighted least squares, one ``cv2.remap`` for all
-    corners) to the ``(2 radius + 1)^2`` samples around each estimate and the estimate moves
-    to the surface's saddle; repeated ``iterations`` times. The window must hold only the
-    junction: on a ChArUco board keep ``radius`` below the gap between a corner and the
-    nearest marker edge (about 13 % of a square). ``cv2.cornerSubPix`` and the ChArUco
-    detector's own refinement were measured off by 0.07 px (median), p99 0.65 px on rendered
-    ChArUco boards; this refinement 0.019 px, p99 0.08 px
-    (``test_synthetic_rig_calibration_recovers_extrinsics``).
-
-    Args:
-        image: (H, W) uint8 grey image.
-        corners: (N, 2) initial corners, pixels (within about ``radius`` of the truth).
-        radius: Half window size in pixels, one value or one per corner (N,) (>= 2).
-        sigma: Gaussian blur applied first, pixels.
-        iterations: Refinement steps.
-
-    Returns:
-        Refined corners (N, 2) and a mask (N,) of the corners that converged on a saddle
-        (the others keep their input positions).
-    """
-    import cv2
-
-    p = np.asarray(corners, dtype=np.float64).reshape(-1, 2).copy()
-    ok = np.ones(len(p), bool)
-    if len(p) == 0:
-        return p, ok
-    r_all = np.broadcast_to(np.asarray(radius, dtype=np.int64), (len(p),))
-    if np.any(r_all < 2):
-        raise InputError(f"saddle refinement radius must be >= 2 pixels, got {r_all.min()}")
-    img = _as_gray(image).astype(np.float32)
-    g = cv2.GaussianBlur(img, (0, 0), sigma) if sigma > 0 else img
-    for r in np.unique(r_all):
-        sel = np.flatnonzero(r_all == r)
-        o = np.arange(-r, r + 1, dtype=np.float64)
-        dx, dy = (a.ravel() for a in np.meshgrid(o, o))
-        w = np.exp(-(dx**2 + dy**2) / (2 * (0.7 * r) ** 2))
-        A = np.stack([dx * dx, dx * dy, dy * dy, dx, dy, np.ones_like(dx)], axis=1)
-        P = np.linalg.pinv(A * w[:, None]) * w[None, :]  # (6, n): weighted LS solve
-        q, good = p[sel], ok[sel]
-        for _ in range(iterations):
-            mx = (q[:, :1] + dx[None]).astype(np.float32)
-            my = (q[:, 1:] + dy[None]).astype(np.float32)
-            vals = cv2.remap(g, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            a, b, c, d, e = (vals.astype(np.float64) @ P.T)[:, :5].T
-            det = 4 * a * c - b * b
-            good &= det < -0.25  # a clear saddle (grey levels / px^2 squared), no extremum
-            den = np.where(good, det, 1.0)
-            step = np.stack([(b * e - 2 * c * d) / den, (b * d - 2 * a * e) / den], axis=1)
-            good &= np.all(np.abs(step) < r, axis=1)
-            q = np.where(good[:, None], q + step, q)
-        good &= np.linalg.norm(q - p[sel], axis=1) < r
-        p[sel] = np.where(good[:, None], q, p[sel])
-        ok[sel] = good
-    return p, ok
