@@ -187,6 +187,19 @@ def test_capture_command_from_a_video_then_calibrate(clean_bench, tmp_path, caps
     assert "cannot open camera 97" in capsys.readouterr().err
 
 
+def test_opencv_camera_file_is_read_by_calibrate_lens(clean_bench, tmp_path, capsys):
+    """OpenCV's own camera file (left_intrinsics.yml, FileStorage YAML) was refused as "not
+    valid JSON"; now it is read, and refused only because its 640x480 camera is not the one
+    that took the 1280x960 captures (a check that needs the file's contents)."""
+    yml = Path(__file__).parent / "data" / "calibration" / "opencv_left" / "left_intrinsics.yml"
+    argv = ["calibrate", "lens", "--captures", str(clean_bench.out_dir / "captures")]
+    argv += ["--pattern", str(clean_bench.out_dir / "pattern"), "--out", str(tmp_path / "p.json")]
+    assert main([*argv, "--camera", str(yml)]) == 1
+    err = capsys.readouterr().err
+    assert "image is 1280x960 but the camera file says 640x480" in err
+    assert "JSON" not in err and not (tmp_path / "p.json").exists()
+
+
 def test_camera_file_that_does_not_match_is_refused(clean_bench, tmp_path, capsys):
     cam = CameraModel.load(clean_bench.out_dir / "camera.json")
     K_half = cam.K / 2

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from vrkit.core.errors import InputError
 from vrkit.vision.board import aruco_dictionary
+from vrkit.vision.corners import refine_marker_corners
 
 F64 = NDArray[np.float64]
 Roi = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive), pixels
@@ -184,91 +185,3 @@ def detect_blobs(
         np.stack([cx[order] + x0, cy[order] + y0], axis=1), area[order].astype(np.int64),
         peak[order],
     )  # fmt: skip
-
-
-def refine_marker_corners(
-    image: NDArray, corners: F64, samples: int = 10, reach_px: float = 2.5, step_px: float = 0.2
-) -> F64:
-    """Refine marker corners by fitting straight lines to the four edges and intersecting them.
-
-    Corner detectors are biased on the convex corners of a blurred black square; edges are
-    not. Along each edge, ``samples`` intensity profiles across the edge (bilinear, one
-    ``cv2.remap`` for all markers) locate the sub-pixel crossing of the level halfway between
-    the black inside and the white quiet zone; a total-least-squares line through those
-    points is intersected with its neighbours.
-
-    Args:
-        image: (H, W) uint8 grey image.
-        corners: (M, 4, 2) initial corners (OpenCV order), pixels.
-        samples: Profiles per edge, spread over its middle 70 %.
-        reach_px: Half-length of each profile in pixels.
-        step_px: Profile sampling step in pixels.
-
-    Returns:
-        (M, 4, 2) refined corners; a marker whose edges cannot be fitted keeps its input corners.
-    """
-    import cv2
-
-    c = np.asarray(corners, dtype=np.float64).reshape(-1, 4, 2)
-    if len(c) == 0:
-        return c
-    img = _as_gray(image).astype(np.float32)
-    a = c
-    b = np.roll(c, -1, axis=1)  # edge k runs from corner k to corner k+1
-    d = b - a
-    length = np.linalg.norm(d, axis=2, keepdims=True)
-    u = d / np.maximum(length, 1e-9)
-    # outward normal: corners run clockwise in the image (y down), so outward is (u_y, -u_x)
-    n = np.stack([u[..., 1], -u[..., 0]], axis=-1)
-    center = c.mean(axis=1, keepdims=True)
-    flip = np.sum((a + 0.5 * d - center) * n, axis=2, keepdims=True) < 0
-    n = np.where(flip, -n, n)
-    t = np.linspace(0.15, 0.85, samples)
-    o = np.arange(-reach_px, reach_px + 1e-9, step_px)
-    base = a[:, :, None, :] + t[None, None, :, None] * d[:, :, None, :]  # (M,4,S,2)
-    pts = base[:, :, :, None, :] + o[None, None, None, :, None] * n[:, :, None, None, :]
-    M, P = len(c), len(o)
-    mx = pts[..., 0].reshape(-1, P).astype(np.float32)
-    my = pts[..., 1].reshape(-1, P).astype(np.float32)
-    prof = cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    half = P // 2
-    lo = prof[:, :half].min(axis=1)
-    hi = prof[:, half + 1 :].max(axis=1)
-    level = 0.5 * (lo + hi)
-    s = prof - level[:, None]
-    change = (s[:, :-1] <= 0) & (s[:, 1:] > 0)
-    dist = np.abs(np.arange(P - 1) + 0.5 - (P - 1) / 2)
-    score = np.where(change, dist[None, :], np.inf)
-    j = np.argmin(score, axis=1)
-    rows = np.arange(len(prof))
-    ok = np.isfinite(score[rows, j]) & (hi - lo > 25.0)
-    s0, s1 = s[rows, j], s[rows, j + 1]
-    frac = s0 / np.where(ok, s0 - s1, 1.0)
-    off = o[j] + frac * step_px
-    edge_pts = base.reshape(-1, 2) + off[:, None] * np.repeat(n.reshape(-1, 2), samples, axis=0)
-    w = ok.astype(np.float64).reshape(M * 4, samples)
-    e = edge_pts.reshape(M * 4, samples, 2)
-    sw = w.sum(axis=1)
-    good_edge = sw >= 4
-    mean = np.einsum("es,esk->ek", w, e) / np.maximum(sw, 1)[:, None]
-    q = e - mean[:, None, :]
-    cov = np.einsum("es,esi,esj->eij", w, q, q)
-    _, vec = np.linalg.eigh(cov + 1e-12 * np.eye(2))
-    direc = vec[:, :, 1]  # largest eigenvalue: along the edge
-    mean = mean.reshape(M, 4, 2)
-    direc = direc.reshape(M, 4, 2)
-    # corner k = intersection of edge k-1 and edge k
-    p1, u1 = np.roll(mean, 1, axis=1), np.roll(direc, 1, axis=1)
-    p2, u2 = mean, direc
-    A = np.stack([u1, -u2], axis=-1)  # (M,4,2,2)
-    det = A[..., 0, 0] * A[..., 1, 1] - A[..., 0, 1] * A[..., 1, 0]
-    rhs = p2 - p1
-    alpha = (rhs[..., 0] * A[..., 1, 1] - rhs[..., 1] * A[..., 0, 1]) / np.where(
-        np.abs(det) > 1e-6, det, 1.0
-    )
-    new = p1 + alpha[..., None] * u1
-    ge = good_edge.reshape(M, 4)
-    valid = ge & np.roll(ge, 1, axis=1) & (np.abs(det) > 0.05)
-    valid &= np.linalg.norm(new - c, axis=2) < 3.0
-    marker_ok = valid.all(axis=1)
-    return np.where(marker_ok[:, None, None], new, c)
