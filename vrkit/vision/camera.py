@@ -105,12 +105,18 @@ class CameraModel:
         self.K = _check_K(self.K, w, h)
         if self.dist is None:
             self.dist = np.zeros(FISHEYE_DIST_LENGTH if self.kind == "fisheye" else 5)
-        dist = np.array(self.dist, dtype=np.float64).ravel()
+        try:
+            dist = np.array(self.dist, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            raise ProfileError(
+                f"camera distortion coefficients must be numbers, got {self.dist!r}"
+            ) from None
         allowed = (FISHEYE_DIST_LENGTH,) if self.kind == "fisheye" else PINHOLE_DIST_LENGTHS
         if dist.size not in allowed:
+            counts = ", ".join(map(str, allowed[:-1])) + " or " if len(allowed) > 1 else ""
             raise ProfileError(
-                f"a {self.kind} camera needs {', '.join(map(str, allowed))} distortion "
-                f"coefficients, got {dist.size}: {dist.tolist()}",
+                f"a {self.kind} camera needs {counts}{allowed[-1]} distortion coefficients, "
+                f"got {dist.size}: {dist.tolist()}",
                 "fisheye: k1 k2 k3 k4; pinhole: k1 k2 p1 p2 [k3 [k4 k5 k6 [s1..s4 [tx ty]]]]",
             )
         if not np.all(np.isfinite(dist)):
