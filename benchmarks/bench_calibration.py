@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from vrkit.calibration.bench import BenchConfig, make_captures
-from vrkit.calibration.camera import CameraModel
 from vrkit.calibration.capture import read_rgb
 from vrkit.calibration.detect import detect_frame
 from vrkit.calibration.fit import fit_lens
 from vrkit.calibration.lens import measure_captures
 from vrkit.calibration.patterns import PatternSet
+from vrkit.vision.camera import CameraModel
 
 
 def run(quick: bool) -> list[dict]:

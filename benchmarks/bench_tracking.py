@@ -37,7 +37,7 @@ def _frames(rig, target, n: int) -> list[tuple[int, list[np.ndarray]]]:
 
 
 def _pipeline(rig, target, frames) -> tuple[list[float], float, int]:
-    from vrkit.tracking.sources import FrameSet
+    from vrkit.tracking.frames import FrameSet
 
     lat = []
     lost = 0
@@ -57,7 +57,7 @@ def _pipeline(rig, target, frames) -> tuple[list[float], float, int]:
 def _baseline_aruco(target, frames) -> list[float]:
     import cv2
 
-    from vrkit.tracking.synth import aruco_dictionary
+    from vrkit.vision.board import aruco_dictionary
 
     det = cv2.aruco.ArucoDetector(aruco_dictionary(target.dictionary),
                                   cv2.aruco.DetectorParameters())  # fmt: skip

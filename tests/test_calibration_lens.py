@@ -18,7 +18,6 @@ from vrkit.calibration.bench import (
     openhmd_truth,
     run_bench,
 )
-from vrkit.calibration.camera import CameraModel
 from vrkit.calibration.capture import read_rgb, write_rgb
 from vrkit.calibration.export import profile_with_fit, to_cardboard, to_mesh_json, to_openhmd
 from vrkit.calibration.fit import Observations, fit_lens
@@ -29,6 +28,7 @@ from vrkit.core.errors import DataError
 from vrkit.optics.base import CHANNELS
 from vrkit.optics.models import lens_model_from_dict
 from vrkit.optics.profile import load_profile
+from vrkit.vision.camera import CameraModel
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -187,10 +187,24 @@ def test_capture_command_from_a_video_then_calibrate(clean_bench, tmp_path, caps
     assert "cannot open camera 97" in capsys.readouterr().err
 
 
+def test_opencv_camera_file_is_read_by_calibrate_lens(clean_bench, tmp_path, capsys):
+    """OpenCV's own camera file (left_intrinsics.yml, FileStorage YAML) was refused as "not
+    valid JSON"; now it is read, and refused only because its 640x480 camera is not the one
+    that took the 1280x960 captures (a check that needs the file's contents)."""
+    yml = Path(__file__).parent / "data" / "calibration" / "opencv_left" / "left_intrinsics.yml"
+    argv = ["calibrate", "lens", "--captures", str(clean_bench.out_dir / "captures")]
+    argv += ["--pattern", str(clean_bench.out_dir / "pattern"), "--out", str(tmp_path / "p.json")]
+    assert main([*argv, "--camera", str(yml)]) == 1
+    err = capsys.readouterr().err
+    assert "image is 1280x960 but the camera file says 640x480" in err
+    assert "JSON" not in err and not (tmp_path / "p.json").exists()
+
+
 def test_camera_file_that_does_not_match_is_refused(clean_bench, tmp_path, capsys):
     cam = CameraModel.load(clean_bench.out_dir / "camera.json")
-    other = CameraModel("fisheye", (640, 480), cam.K / 2, cam.dist)
-    other.K[2, 2] = 1.0
+    K_half = cam.K / 2
+    K_half[2, 2] = 1.0
+    other = CameraModel("fisheye", (640, 480), K_half, cam.dist)
     other.save(tmp_path / "other.json")
     code = main(
         [
@@ -208,7 +222,7 @@ def test_camera_file_that_does_not_match_is_refused(clean_bench, tmp_path, capsy
     )
     err = capsys.readouterr().err
     assert code == 1
-    assert "1280x960 pixels but the camera file was calibrated at 640x480" in err
+    assert "image is 1280x960 but the camera file says 640x480" in err
     assert not (tmp_path / "p.json").exists()
 
     # The right size but another camera (8 % longer focal length, no distortion): the fit

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from xvfb import xvfb  # noqa: F401  (fixture)
 
-from vrkit.calibration.camera import CameraModel
 from vrkit.calibration.capture import FolderSource, VideoSource, open_source, write_rgb
 from vrkit.calibration.detect import detect_frame
 from vrkit.calibration.fit import _param_for
@@ -18,6 +17,7 @@ from vrkit.calibration.synth import R_EYE_CAM_NOMINAL, LensImaging, ideal_from_c
 from vrkit.core.errors import BackendUnavailableError, DataError, InputError
 from vrkit.optics.models import BrownConradyLens, RadialPolynomialLens
 from vrkit.optics.profile import load_profile
+from vrkit.vision.camera import CameraModel
 
 PANEL = PanelGeometry.from_profile(load_profile("generic-1440x1600"), 0)
 

@@ -19,7 +19,6 @@ import jsonschema
 import numpy as np
 import pytest
 
-from vrkit.calibration.camera import CameraModel
 from vrkit.calibration.capture import capture_files, write_captures_json
 from vrkit.calibration.patterns import PanelGeometry, PatternSet, make_pattern_set
 from vrkit.cli import main
@@ -33,9 +32,10 @@ from vrkit.poses.replay import PoseTrack, load_pose_file, save_pose_file
 from vrkit.tracking.camera import Rig
 from vrkit.tracking.poses import read_poses, tracker_pose_source, write_poses
 from vrkit.tracking.record import Recorder, RecordingSource
-from vrkit.tracking.rigcal import Board
 from vrkit.tracking.sources import FrameSet
 from vrkit.tracking.target import Target
+from vrkit.vision.board import Board
+from vrkit.vision.camera import CameraModel
 
 ROOT = Path(__file__).resolve().parents[1]
 CALIBRATION = ROOT / "calibration"
@@ -348,20 +348,25 @@ def test_every_json_read_goes_through_the_validator():
     # Known parses that are not reads of a user's file: the validator itself, a deep copy.
     allowed = {
         ("vrkit/core/jsonfile.py", "json.loads"),
+        ("vrkit/core/jsonfile.py", "parse_json"),
         ("vrkit/core/documents.py", "json.loads"),
         ("vrkit/optics/profile.py", "json.loads"),  # HeadsetProfile.to_dict: a deep copy
         ("vrkit/core/documents.py", "read_json"),
         ("vrkit/optics/profile.py", "read_json"),  # profile_from_dict validates after it
         ("vrkit/tracking/poses.py", "read_json"),  # sniffs live config vs pose file, then reads
+        # load_camera tells vrkit's JSON (validated next) from OpenCV FileStorage JSON.
+        ("vrkit/vision/camera.py", "parse_json"),
     }
     kinds_used = set()
     for path in sorted((ROOT / "vrkit").rglob("*.py")):
         rel = path.relative_to(ROOT).as_posix()
         for name, args in _calls(ast.parse(path.read_text())):
-            if name in ("json.load", "json.loads", "read_json"):
+            if name in ("json.load", "json.loads", "read_json", "parse_json"):
                 assert (rel, name) in allowed, f"{rel} parses JSON with {name}; use read_document"
             if name == "read_document":
                 assert len(args) >= 2 and isinstance(args[1], ast.Constant), rel
+                kinds_used.add(args[1].value)
+            if name == "validate_document" and len(args) >= 2 and isinstance(args[1], ast.Constant):
                 kinds_used.add(args[1].value)
     assert kinds_used | {"headset-profile"} == set(FORMATS)
 
@@ -464,8 +469,9 @@ def test_lens_model_checks_run_after_the_schema():
 def test_wrong_kind_of_file_is_named_before_its_fields(tmp_path):
     path = tmp_path / "cam.json"
     path.write_text(json.dumps({"schema": "vrkit.tracking.rig/1", "cameras": []}))
+    # Without a "format" marker a JSON camera file is read as OpenCV FileStorage JSON.
     with pytest.raises(
-        InputError, match=r"cam\.json': \$: expected required field\(s\) \['format'"
+        InputError, match=r"cam\.json' has no camera matrix .*keys: schema, cameras"
     ):
         CameraModel.load(path)
     path.write_text(json.dumps({"format": "vrkit.pattern", "version": 1}))

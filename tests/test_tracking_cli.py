@@ -140,7 +140,7 @@ def test_unreadable_frame_drops_the_camera_for_that_frame(rec, tmp_path):
 
 def test_rig_with_wrong_image_size_is_a_clear_error(rec, tmp_path, capsys):
     data = json.loads((rec / "rig.json").read_text())
-    data["cameras"][1]["width"], data["cameras"][1]["height"] = 320, 240
+    data["cameras"][1]["image_size"] = [320, 240]
     bad = tmp_path / "rig320.json"
     bad.write_text(json.dumps(data))
     args = ["track", "run", "--rig", str(bad), "--target", str(rec / "target.json")]
@@ -192,9 +192,9 @@ def test_live_camera_that_stops_is_reported(rec, tmp_path):
 def test_shipped_rig_target_and_board_examples_load():
     """The examples in calibration/ load and are the scenarios the synthetic tests use."""
     from vrkit.resources import data_dir
-    from vrkit.tracking.rigcal import Board
     from vrkit.tracking.scenarios import inside_out_rig, outside_in_rig
     from vrkit.tracking.target import headset_aruco, headset_leds, room_marker_map
+    from vrkit.vision.board import Board
 
     cal = data_dir("calibration")
     for name, rig in (("outside-in", outside_in_rig()), ("inside-out", inside_out_rig())):
@@ -258,7 +258,7 @@ def test_calibrate_rig_cli_on_the_stereo_photos(tmp_path, capsys):
     assert main([*args, "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "calibrated 2 cameras from 13 shared views (bundle)" in text
-    assert "pair left-right: RMS 0.447 px" in text
+    assert "pair left-right: RMS 0.233 px" in text
     rig = Rig.load(out)
     assert [c.name for c in rig.cameras] == ["left", "right"]
     T_right_left = tf.invert_transform(rig.cameras[1].T_rig_cam) @ rig.cameras[0].T_rig_cam

@@ -6,9 +6,9 @@ import pytest
 from vrkit.core.errors import DataError, InputError
 from vrkit.math import transforms as tf
 from vrkit.tracking.detect import ArucoDetector, detect_blobs
+from vrkit.tracking.frames import FrameSet
 from vrkit.tracking.scenarios import head_trajectory, inside_out_rig, outside_in_rig
 from vrkit.tracking.solve import pose_error, solve_pose, visible_projections
-from vrkit.tracking.sources import FrameSet
 from vrkit.tracking.synth import SyntheticRenderer
 from vrkit.tracking.target import headset_aruco, headset_leds, room_marker_map
 from vrkit.tracking.tracker import Tracker

@@ -7,9 +7,11 @@ import pytest
 
 from vrkit.core.errors import DataError
 from vrkit.math import transforms as tf
-from vrkit.tracking.rigcal import Board, calibrate_rig, detect_views
+from vrkit.tracking.rigcal import calibrate_rig, detect_views
 from vrkit.tracking.scenarios import calibration_views, outside_in_rig
 from vrkit.tracking.solve import pose_error
+from vrkit.vision.board import Board
+from vrkit.vision.camera import CameraModel, intrinsics_from_fov
 
 DATA = Path(__file__).parent / "data" / "tracking" / "opencv_stereo"
 PAIRS = ["01", "02", "03", "04", "05", "06", "07", "08", "09", "11", "12", "13", "14"]
@@ -86,7 +88,6 @@ def test_opencv_multiview_path_agrees(stereo):
 
 def test_camera_without_shared_views_is_a_clear_error(stereo):
     """A third camera whose only board view is seen by no other camera: named in the error."""
-    from vrkit.tracking.camera import Camera, intrinsics_from_fov
     from vrkit.tracking.rigcal import Detections
 
     board, det = stereo
@@ -94,7 +95,7 @@ def test_camera_without_shared_views_is_a_clear_error(stereo):
     views[0] = [None, None, det.views[0][0]]
     sizes = [*det.image_sizes, (640, 480)]
     K = intrinsics_from_fov(640, 480, 60.0)
-    known = [Camera(f"cam{c}", 640, 480, K) for c in range(3)]
+    known = [CameraModel("pinhole", (640, 480), K) for _ in range(3)]
     with pytest.raises(DataError, match=r"cameras \['cam2'\] share no board view"):
         calibrate_rig(board, Detections(sizes, views), intrinsics=known)
     with pytest.raises(DataError, match="camera 2: the board is visible in 1 views, need >= 5"):
@@ -103,11 +104,10 @@ def test_camera_without_shared_views_is_a_clear_error(stereo):
 
 def test_refining_fisheye_intrinsics_in_the_bundle_adjustment_is_a_clear_error(stereo):
     from vrkit.core.errors import InputError
-    from vrkit.tracking.camera import Camera
 
     board, det = stereo
     K = np.array([[540.0, 0, 320], [0, 540, 240], [0, 0, 1]])
-    fish = [Camera(f"cam{c}", 640, 480, K, np.zeros(4), "fisheye") for c in range(2)]
+    fish = [CameraModel("fisheye", (640, 480), K, np.zeros(4)) for _ in range(2)]
     with pytest.raises(InputError, match="needs pinhole cameras"):
         calibrate_rig(board, det, intrinsics=fish, refine_intrinsics=True)
 
@@ -161,7 +161,7 @@ def test_synthetic_rig_calibration_recovers_extrinsics(_gl_session):
     assert np.median(dist) < 0.03 and np.percentile(dist, 99) < 0.15, np.percentile(dist, [50, 99])
     assert np.all(np.abs(err.mean(axis=0)) < 0.01), err.mean(axis=0)
 
-    known = calibrate_rig(board, det, intrinsics=rig.cameras)
+    known = calibrate_rig(board, det, intrinsics=[c.intrinsics for c in rig.cameras])
     e = _relative_errors(rig, known.rig)
     assert np.all(e[:, 0] <= 0.3e-3), e
     assert np.all(np.degrees(e[:, 1]) <= 0.03), np.degrees(e[:, 1])
@@ -197,7 +197,7 @@ def test_saddle_refinement_finds_a_sheared_corner_and_rejects_flat_patches():
     import cv2
 
     from vrkit.core.errors import InputError
-    from vrkit.tracking.detect import refine_saddle_corners
+    from vrkit.vision.corners import refine_saddle_corners
 
     s = 8  # supersampling of the drawn junction
     x0, y0 = 40.3, 31.7  # truth, pixels

@@ -6,7 +6,6 @@ from vrkit.math import transforms as tf
 from vrkit.tracking.scenarios import head_trajectory, inside_out_rig, outside_in_rig
 from vrkit.tracking.solve import (
     Observation,
-    _apply,
     _Problem,
     arrangement,
     pose_error,
@@ -33,13 +32,15 @@ def test_jacobian_matches_finite_differences(mode):
     T = head_trajectory(0.7e9)
     obs = observe(rig, target, T, mode, 0.0, np.random.default_rng(0))
     prob = _Problem(rig, obs, mode)
-    T0 = _apply(T, np.array([0.01, -0.02, 0.005, 0.02, -0.01, 0.03]))
+    T0 = tf.perturb(T, np.array([0.01, -0.02, 0.005, 0.02, -0.01, 0.03]))
     _, J = prob.jacobian(T0)
     num = np.zeros_like(J)
     for k in range(6):
         d = np.zeros(6)
         d[k] = 1e-7
-        num[:, :, k] = (prob.residuals(_apply(T0, d)) - prob.residuals(_apply(T0, -d))) / 2e-7
+        num[:, :, k] = (
+            prob.residuals(tf.perturb(T0, d)) - prob.residuals(tf.perturb(T0, -d))
+        ) / 2e-7
     np.testing.assert_allclose(J, num, rtol=1e-4, atol=1e-3)
 
 

@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vrkit.calibration.camera import CameraModel
 from vrkit.calibration.capture import read_rgb, write_captures_json, write_rgb
 from vrkit.calibration.fit import ARCMIN, LensFit, compare_models, fit_lens, openhmd_unit
 from vrkit.calibration.lens import measure_captures
@@ -34,6 +33,7 @@ from vrkit.calibration.patterns import PanelGeometry, PatternSet, make_pattern_s
 from vrkit.calibration.synth import R_EYE_CAM_NOMINAL, LensImaging
 from vrkit.optics.base import CHANNELS, LensModel
 from vrkit.optics.models import lens_model_from_dict
+from vrkit.vision.camera import CameraModel
 
 NOISE_LEVELS: dict[str, dict[str, float]] = {
     # Perfect optics and sensor (still 8-bit quantised, area-sampled).

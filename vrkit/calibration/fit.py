@@ -29,12 +29,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vrkit.calibration.camera import CameraModel
 from vrkit.calibration.patterns import PanelGeometry
 from vrkit.calibration.synth import R_EYE_CAM_NOMINAL, ideal_from_camera_rays
 from vrkit.core.errors import DataError, InputError, ProfileError
 from vrkit.optics.base import CHANNELS, LensModel
 from vrkit.optics.models import BrownConradyLens, GridLens, PanotoolsLens, RadialPolynomialLens
+from vrkit.vision.camera import CameraModel
 
 ARCMIN = math.pi / (180 * 60)
 MODEL_CHOICES = (

@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vrkit.calibration.boards import BoardDetection, BoardSpec, detect_board, sharpness
-from vrkit.calibration.camera import CameraKind, CameraModel
 from vrkit.core.errors import DataError, InputError
+from vrkit.vision.board import Board, BoardDetection
+from vrkit.vision.camera import CameraKind, CameraModel
+from vrkit.vision.corners import as_gray
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -118,20 +119,32 @@ def load_image_folder(folder: str | Path) -> list[tuple[str, NDArray[np.uint8]]]
     return out
 
 
-def _as_gray(image: NDArray[Any]) -> NDArray[np.uint8]:
+def sharpness(gray: NDArray[np.uint8], region: NDArray[np.float64] | None = None) -> float:
+    """Focus measure: variance of the Laplacian, inside the bounding box of ``region``.
+
+    Args:
+        gray: (H, W) uint8 image.
+        region: (N, 2) pixel points whose bounding box is measured, or None for the whole image.
+
+    Returns:
+        The variance of the 3x3 Laplacian (grey levels squared); low means blurred.
+    """
     import cv2
 
-    img = np.asarray(image)
-    if img.ndim == 3:
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY if img.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
-    if img.dtype != np.uint8:
-        img = np.clip(img, 0, 255).astype(np.uint8)
-    return img
+    img = gray
+    if region is not None and len(region):
+        x0, y0 = np.floor(region.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(region.max(axis=0)).astype(int) + 1
+        h, w = gray.shape[:2]
+        img = gray[max(y0, 0) : min(y1, h), max(x0, 0) : min(x1, w)]
+        if img.size < 16:
+            img = gray
+    return float(cv2.Laplacian(img, cv2.CV_64F).var())
 
 
 def calibrate_camera(
     images: Iterable[tuple[str, NDArray[Any]]],
-    board: BoardSpec,
+    board: Board,
     kind: CameraKind = "pinhole",
     *,
     min_views: int = 4,
@@ -159,8 +172,8 @@ def calibrate_camera(
         fix_aspect_ratio: Keep fx = fy (pinhole; OpenCV's ``CALIB_FIX_ASPECT_RATIO``).
         zero_tangent: Fix p1 = p2 = 0 (pinhole).
         rational: Fit the 8-coefficient rational model (pinhole).
-        subpix_window: Corner refinement half window in pixels (None: adaptive, see
-            :func:`~vrkit.calibration.boards.detect_board`).
+        subpix_window: Checkerboard corner refinement half window in pixels (None: adaptive,
+            see :meth:`~vrkit.vision.board.Board.detect`).
         progress: Show a tqdm bar on stderr while detecting.
 
     Returns:
@@ -178,7 +191,7 @@ def calibrate_camera(
     for idx, (name, image) in enumerate(
         tqdm(items, desc="detecting board", unit="img", disable=not progress, leave=False)
     ):
-        gray = _as_gray(image)
+        gray = as_gray(image)
         v = ViewResult(name)
         views.append(v)
         h, w = gray.shape
@@ -190,10 +203,11 @@ def calibrate_camera(
                 f"image is {w}x{h}, the first image is {size[0]}x{size[1]}",
             )
             continue
-        det = detect_board(gray, board, subpix_window)
+        det = board.detect(gray, subpix_window)
         if det is None:
             s = sharpness(gray)
-            v.status, v.reason, v.sharpness = "rejected", f"pattern not found ({board})", s
+            v.status, v.reason = "rejected", f"pattern not found ({board.describe()})"
+            v.sharpness = s
             continue
         v.sharpness = sharpness(gray, det.image_points)
         v.n_points = len(det.image_points)
@@ -263,7 +277,7 @@ def _fit(
     detections: dict[int, BoardDetection],
     views: list[ViewResult],
     size: tuple[int, int],
-    board: BoardSpec,
+    board: Board,
     kind: CameraKind,
     fix_aspect_ratio: bool,
     zero_tangent: bool,

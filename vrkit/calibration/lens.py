@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vrkit.calibration.camera import CameraModel
 from vrkit.calibration.capture import capture_files, read_rgb
 from vrkit.calibration.detect import Detection, detect_frame
 from vrkit.calibration.fit import Observations
 from vrkit.calibration.patterns import PatternSet
 from vrkit.core.errors import DataError
 from vrkit.optics.base import CHANNELS
+from vrkit.vision.camera import CameraModel
 
 
 @dataclass

@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from vrkit.calibration.boards import BoardSpec
-from vrkit.calibration.camera import CameraModel
 from vrkit.calibration.patterns import PanelGeometry
 from vrkit.optics.base import LensModel
+from vrkit.vision.board import Board
+from vrkit.vision.camera import CameraModel
 
 
 def camera_pixel_rays(camera: CameraModel, supersample: int = 1) -> NDArray[np.float64]:
@@ -50,7 +50,7 @@ def downsample(image: NDArray[np.float32], factor: int) -> NDArray[np.float32]:
 
 
 def board_image(
-    board: BoardSpec, px_per_square: int = 40
+    board: Board, px_per_square: int = 40
 ) -> tuple[NDArray[np.uint8], float, NDArray[np.float64]]:
     """The board as printed, with a white quiet zone of one square around it.
 
@@ -63,20 +63,16 @@ def board_image(
         position (continuous pixel coordinates, corner of the top-left pixel = (0, 0)) of the
         board's object-frame origin.
     """
-    core = board.render(px_per_square)
-    pad = px_per_square
-    img = np.pad(core, pad, constant_values=255)
-    px_per_m = px_per_square / board.square_m
-    # Checkerboard object origin is the first inner corner, one square in from the edge;
-    # ChArUco object origin is the board's outer top-left corner.
-    inset = px_per_square if board.kind == "checkerboard" else 0
-    origin = np.array([pad + inset, pad + inset], dtype=np.float64)
+    img = board.texture(px_per_square, margin_squares=1.0)
+    px_per_m = px_per_square / board.pitch
+    (x0, y0), _ = board.texture_rect(margin_squares=1.0)
+    origin = np.array([-x0, -y0], dtype=np.float64) * px_per_m
     return img, px_per_m, origin
 
 
 def render_board_view(
     camera: CameraModel,
-    board: BoardSpec,
+    board: Board,
     rvec: NDArray[np.float64],
     tvec: NDArray[np.float64],
     *,
@@ -153,7 +149,7 @@ def finish_image(
 
 
 def board_poses(
-    camera: CameraModel, board: BoardSpec, n: int, rng: np.random.Generator
+    camera: CameraModel, board: Board, n: int, rng: np.random.Generator
 ) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
     """Varied board poses that keep the whole board in view, like a careful user.
 
@@ -169,8 +165,8 @@ def board_poses(
     import cv2
 
     w, h = camera.image_size
-    bw, bh = board.board_size_m()
-    obj = board.corner_object_points()
+    bw, bh = board.outline()
+    obj = board.object_points()
     centre = (obj.min(axis=0) + obj.max(axis=0)) / 2
     fx = camera.K[0, 0]
     poses = []

@@ -25,11 +25,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     cam.add_argument(
         "--board",
         required=True,
-        help="checkerboard:COLSxROWS:SQUARE_M (inner corners) or "
-        "charuco:COLSxROWS:SQUARE_M:MARKER_M[:DICT]",
+        help="board spec or board file: checkerboard:9x6:0.025 (COLSxROWS inner corners, "
+        "or 10x7squares; square metres), charuco:7x5:0.04:0.03[:DICT] (squares; square and "
+        "marker metres), aruco:5x7:0.04:0.01[:DICT] (markers; marker and gap metres), or "
+        "calibration/tracking-board-*.json",
     )
     cam.add_argument("--model", choices=("pinhole", "fisheye"), default="pinhole")
-    cam.add_argument("--out", required=True, help="camera JSON to write")
+    cam.add_argument(
+        "--out",
+        required=True,
+        help="camera file to write: .json (vrkit), .yml/.yaml/.xml (OpenCV FileStorage)",
+    )
     cam.add_argument("--report", help="JSON report of every view (default: OUT with .report.json)")
     cam.add_argument("--min-views", type=int, default=4)
     cam.add_argument("--fix-aspect", action="store_true", help="keep fx = fy (pinhole)")
@@ -78,7 +84,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     lens = ps.add_parser("lens", help="fit the lens model(s) to captures")
     lens.add_argument("--captures", required=True, help="capture folder")
-    lens.add_argument("--camera", required=True, help="camera JSON (vrkit calibrate camera)")
+    lens.add_argument(
+        "--camera",
+        required=True,
+        help="camera file: vrkit JSON (vrkit calibrate camera) or OpenCV FileStorage YAML/XML/JSON",
+    )
     lens.add_argument("--pattern", required=True, help="pattern.json (or its folder)")
     lens.add_argument(
         "--model",
@@ -133,10 +143,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _camera(args: argparse.Namespace) -> int:
-    from vrkit.calibration.boards import BoardSpec
     from vrkit.calibration.intrinsics import calibrate_camera, load_image_folder
+    from vrkit.vision.board import load_board
 
-    board = BoardSpec.parse(args.board)
+    board = load_board(args.board)
     images = load_image_folder(args.images)
     res = calibrate_camera(
         images,
@@ -242,7 +252,6 @@ def _capture(args: argparse.Namespace) -> int:
 def _lens(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from vrkit.calibration.camera import CameraModel
     from vrkit.calibration.export import profile_with_fit, to_cardboard, to_mesh_json, to_openhmd
     from vrkit.calibration.fit import compare_models, fit_lens
     from vrkit.calibration.lens import measure_captures
@@ -250,12 +259,13 @@ def _lens(args: argparse.Namespace) -> int:
     from vrkit.calibration.report import comparison_lines, fit_report, text_summary, write_heatmap
     from vrkit.core.errors import DataError, InputError, ProfileError
     from vrkit.optics.profile import load_profile
+    from vrkit.vision.camera import load_camera
 
     models = _split(args.model)
     if not models:
         raise InputError("--model is empty")
     pattern = PatternSet.load(args.pattern)
-    camera = CameraModel.load(args.camera)
+    camera = load_camera(args.camera)
     base = load_profile(args.base_profile or "generic-1440x1600")
     eye = 0 if pattern.panel.eye == "left" else 1
     expected = PanelGeometry.from_profile(base, eye)

@@ -4,7 +4,7 @@ Subcommands::
 
     vrkit track synth OUT [--arrangement outside-in|inside-out] [--target aruco|leds] ...
     vrkit track run --rig RIG --target TARGET --source SPEC --out poses.csv|json
-    vrkit track calibrate-rig --board BOARD --source SPEC --out rig.json
+    vrkit track calibrate-rig --board BOARD --source SPEC --out rig.json [--intrinsics CAM,...]
     vrkit track record --source SPEC --out DIR --frames N
 """
 
@@ -56,13 +56,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.set_defaults(func=_run)
 
     c = sub.add_parser("calibrate-rig", help="calibrate a camera rig from board views")
-    c.add_argument("--board", required=True, help="board JSON (calibration/tracking-board-*.json)")
+    c.add_argument(
+        "--board",
+        required=True,
+        help="board file (calibration/tracking-board-*.json) or spec: checkerboard:9x6:0.025 "
+        "(inner corners, or 10x7squares), charuco:9x7:0.035:0.026[:DICT] (squares), "
+        "aruco:5x7:0.04:0.01[:DICT] (markers)",
+    )
     c.add_argument("--source", required=True, help="frames: rec:DIR | images:D0,D1.. | ...")
     c.add_argument("--out", required=True, help="rig JSON to write")
     c.add_argument("--names", default="", help="camera names, comma separated")
     c.add_argument("--method", choices=["bundle", "opencv"], default="bundle",
                    help="own bundle adjustment or cv2.calibrateMultiview")  # fmt: skip
     c.add_argument("--fisheye", action="store_true", help="fisheye intrinsics")
+    c.add_argument(
+        "--intrinsics",
+        default="",
+        metavar="CAM0,CAM1,...",
+        help="one camera file per camera (vrkit JSON or OpenCV FileStorage YAML/XML/JSON): "
+        "keep these intrinsics and calibrate only the extrinsics",
+    )
     c.add_argument("--mounting", choices=["world", "head"], default="world")
     c.add_argument("--refine-intrinsics", action="store_true",
                    help="refine pinhole intrinsics jointly in the bundle adjustment")  # fmt: skip
@@ -177,18 +190,28 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from vrkit.tracking.rigcal import Board, calibrate_rig, detect_views
+    from vrkit.tracking.rigcal import calibrate_rig, detect_views
     from vrkit.tracking.sources import open_source
+    from vrkit.vision.board import load_board
+    from vrkit.vision.camera import load_camera
 
-    board = Board.load(args.board)
+    board = load_board(args.board)
+    intrinsics = [load_camera(f) for f in args.intrinsics.split(",") if f] or None
     source = open_source(args.source)
     with source:
         images = [fs.images for fs in source]
     if not images:
         raise InputError(f"source {args.source!r} delivered no frames")
     names = [s for s in args.names.split(",") if s] or source.camera_names
+    if intrinsics is not None and len(intrinsics) != len(names):
+        raise InputError(
+            f"--intrinsics gives {len(intrinsics)} camera files for {len(names)} cameras "
+            f"({', '.join(names)})",
+            "give one camera file per camera, in the source's order",
+        )
     det = detect_views(board, images, progress=True)
-    cal = calibrate_rig(board, det, names=names, model="fisheye" if args.fisheye else "pinhole",
+    cal = calibrate_rig(board, det, names=names, intrinsics=intrinsics,
+                        model="fisheye" if args.fisheye else "pinhole",
                         method=args.method, mounting=args.mounting,
                         refine_intrinsics=args.refine_intrinsics)  # fmt: skip
     cal.rig.save(args.out)
@@ -196,8 +219,9 @@ def _calibrate(args: argparse.Namespace) -> int:
     print(f"calibrated {len(names)} cameras from {rep['views_used']} shared views "
           f"({rep['method']}); rig written to {args.out}")  # fmt: skip
     for name in names:
-        intr = rep["intrinsics_rms_px"].get(name, float("nan"))
-        print(f"  {name}: intrinsics RMS {intr:.3f} px, rig RMS "
+        intr = rep["intrinsics_rms_px"].get(name)
+        intr_text = "intrinsics given" if intr is None else f"intrinsics RMS {intr:.3f} px"
+        print(f"  {name}: {intr_text}, rig RMS "
               f"{rep['camera_rms_px'].get(name, float('nan')):.3f} px")  # fmt: skip
     for pair, rms in rep["pair_rms_px"].items():
         print(f"  pair {pair}: RMS {rms:.3f} px")

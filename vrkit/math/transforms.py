@@ -149,6 +149,72 @@ def quat_from_rotation_vector(r: ArrayLike) -> F64:
     return np.concatenate([r * scale, np.cos(half)], axis=-1)
 
 
+def skew(v: ArrayLike) -> F64:
+    """Cross-product matrices ``(..., 3, 3)`` of vectors ``(..., 3)``: ``skew(a) @ b == a x b``."""
+    v = np.asarray(v, dtype=np.float64)
+    x, y, z = np.moveaxis(v, -1, 0)
+    zero = np.zeros_like(x)
+    return np.stack(
+        [np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1), np.stack([-y, x, zero], -1)],
+        axis=-2,
+    )
+
+
+def matrix_from_rotation_vector(r: ArrayLike) -> F64:
+    """Rotation matrices ``(..., 3, 3)`` from axis-angle vectors ``(..., 3)`` in radians.
+
+    The exponential map of SO(3) (what ``cv2.Rodrigues`` computes), exact for any angle.
+    """
+    return matrix_from_quat(quat_from_rotation_vector(r))
+
+
+def rotation_vector_from_matrix(R: ArrayLike) -> F64:
+    """Axis-angle vector (3,) in radians, angle in [0, pi], of a rotation matrix (3, 3).
+
+    The logarithm map of SO(3), the inverse of :func:`matrix_from_rotation_vector`.
+    """
+    return rotation_vector_from_quat(quat_from_matrix(R))
+
+
+def rotation_angle(R: ArrayLike) -> float:
+    """Angle in radians, in [0, pi], of a rotation matrix (3, 3).
+
+    Computed from the quaternion (``2 atan2(|v|, |w|)``), which stays accurate for tiny angles
+    where ``arccos((trace - 1) / 2)`` loses half the digits.
+    """
+    q = quat_from_matrix(R)
+    return float(2.0 * np.arctan2(np.linalg.norm(q[:3]), abs(q[3])))
+
+
+def vector_from_transform(T_a_b: ArrayLike) -> F64:
+    """The (6,) vector ``(rx, ry, rz, tx, ty, tz)`` of a rigid (4, 4) transform.
+
+    ``r`` is the rotation vector in radians and ``t`` the translation in metres, the pair
+    ``(rvec, tvec)`` OpenCV's pose functions use.
+    """
+    T = as_array(T_a_b, (4, 4), "transform")
+    return np.concatenate([rotation_vector_from_matrix(T[:3, :3]), T[:3, 3]])
+
+
+def transform_from_vector(v: ArrayLike) -> F64:
+    """Inverse of :func:`vector_from_transform`: (4, 4) from ``(rx, ry, rz, tx, ty, tz)``."""
+    v = as_array(v, (6,), "pose vector")
+    return transform(matrix_from_rotation_vector(v[:3]), v[3:])
+
+
+def perturb(T_a_b: ArrayLike, delta: ArrayLike) -> F64:
+    """``T_a_b`` moved by a small step ``delta = (dt (3,), dr (3,))`` expressed in frame a.
+
+    The translation becomes ``t + dt`` (metres) and the rotation ``exp([dr]x) @ R`` (radians,
+    frame a's axes): the left perturbation that Gauss-Newton and error-state filters use.
+    """
+    T = np.array(T_a_b, dtype=np.float64)
+    d = as_array(delta, (6,), "delta")
+    T[:3, :3] = matrix_from_rotation_vector(d[3:]) @ T[:3, :3]
+    T[:3, 3] = T[:3, 3] + d[:3]
+    return T
+
+
 def transform(rotation: ArrayLike | None = None, translation: ArrayLike | None = None) -> F64:
     """Build a (4, 4) rigid transform from a (3, 3) rotation and a (3,) translation in metres."""
     T = np.eye(4)

@@ -10,8 +10,9 @@ Conventions (the one place where they meet):
   that builds one from a vrkit-style "look" pose is :func:`cv_camera_pose`, through
   :data:`T_GLCAM_CVCAM`.
 
-Distortion models: ``"pinhole"`` uses OpenCV's rational/tangential coefficients (4, 5, 8, 12 or
-14 values, as ``cv2.projectPoints``); ``"fisheye"`` uses ``cv2.fisheye``'s 4 coefficients.
+Each camera's intrinsics are the one camera model of vrkit
+(:class:`vrkit.vision.camera.CameraModel`); a rig file's camera entry is a camera file's fields
+plus ``name`` and ``T_rig_cam``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vrkit.core.documents import read_document
-from vrkit.core.errors import InputError, ProfileError
+from vrkit.core.errors import ProfileError
 from vrkit.math import transforms as tf
+from vrkit.vision.camera import CAMERA_FORMAT, CAMERA_VERSION, CameraModel
 
 F64 = NDArray[np.float64]
 
@@ -34,7 +36,6 @@ F64 = NDArray[np.float64]
 T_GLCAM_CVCAM: F64 = np.diag([1.0, -1.0, -1.0, 1.0])
 
 RIG_SCHEMA = "vrkit.tracking.rig/1"
-_PINHOLE_NCOEF = (4, 5, 8, 12, 14)
 
 
 def cv_camera_pose(T_parent_glcam: ArrayLike) -> F64:
@@ -55,151 +56,133 @@ def gl_camera_pose(T_parent_cam: ArrayLike) -> F64:
     return tf.as_array(T_parent_cam, (4, 4), "T_parent_cam") @ T_GLCAM_CVCAM
 
 
-@dataclass
+@dataclass(eq=False)
 class Camera:
-    """One calibrated camera.
+    """One camera of a rig: a name, its intrinsics and its pose in the rig frame.
 
     Attributes:
         name: Unique name in the rig (used in logs, reports and recordings).
-        width: Image width in pixels.
-        height: Image height in pixels.
-        K: (3, 3) intrinsic matrix in pixels.
-        dist: Distortion coefficients, (n,) (see module docstring).
-        model: ``"pinhole"`` or ``"fisheye"``.
+        intrinsics: The camera model (K, distortion, image size; OpenCV conventions).
         T_rig_cam: (4, 4) pose of the camera (OpenCV axes) in the rig frame, metres.
     """
 
     name: str
-    width: int
-    height: int
-    K: F64
-    dist: F64 = field(default_factory=lambda: np.zeros(5))
-    model: str = "pinhole"
+    intrinsics: CameraModel
     T_rig_cam: F64 = field(default_factory=lambda: np.eye(4))
 
     def __post_init__(self) -> None:
-        if self.model not in ("pinhole", "fisheye"):
+        if not isinstance(self.name, str) or not self.name:
+            raise ProfileError(f"a camera needs a name (a non-empty string), got {self.name!r}")
+        if not isinstance(self.intrinsics, CameraModel):
             raise ProfileError(
-                f"camera {self.name!r}: unknown model {self.model!r}", "use 'pinhole' or 'fisheye'"
+                f"camera {self.name!r}: intrinsics must be a CameraModel, got "
+                f"{type(self.intrinsics).__name__}"
             )
-        if int(self.width) <= 0 or int(self.height) <= 0:
-            raise ProfileError(f"camera {self.name!r}: bad image size {self.width}x{self.height}")
-        self.width, self.height = int(self.width), int(self.height)
         try:
-            self.K = tf.as_array(self.K, (3, 3), f"camera {self.name!r} K")
-            self.dist = np.array(self.dist, dtype=np.float64).ravel()
             self.T_rig_cam = tf.as_array(self.T_rig_cam, (4, 4), f"camera {self.name!r} T_rig_cam")
         except ValueError as exc:
-            raise ProfileError(str(exc)) from exc
-        n = self.dist.size
-        if self.model == "pinhole" and n not in _PINHOLE_NCOEF:
-            raise ProfileError(
-                f"camera {self.name!r}: expected 4, 5, 8, 12 or 14 distortion coefficients, got {n}"
-            )
-        if self.model == "fisheye" and n != 4:
-            raise ProfileError(f"camera {self.name!r}: fisheye needs 4 coefficients, got {n}")
-        if self.K[0, 0] <= 0 or self.K[1, 1] <= 0:
-            raise ProfileError(f"camera {self.name!r}: focal lengths must be > 0, got {self.K}")
+            raise ProfileError(str(exc)) from None
         R = self.T_rig_cam[:3, :3]
-        if not np.allclose(R @ R.T, np.eye(3), atol=1e-6) or np.linalg.det(R) < 0:
+        if (
+            not np.allclose(R @ R.T, np.eye(3), atol=1e-6)
+            or np.linalg.det(R) < 0
+            or not np.allclose(self.T_rig_cam[3], [0.0, 0.0, 0.0, 1.0])
+        ):
             raise ProfileError(f"camera {self.name!r}: T_rig_cam is not a rigid transform")
+
+    # The intrinsics, read-only here: replace ``intrinsics`` to change them.
+    @property
+    def width(self) -> int:
+        """Image width, pixels."""
+        return self.intrinsics.width
+
+    @property
+    def height(self) -> int:
+        """Image height, pixels."""
+        return self.intrinsics.height
+
+    @property
+    def K(self) -> F64:
+        """(3, 3) intrinsic matrix, pixels."""
+        return self.intrinsics.K
+
+    @property
+    def dist(self) -> F64:
+        """Distortion coefficients (n,) (OpenCV's, see :mod:`vrkit.vision.camera`)."""
+        return self.intrinsics.dist
+
+    @property
+    def kind(self) -> str:
+        """``"pinhole"`` or ``"fisheye"``."""
+        return self.intrinsics.kind
+
+    @property
+    def focal(self) -> float:
+        """Mean focal length in pixels (scales normalised residuals to pixels)."""
+        return self.intrinsics.focal
 
     @property
     def T_cam_rig(self) -> F64:
         """(4, 4) inverse of ``T_rig_cam``."""
         return tf.invert_transform(self.T_rig_cam)
 
-    @property
-    def focal(self) -> float:
-        """Mean focal length in pixels (scales normalised residuals to pixels)."""
-        return 0.5 * float(self.K[0, 0] + self.K[1, 1])
-
     def project(self, points_cam: ArrayLike) -> F64:
-        """Project points in this camera's frame to distorted pixel coordinates.
-
-        Args:
-            points_cam: (N, 3) points in the OpenCV camera frame, metres.
-
-        Returns:
-            (N, 2) pixels (OpenCV convention). Points behind the camera give NaN.
-        """
-        import cv2
-
-        p = np.asarray(points_cam, dtype=np.float64).reshape(-1, 3)
-        out = np.full((len(p), 2), np.nan)
-        front = p[:, 2] > 1e-9
-        if np.any(front):
-            pts = p[front].reshape(-1, 1, 3)
-            z = np.zeros(3)
-            if self.model == "fisheye":
-                uv, _ = cv2.fisheye.projectPoints(pts, z, z, self.K, self.dist)
-            else:
-                uv, _ = cv2.projectPoints(pts, z, z, self.K, self.dist)
-            out[front] = uv.reshape(-1, 2)
-        return out
+        """Project (N, 3) points in this camera's OpenCV frame to (N, 2) pixels (NaN behind)."""
+        return self.intrinsics.project(points_cam)
 
     def project_rig(self, points_rig: ArrayLike) -> F64:
         """Project points given in the rig frame; (N, 3) metres -> (N, 2) pixels."""
-        return self.project(tf.transform_points(self.T_cam_rig, points_rig))
+        return self.intrinsics.project(tf.transform_points(self.T_cam_rig, points_rig))
 
-    def normalize(self, pixels: ArrayLike) -> F64:
-        """Undistort pixels to normalised image coordinates ``(x/z, y/z)``.
-
-        Args:
-            pixels: (N, 2) distorted pixel coordinates.
-
-        Returns:
-            (N, 2) normalised coordinates on the z = 1 plane of the camera.
-        """
-        import cv2
-
-        px = np.asarray(pixels, dtype=np.float64).reshape(-1, 1, 2)
-        if len(px) == 0:
-            return np.zeros((0, 2))
-        if self.model == "fisheye":
-            return cv2.fisheye.undistortPoints(px, self.K, self.dist).reshape(-1, 2)
-        if not np.any(self.dist):
-            return ((px.reshape(-1, 2) - self.K[:2, 2]) / np.diag(self.K)[:2]).reshape(-1, 2)
-        crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10)
-        return cv2.undistortPoints(px, self.K, self.dist, None, None, None, crit).reshape(-1, 2)
+    def undistort_points(self, pixels: ArrayLike) -> F64:
+        """Undistort (N, 2) pixels to (N, 2) normalised coordinates on this camera's z = 1 plane."""
+        return self.intrinsics.undistort_points(pixels)
 
     def check_image(self, image: NDArray, where: str = "") -> None:
-        """Raise :class:`InputError` when an image does not have this camera's size."""
+        """Raise :class:`DataError` when an image does not have this camera's size."""
         h, w = image.shape[:2]
-        if (w, h) != (self.width, self.height):
-            raise InputError(
-                f"camera {self.name!r}{where}: image is {w}x{h} but the rig file says "
-                f"{self.width}x{self.height}",
-                "use the rig calibrated for this camera mode or recalibrate",
-            )
+        self.intrinsics.check_image_size((w, h), f"camera {self.name!r}{where}", "the rig file")
 
     def to_dict(self) -> dict:
-        """JSON-friendly form."""
+        """JSON form: the camera file's fields plus ``name`` and ``T_rig_cam``."""
         return {
             "name": self.name,
-            "width": self.width,
-            "height": self.height,
-            "model": self.model,
-            "K": self.K.tolist(),
-            "dist": self.dist.tolist(),
+            **self.intrinsics.to_dict(),
             "T_rig_cam": self.T_rig_cam.tolist(),
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> Camera:
-        """Inverse of :meth:`to_dict`; raises :class:`ProfileError` naming a missing key."""
+    def from_dict(cls, data: dict, source: str = "camera entry") -> Camera:
+        """Inverse of :meth:`to_dict`; also reads the older layout (``width``, ``height``).
+
+        Raises:
+            ProfileError: A missing or impossible field, in one line naming ``source``.
+        """
+        if not isinstance(data, dict):
+            raise ProfileError(f"{source} must be an object, got {type(data).__name__}")
+        if "name" not in data:
+            raise ProfileError(f"{source} lacks the field 'name'")
+        name = data["name"]
+        where = f"{source} ({name!r})"
+        if "format" in data:
+            intrinsics = CameraModel.from_dict(data, where)
+        else:  # the layout before the camera file format was shared (vrkit 0.1)
+            for key in ("width", "height", "K"):
+                if key not in data:
+                    raise ProfileError(f"{where} lacks the field {key!r}")
+            legacy = {
+                "format": CAMERA_FORMAT,
+                "version": CAMERA_VERSION,
+                "model": data.get("model", "pinhole"),
+                "image_size": [data["width"], data["height"]],
+                "K": data["K"],
+                "dist": data.get("dist", [0.0] * 5),
+            }
+            intrinsics = CameraModel.from_dict(legacy, where)
         try:
-            return cls(
-                name=str(data["name"]),
-                width=data["width"],
-                height=data["height"],
-                K=data["K"],
-                dist=data.get("dist", [0.0] * 5),
-                model=data.get("model", "pinhole"),
-                T_rig_cam=data.get("T_rig_cam", np.eye(4).tolist()),
-            )
-        except KeyError as exc:
-            raise ProfileError(f"camera entry misses key {exc}") from exc
+            return cls(str(name), intrinsics, data.get("T_rig_cam", np.eye(4).tolist()))
+        except ProfileError as exc:
+            raise ProfileError(f"{source}: {exc.message}", exc.hint) from None
 
 
 @dataclass
@@ -245,20 +228,18 @@ class Rig:
 
     @classmethod
     def from_dict(cls, data: dict) -> Rig:
-        """Inverse of :meth:`to_dict`."""
-        if data.get("schema") != RIG_SCHEMA:
+        """Inverse of :meth:`to_dict` (also reads rig files of the older camera layout)."""
+        if not isinstance(data, dict) or data.get("schema") != RIG_SCHEMA:
+            got = data.get("schema") if isinstance(data, dict) else type(data).__name__
             raise ProfileError(
-                f"rig schema is {data.get('schema')!r}, expected {RIG_SCHEMA!r}",
+                f"rig schema is {got!r}, expected {RIG_SCHEMA!r}",
                 "is this a vrkit rig file (vrkit track calibrate-rig writes one)?",
             )
         cams = data.get("cameras")
         if not isinstance(cams, list):
             raise ProfileError("rig file has no 'cameras' list")
-        return cls(
-            [Camera.from_dict(c) for c in cams],
-            mounting=data.get("mounting", "world"),
-            report=data.get("report", {}),
-        )
+        cameras = [Camera.from_dict(c, f"camera {i}") for i, c in enumerate(cams)]
+        return cls(cameras, mounting=data.get("mounting", "world"), report=data.get("report", {}))
 
     def save(self, path: str | Path) -> None:
         """Write the rig as JSON."""
@@ -274,9 +255,3 @@ class Rig:
             return cls.from_dict(data)
         except ProfileError as exc:
             raise ProfileError(f"rig file {str(path)!r}: {exc.message}", exc.hint) from exc
-
-
-def intrinsics_from_fov(width: int, height: int, hfov_deg: float) -> F64:
-    """A centred pinhole K (3, 3) with square pixels and the given horizontal FOV in degrees."""
-    f = 0.5 * width / np.tan(np.radians(hfov_deg) / 2)
-    return np.array([[f, 0, (width - 1) / 2], [0, f, (height - 1) / 2], [0, 0, 1.0]])

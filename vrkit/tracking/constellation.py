@@ -158,7 +158,7 @@ def acquire(
         if len(px) < 4:
             continue
         cam = rig.cameras[cam_i]
-        xy = cam.normalize(px)
+        xy = cam.undistort_points(px)
         gate = gate_px / cam.focal
         target_count = max(min_inliers, int(np.ceil(good_fraction * len(xy))))
         Dimg = np.linalg.norm(xy[:, None] - xy[None], axis=2)
@@ -175,7 +175,7 @@ def acquire(
                         flags=cv2.SOLVEPNP_P3P,
                     )  # fmt: skip
                     for s in range(n or 0):
-                        R = cv2.Rodrigues(rvecs[s])[0]
+                        R = tf.matrix_from_rotation_vector(rvecs[s].ravel())
                         t = tvecs[s].ravel()
                         Xc = tri @ R.T + t
                         if np.any(np.sum((model.N[[m, p, q]] @ R.T) * -Xc, axis=1) <= 0):

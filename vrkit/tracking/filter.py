@@ -26,14 +26,6 @@ from vrkit.math import transforms as tf
 F64 = NDArray[np.float64]
 
 
-def _exp(r: F64) -> F64:
-    return tf.matrix_from_quat(tf.quat_from_rotation_vector(r))
-
-
-def _log(R: F64) -> F64:
-    return tf.rotation_vector_from_quat(tf.quat_from_matrix(R))
-
-
 @dataclass
 class FilterConfig:
     """Noise settings.
@@ -105,7 +97,7 @@ class PoseFilter:
         dt = (int(when_ns) - self.t_ns) * 1e-9
         F, Q = self._F_Q(dt)
         self.p = self.p + self.v * dt
-        self.R = self.R @ _exp(self.w * dt)
+        self.R = self.R @ tf.matrix_from_rotation_vector(self.w * dt)
         self.P = F @ self.P @ F.T + Q
         self.t_ns = int(when_ns)
 
@@ -115,7 +107,7 @@ class PoseFilter:
         dx = K @ y
         self.p += dx[0:3]
         self.v += dx[3:6]
-        self.R = _exp(dx[6:9]) @ self.R
+        self.R = tf.matrix_from_rotation_vector(dx[6:9]) @ self.R
         self.w += dx[9:12]
         self.b += dx[12:15]
         I_KH = np.eye(15) - K @ H
@@ -138,7 +130,9 @@ class PoseFilter:
             self._init(t_ns, T, C)
             return True
         self.predict(t_ns)
-        y = np.concatenate([T[:3, 3] - self.p, _log(T[:3, :3] @ self.R.T)])
+        y = np.concatenate(
+            [T[:3, 3] - self.p, tf.rotation_vector_from_matrix(T[:3, :3] @ self.R.T)]
+        )
         H = np.zeros((6, 15))
         H[0:3, 0:3] = np.eye(3)
         H[3:6, 6:9] = np.eye(3)
@@ -195,7 +189,7 @@ class PoseFilter:
         if self.t_ns is None:
             raise InputError("the pose filter has no pose yet", "feed it an optical pose first")
         dt = (int(when_ns) - self.t_ns) * 1e-9
-        T = tf.transform(self.R @ _exp(self.w * dt), self.p + self.v * dt)
+        T = tf.transform(self.R @ tf.matrix_from_rotation_vector(self.w * dt), self.p + self.v * dt)
         F, Q = self._F_Q(abs(dt))
         P = F @ self.P @ F.T + Q
         idx = [0, 1, 2, 6, 7, 8]

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from vrkit.core.documents import read_document
 from vrkit.core.errors import DataError, InputError
-from vrkit.tracking.sources import FrameSet, FrameSource, read_image
+from vrkit.tracking.frames import FrameSet, FrameSource, read_image
 
 log = logging.getLogger(__name__)
 RECORDING_SCHEMA = "vrkit.tracking.recording/1"

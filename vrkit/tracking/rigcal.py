@@ -1,17 +1,16 @@
-"""Rig calibration from views of a ChArUco board or checkerboard seen by overlapping cameras.
+"""Rig calibration from views of a calibration board seen by overlapping cameras.
 
 Steps:
 
-1. detect the board in every image (ChArUco corners with ids, or checkerboard corners);
+1. detect the board in every image (:meth:`vrkit.vision.board.Board.detect`: ChArUco corners
+   with ids, checkerboard corners in a canonical order, or ArUco grid marker corners);
 2. per-camera intrinsics with ``cv2.calibrateCamera`` (or keep given intrinsics);
 3. initial extrinsics: a board pose per (view, camera) by PnP, relative camera poses from views
    seen by two cameras (robust medoid), chained from camera 0 over the pair graph;
-4. joint extrinsics: a bundle adjustment over all camera poses and board poses
-   (``scipy.optimize.least_squares``, sparse analytic Jacobian, soft-L1 loss, then plain least
-   squares) on distorted pixels; ``refine_intrinsics`` frees each camera's intrinsics too.
-   ``method="opencv"`` uses ``cv2.calibrateMultiview`` instead
-   where the installed OpenCV has it (it needs every board corner seen in a view, so it suits
-   checkerboards);
+4. joint extrinsics: the bundle adjustment of :mod:`vrkit.tracking.bundle` over all camera
+   poses and board poses; ``refine_intrinsics`` frees each camera's intrinsics too.
+   ``method="opencv"`` uses ``cv2.calibrateMultiview`` instead where the installed OpenCV has
+   it (it needs every board corner seen in a view, so it suits checkerboards);
 5. the report: per-camera intrinsic RMS, and per-camera and per-pair reprojection RMS of the
    final rig in distorted pixels (``cv2.projectPoints``).
 
@@ -21,217 +20,21 @@ The rig frame is camera 0 turned to vrkit axes (camera 0 at the origin looking d
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import combinations
-from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from vrkit.core.documents import read_document
-from vrkit.core.errors import DataError, InputError, ProfileError
+from vrkit.core.errors import DataError, InputError
 from vrkit.math import transforms as tf
+from vrkit.tracking.bundle import BoardObservation, bundle_adjust
 from vrkit.tracking.camera import T_GLCAM_CVCAM, Camera, Rig
+from vrkit.vision.board import MIN_POINTS, Board
+from vrkit.vision.camera import CameraKind, CameraModel
 
 log = logging.getLogger(__name__)
 F64 = NDArray[np.float64]
-BOARD_SCHEMA = "vrkit.tracking.board/1"
-
-
-@dataclass
-class Board:
-    """A planar calibration board.
-
-    Attributes:
-        kind: ``"charuco"`` or ``"checkerboard"``.
-        squares: ``(columns, rows)`` of squares.
-        square_size: Square side in metres.
-        marker_size: ArUco marker side in metres (ChArUco only).
-        dictionary: ArUco dictionary name (ChArUco only).
-        subpix_window: Half size of ``cv2.cornerSubPix``'s window for checkerboard corners
-            (OpenCV's stereo sample uses (11, 11); use about a third of a square in pixels).
-    """
-
-    kind: str
-    squares: tuple[int, int]
-    square_size: float
-    marker_size: float = 0.0
-    dictionary: str = "DICT_4X4_50"
-    subpix_window: tuple[int, int] = (11, 11)
-    _cv: object = field(default=None, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("charuco", "checkerboard"):
-            raise ProfileError(f"board kind must be charuco or checkerboard, got {self.kind!r}")
-        cols, rows = (int(v) for v in self.squares)
-        if cols < 3 or rows < 3:
-            raise ProfileError(f"a board needs >= 3x3 squares, got {cols}x{rows}")
-        self.squares = (cols, rows)
-        if self.square_size <= 0:
-            raise ProfileError(f"square_size must be > 0 metres, got {self.square_size}")
-        if self.kind == "charuco" and not 0 < self.marker_size < self.square_size:
-            raise ProfileError(
-                f"ChArUco marker_size must be in (0, square_size={self.square_size}), got "
-                f"{self.marker_size}"
-            )
-
-    @property
-    def cv_board(self) -> object:
-        """The ``cv2.aruco.CharucoBoard`` (ChArUco only)."""
-        if self._cv is None and self.kind == "charuco":
-            import cv2
-
-            from vrkit.tracking.synth import aruco_dictionary
-
-            self._cv = cv2.aruco.CharucoBoard(
-                self.squares, self.square_size, self.marker_size,
-                aruco_dictionary(self.dictionary),
-            )  # fmt: skip
-        return self._cv
-
-    def object_points(self) -> F64:
-        """Inner corners (N, 3) in the board frame (z = 0), metres, in detection-id order."""
-        cols, rows = self.squares
-        if self.kind == "charuco":
-            return np.asarray(self.cv_board.getChessboardCorners(), dtype=np.float64).reshape(-1, 3)
-        g = np.mgrid[0 : cols - 1, 0 : rows - 1].T.reshape(-1, 2) * self.square_size
-        return np.hstack([g, np.zeros((len(g), 1))])
-
-    def outline(self) -> tuple[float, float]:
-        """Board size (width, height) in metres."""
-        return self.squares[0] * self.square_size, self.squares[1] * self.square_size
-
-    def detect(self, image: NDArray) -> tuple[NDArray[np.int64], F64]:
-        """Find board corners.
-
-        Args:
-            image: (H, W) uint8 grey image.
-
-        Returns:
-            Corner ids (N,) into :meth:`object_points` and their pixels (N, 2); empty if absent.
-        """
-        import cv2
-
-        empty = (np.zeros(0, np.int64), np.zeros((0, 2)))
-        if self.kind == "charuco":
-            det = cv2.aruco.CharucoDetector(self.cv_board)
-            corners, ids, _, _ = det.detectBoard(image)
-            if ids is None or len(ids) < 6:
-                return empty
-            ids = ids.ravel().astype(np.int64)
-            px, ok = self._refine_charuco(image, ids, corners.reshape(-1, 2).astype(np.float64))
-            if ok.sum() < 6:
-                return empty
-            return ids[ok], px[ok]
-        pattern = (self.squares[0] - 1, self.squares[1] - 1)
-        ok, corners = cv2.findChessboardCorners(
-            image,
-            pattern,
-            cv2.CALIB_CB_ADAPTIVE_THRESH | cv2.CALIB_CB_NORMALIZE_IMAGE | cv2.CALIB_CB_FAST_CHECK,
-        )
-        if not ok:
-            return empty
-        crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
-        corners = cv2.cornerSubPix(image, corners, self.subpix_window, (-1, -1), crit)
-        px = corners.reshape(-1, 2).astype(np.float64)
-        return np.arange(len(px), dtype=np.int64), self._canonical_order(image, px, pattern)
-
-    def _refine_charuco(self, image: NDArray, ids: NDArray, px: F64) -> tuple[F64, NDArray]:
-        """Saddle-point refinement of ChArUco corners (see ``refine_saddle_corners``).
-
-        The window grows with the local square size in the image (from the board-to-image
-        homography) but stays inside the gap between a corner and the nearest marker edge.
-        """
-        import cv2
-
-        from vrkit.tracking.detect import refine_saddle_corners
-
-        obj = self.object_points()[ids, :2]
-        H, _ = cv2.findHomography(obj, px)
-        if H is None:
-            return px, np.zeros(len(px), bool)
-        s = self.square_size
-
-        def to_image(p: F64) -> F64:
-            q = np.c_[p, np.ones(len(p))] @ H.T
-            return q[:, :2] / q[:, 2:]
-
-        p0 = to_image(obj)
-        dx, dy = np.array([s, 0.0]), np.array([0.0, s])
-        side = np.minimum(np.linalg.norm(to_image(obj + dx) - p0, axis=1),
-                          np.linalg.norm(to_image(obj + dy) - p0, axis=1))  # fmt: skip
-        gap = 0.5 * (self.square_size - self.marker_size) / self.square_size
-        radius = np.clip(np.floor(gap * side), 2, 4).astype(np.int64)
-        return refine_saddle_corners(image, px, radius, sigma=1.0)
-
-    def _canonical_order(self, image: NDArray, px: F64, pattern: tuple[int, int]) -> F64:
-        """Reorder checkerboard corners (N, 2) so that they match :meth:`object_points`.
-
-        OpenCV may return the grid starting at any corner, mirrored or not. Seen from the
-        front, the board's x and y axes keep their handedness in the image (so mirrored orders
-        are wrong), and the square between corners 0, 1, n, n + 1 is black (decides between
-        the two half-turn orders when ``columns + rows`` is odd).
-        """
-        n, m = pattern
-        g = px.reshape(m, n, 2)
-        candidates = [g, g[::-1, ::-1], g[::-1], g[:, ::-1]]
-        best = g
-        for cand in candidates:
-            ex, ey = cand[0, 1] - cand[0, 0], cand[1, 0] - cand[0, 0]
-            if ex[0] * ey[1] - ex[1] * ey[0] <= 0:
-                continue
-            cx, cy = cand[:2, :2].reshape(-1, 2).mean(axis=0)
-            x0, y0 = round(cx), round(cy)
-            patch = image[max(y0 - 1, 0) : y0 + 2, max(x0 - 1, 0) : x0 + 2]
-            ox, oy = cand[-2:, -2:].reshape(-1, 2).mean(axis=0)  # the opposite end's square
-            x1, y1 = round(ox), round(oy)
-            other = image[max(y1 - 1, 0) : y1 + 2, max(x1 - 1, 0) : x1 + 2]
-            best = cand
-            if (self.squares[0] + self.squares[1]) % 2 == 0 or (
-                patch.size and other.size and patch.mean() < other.mean()
-            ):
-                break
-        return np.ascontiguousarray(best.reshape(-1, 2))
-
-    def texture(self, px_per_square: int = 64, margin_squares: float = 0.5) -> NDArray[np.uint8]:
-        """Grey image (H, W) of the board with a white margin (for rendering or printing)."""
-        import cv2
-
-        cols, rows = self.squares
-        m = round(margin_squares * px_per_square)
-        if self.kind == "charuco":
-            img = self.cv_board.generateImage((cols * px_per_square, rows * px_per_square))
-        else:
-            yy, xx = np.mgrid[0:rows, 0:cols]
-            cells = np.where((xx + yy) % 2 == 0, 0, 255).astype(np.uint8)
-            img = np.kron(cells, np.ones((px_per_square, px_per_square), np.uint8))
-        return cv2.copyMakeBorder(img, m, m, m, m, cv2.BORDER_CONSTANT, value=255)
-
-    def to_dict(self) -> dict:
-        """JSON-friendly form."""
-        d = {"schema": BOARD_SCHEMA, "kind": self.kind, "squares": list(self.squares),
-             "square_size": self.square_size}  # fmt: skip
-        if self.kind == "charuco":
-            d.update(marker_size=self.marker_size, dictionary=self.dictionary)
-        return d
-
-    @classmethod
-    def load(cls, path: str | Path) -> Board:
-        """Read a board JSON file."""
-        data = read_document(path, "board", ProfileError)
-        if data.get("schema") != BOARD_SCHEMA:
-            raise ProfileError(f"board file {str(path)!r}: schema {data.get('schema')!r}, "
-                               f"expected {BOARD_SCHEMA!r}")  # fmt: skip
-        try:
-            return cls(
-                data["kind"],
-                tuple(data["squares"]),
-                float(data["square_size"]),
-                float(data.get("marker_size", 0.0)),
-                data.get("dictionary", "DICT_4X4_50"),
-            )
-        except KeyError as exc:
-            raise ProfileError(f"board file {str(path)!r} misses key {exc}") from exc
 
 
 @dataclass
@@ -267,8 +70,8 @@ def detect_views(
                 sizes[c] = size
             elif sizes[c] != size:
                 raise DataError(f"camera {c}: image size changed from {sizes[c]} to {size}")
-            ids, px = board.detect(img)
-            out.append((ids, px) if len(ids) else None)
+            found = board.detect(img)
+            out.append(None if found is None else (found.ids, found.image_points))
         views.append(out)
     if any(s is None for s in sizes):
         raise DataError(f"cameras {[c for c, s in enumerate(sizes) if s is None]} have no images")
@@ -279,23 +82,24 @@ def calibrate_intrinsics(
     board: Board,
     det: Detections,
     camera: int,
-    model: str = "pinhole",
+    model: CameraKind = "pinhole",
     min_views: int = 5,
     fix_k3: bool = True,
-) -> tuple[F64, F64, float]:
+) -> CameraModel:
     """Intrinsics of one camera from its board views.
 
     ``fix_k3`` keeps the sixth-order radial term at zero (``cv2.CALIB_FIX_K3``), as OpenCV
     advises for lenses that are not wide-angle: the free term trades off against the focal
     length and makes both less certain.
 
-    Views whose corners are nearly collinear (their spread across the line below 0.4 squares,
+    Views whose corners are nearly collinear (their spread across the line below 0.4 squares
+    or marker sides,
     e.g. six corners along one edge of a partly visible board) are left out: they add almost
     nothing and can send OpenCV's closed-form initial guess astray (measured: one such view
     among 36 gave a focal length 285 px off).
 
     Returns:
-        K (3, 3), distortion coefficients (5,) or (4,) for fisheye, and the RMS in pixels.
+        The camera model (5 pinhole or 4 fisheye coefficients) with its RMS in pixels.
 
     Raises:
         DataError: Fewer than ``min_views`` views show the board.
@@ -306,11 +110,11 @@ def calibrate_intrinsics(
     obj, img = [], []
     for row in det.views:
         d = row[camera]
-        if d is None or len(d[0]) < 6:
+        if d is None or len(d[0]) < MIN_POINTS:
             continue
         xy = obj_all[d[0], :2]
         spread = np.linalg.svd(xy - xy.mean(axis=0), compute_uv=False)[-1] / np.sqrt(len(xy))
-        if spread < 0.4 * board.square_size:
+        if spread < 0.4 * board.pitch:
             continue
         obj.append(obj_all[d[0]].astype(np.float32).reshape(-1, 1, 3))
         img.append(d[1].astype(np.float32).reshape(-1, 1, 2))
@@ -325,23 +129,10 @@ def calibrate_intrinsics(
         flags = cv2.fisheye.CALIB_RECOMPUTE_EXTRINSIC | cv2.fisheye.CALIB_FIX_SKEW
         crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-10)
         rms, K, D, _, _ = cv2.fisheye.calibrate(obj, img, size, K, D, flags=flags, criteria=crit)
-        return K, D.ravel(), float(rms)
+        return CameraModel("fisheye", size, K, D.ravel(), float(rms))
     flags = cv2.CALIB_FIX_K3 if fix_k3 else 0
     rms, K, D, _, _ = cv2.calibrateCamera(obj, img, size, None, None, flags=flags)
-    return K, D.ravel()[:5], float(rms)
-
-
-def _rodrigues(r: F64) -> F64:
-    """Rotation matrices (M, 3, 3) from rotation vectors (M, 3)."""
-    return tf.matrix_from_quat(tf.quat_from_rotation_vector(r))
-
-
-def _to_vec(T: F64) -> F64:
-    return np.concatenate([tf.rotation_vector_from_quat(tf.quat_from_matrix(T[:3, :3])), T[:3, 3]])
-
-
-def _from_vec(v: F64) -> F64:
-    return tf.transform(_rodrigues(v[:3]), v[3:])
+    return CameraModel("pinhole", size, K, D.ravel()[:5], float(rms))
 
 
 def _medoid(Ts: list[F64]) -> F64:
@@ -352,8 +143,7 @@ def _medoid(Ts: list[F64]) -> F64:
     for A in Ts:
         c = 0.0
         for B in Ts:
-            dR = A[:3, :3] @ B[:3, :3].T
-            ang = np.arccos(np.clip((np.trace(dR) - 1) / 2, -1, 1))
+            ang = tf.rotation_angle(A[:3, :3] @ B[:3, :3].T)
             c += ang + np.linalg.norm(A[:3, 3] - B[:3, 3])
         cost.append(c)
     return Ts[int(np.argmin(cost))]
@@ -376,14 +166,15 @@ class RigCalibration:
 
 
 def _board_pose(cam: Camera, obj: F64, px: F64) -> F64 | None:
+    """``T_cam_board`` (4, 4) by IPPE PnP on undistorted points, or None."""
     import cv2
 
-    xy = cam.normalize(px).reshape(-1, 1, 2)
+    xy = cam.undistort_points(px).reshape(-1, 1, 2)
     ok, rvec, tvec = cv2.solvePnP(obj.reshape(-1, 1, 3), xy, np.eye(3), None,
                                   flags=cv2.SOLVEPNP_IPPE)  # fmt: skip
     if not ok:
         return None
-    return tf.transform(cv2.Rodrigues(rvec)[0], tvec.ravel())
+    return tf.transform_from_vector(np.concatenate([rvec.ravel(), tvec.ravel()]))
 
 
 def reprojection_report(
@@ -433,8 +224,8 @@ def calibrate_rig(
     board: Board,
     det: Detections,
     names: list[str] | None = None,
-    intrinsics: list[Camera] | None = None,
-    model: str = "pinhole",
+    intrinsics: list[CameraModel] | None = None,
+    model: CameraKind = "pinhole",
     method: str = "bundle",
     mounting: str = "world",
     fix_k3: bool = True,
@@ -446,7 +237,7 @@ def calibrate_rig(
         board: The board seen in the views.
         det: Board detections per view and camera.
         names: Camera names (default ``cam0``...).
-        intrinsics: Cameras whose K and distortion to keep (skip step 2).
+        intrinsics: Per camera the intrinsics to keep (skip step 2), e.g. from camera files.
         model: ``"pinhole"`` or ``"fisheye"`` for intrinsic calibration.
         method: ``"bundle"`` (own sparse bundle adjustment) or ``"opencv"``
             (``cv2.calibrateMultiview``; falls back to ``"bundle"`` when absent).
@@ -469,30 +260,24 @@ def calibrate_rig(
     if len(names) != n_cam:
         raise InputError(f"{len(names)} names for {n_cam} cameras")
     report: dict = {"method": method, "board": board.to_dict(), "intrinsics_rms_px": {}}
+    if intrinsics is not None and len(intrinsics) != n_cam:
+        raise InputError(f"{len(intrinsics)} camera intrinsics for {n_cam} cameras")
     cams: list[Camera] = []
     for c in range(n_cam):
-        w, h = det.image_sizes[c]
         if intrinsics is not None:
-            src = intrinsics[c]
-            if (src.width, src.height) != (w, h):
-                raise InputError(
-                    f"camera {names[c]}: intrinsics are for {src.width}x{src.height} but the "
-                    f"images are {w}x{h}"
-                )
-            K, D = src.K, src.dist
-            model_c = src.model
+            model_c = intrinsics[c]
+            model_c.check_image_size(det.image_sizes[c], f"camera {names[c]}", "its intrinsics")
         else:
-            K, D, rms = calibrate_intrinsics(board, det, c, model, fix_k3=fix_k3)
-            report["intrinsics_rms_px"][names[c]] = rms
-            model_c = model
-        cams.append(Camera(names[c], w, h, K, D, model_c))
+            model_c = calibrate_intrinsics(board, det, c, model, fix_k3=fix_k3)
+            report["intrinsics_rms_px"][names[c]] = model_c.rms_px
+        cams.append(Camera(names[c], model_c))
     obj_all = board.object_points()
 
     # initial board poses and relative camera poses
     T_cb: dict[tuple[int, int], F64] = {}
     for v, row in enumerate(det.views):
         for c, d in enumerate(row):
-            if d is not None and len(d[0]) >= 6:
+            if d is not None and len(d[0]) >= MIN_POINTS:
                 T = _board_pose(cams[c], obj_all[d[0]], d[1])
                 if T is not None:
                     T_cb[(v, c)] = T
@@ -535,9 +320,16 @@ def calibrate_rig(
         else:
             log.warning("this OpenCV has no calibrateMultiview; using the own bundle adjustment")
     if used == "bundle":
-        T_c_c0, T_c0_b = _bundle_adjust(
-            cams, obj_all, det, views, T_c_c0, T_c0_b, refine_intrinsics
-        )
+        obs = [BoardObservation(k, c, obj_all[d[0]], d[1]) for k, v in enumerate(views)
+               for c, d in enumerate(det.views[v]) if d is not None]  # fmt: skip
+        ba = bundle_adjust(
+            [cam.intrinsics for cam in cams], obs, [T_c_c0[c] for c in range(n_cam)],
+            [T_c0_b[v] for v in views], refine_intrinsics,
+        )  # fmt: skip
+        T_c_c0 = dict(enumerate(ba.T_cam_cam0))
+        T_c0_b = dict(zip(views, ba.T_cam0_board, strict=True))
+        for cam, model_c in zip(cams, ba.cameras, strict=True):
+            cam.intrinsics = model_c
     report["method"] = used
     report["intrinsics_refined"] = bool(refine_intrinsics and used == "bundle")
     for c, cam in enumerate(cams):
@@ -551,150 +343,6 @@ def calibrate_rig(
     T_cam_board = {(v, c): T_c_c0[c] @ T for v, T in T_c0_b.items() for c in range(n_cam)
                    if det.views[v][c] is not None}  # fmt: skip
     return RigCalibration(rig, report, T_cam_board)
-
-
-def _compose(p12: F64) -> F64:
-    """(rvec, tvec) (6,) of ``T_c_c0 @ T_c0_b`` from (rc, tc, rv, tv) (12,)."""
-    import cv2
-
-    Rc, Rv = cv2.Rodrigues(p12[:3])[0], cv2.Rodrigues(p12[6:9])[0]
-    return np.concatenate([cv2.Rodrigues(Rc @ Rv)[0].ravel(), Rc @ p12[9:] + p12[3:6]])
-
-
-def _compose_jacobian(p12: F64, eps: float = 1e-6) -> F64:
-    """(6, 12) derivative of :func:`_compose` (central differences; 12 tiny evaluations)."""
-    D = np.empty((6, 12))
-    for k in range(12):
-        step = np.zeros(12)
-        step[k] = eps
-        D[:, k] = (_compose(p12 + step) - _compose(p12 - step)) / (2 * eps)
-    return D
-
-
-def _bundle_adjust(
-    cams: list[Camera],
-    obj_all: F64,
-    det: Detections,
-    views: list[int],
-    T_c_c0: dict[int, F64],
-    T_c0_b: dict[int, F64],
-    refine_intrinsics: bool = False,
-) -> tuple[dict[int, F64], dict[int, F64]]:
-    """Joint refinement of camera poses (camera 0 fixed) and board poses; soft-L1, sparse J.
-
-    Residuals are distorted pixels (``cv2.projectPoints`` per view and camera), the quantity
-    OpenCV's calibration functions minimise and report. The Jacobian is analytic:
-    ``cv2.projectPoints``'s own derivatives (pose of the board in the camera, focal lengths,
-    principal point, distortion) chained with the derivative of the pose composition. With
-    ``refine_intrinsics`` (pinhole cameras) each camera's fx, fy, cx, cy, k1, k2, p1, p2 are
-    refined too (higher coefficients such as k3 keep their values) and written into ``cams``.
-    """
-    import cv2
-    from scipy.optimize import least_squares
-    from scipy.sparse import coo_matrix
-
-    n_cam = len(cams)
-    if refine_intrinsics and any(c.model != "pinhole" for c in cams):
-        raise InputError("refining intrinsics in the bundle adjustment needs pinhole cameras")
-    vi = {v: k for k, v in enumerate(views)}
-    blocks = []  # (view index, camera, object points (n, 1, 3), pixels (n, 2), first row)
-    n_res = 0
-    for v in views:
-        for c in range(n_cam):
-            d = det.views[v][c]
-            if d is not None:
-                blocks.append((vi[v], c, obj_all[d[0]].reshape(-1, 1, 3), d[1], n_res))
-                n_res += 2 * len(d[0])
-    n_pc, n_pv = 6 * (n_cam - 1), 6 * len(views)
-    n_in = 8 if refine_intrinsics else 0
-    parts = [_to_vec(T_c_c0[c]) for c in range(1, n_cam)] + [_to_vec(T_c0_b[v]) for v in views]
-    for cam in cams if n_in else []:
-        d4 = np.zeros(4)
-        d4[: min(4, len(cam.dist))] = cam.dist[:4]
-        parts.append(np.concatenate([cam.K[[0, 1, 0, 1], [0, 1, 2, 2]], d4]))
-    x0 = np.concatenate(parts)
-
-    def intrinsics(x: F64, c: int) -> tuple[F64, F64]:
-        cam = cams[c]
-        if not n_in:
-            return cam.K, cam.dist
-        p = x[n_pc + n_pv + n_in * c : n_pc + n_pv + n_in * (c + 1)]
-        K = np.array([[p[0], 0.0, p[2]], [0.0, p[1], p[3]], [0.0, 0.0, 1.0]])
-        dist = np.zeros(max(len(cam.dist), 4))
-        dist[: len(cam.dist)] = cam.dist
-        dist[:4] = p[4:]
-        return K, dist
-
-    def pose_pair(x: F64, c: int, vk: int) -> F64:
-        pc = np.zeros(6) if c == 0 else x[6 * (c - 1) : 6 * c]
-        return np.concatenate([pc, x[n_pc + 6 * vk : n_pc + 6 * vk + 6]])
-
-    last: dict = {}
-
-    def evaluate(x: F64, want_jac: bool) -> tuple[F64, object]:
-        key = x.tobytes()
-        if last.get("key") == key and (last["jac"] is not None or not want_jac):
-            return last["r"], last["jac"]
-        r = np.empty(n_res)
-        rows, cols, vals = [], [], []
-        Ks = [intrinsics(x, c) for c in range(n_cam)]
-        for vk, c, X, obs, r0 in blocks:
-            p12 = pose_pair(x, c, vk)
-            rt = _compose(p12)
-            uv, J = cv2.projectPoints(X, rt[:3], rt[3:], *Ks[c])
-            n2 = 2 * len(X)
-            r[r0 : r0 + n2] = (uv.reshape(-1, 2) - obs).ravel()
-            if not want_jac:
-                continue
-            Jp = J[:, :6] @ _compose_jacobian(p12)  # (n2, 12): camera pose, board pose
-            sub = [(Jp[:, 6:], n_pc + 6 * vk)]
-            if c > 0:
-                sub.append((Jp[:, :6], 6 * (c - 1)))
-            if n_in:
-                sub.append((J[:, 6:14], n_pc + n_pv + n_in * c))  # fx fy cx cy k1 k2 p1 p2
-            for M, c0 in sub:
-                rows.append(np.repeat(np.arange(r0, r0 + n2), M.shape[1]))
-                cols.append(np.tile(np.arange(c0, c0 + M.shape[1]), n2))
-                vals.append(M.ravel())
-        jac = None
-        if want_jac:
-            jac = coo_matrix(
-                (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                shape=(n_res, len(x0)),
-            ).tocsr()
-        last.update(key=key, r=r, jac=jac)
-        return r, jac
-
-    def fun(x: F64) -> F64:
-        return np.nan_to_num(evaluate(x, False)[0], nan=1e3)
-
-    def jac(x: F64) -> object:
-        return evaluate(x, True)[1]
-
-    # lsmr's default tolerances (1e-8) leave the steps too inexact once intrinsics are free:
-    # the fit then stops at max_nfev far from the minimum
-    lsmr = {"atol": 1e-14, "btol": 1e-14}
-    res = least_squares(
-        fun, x0, jac=jac, loss="soft_l1", f_scale=1.0, x_scale="jac", method="trf", tr_options=lsmr,
-        xtol=1e-9, ftol=1e-9, max_nfev=200,
-    )  # fmt: skip
-    log.debug("bundle adjustment, soft-L1: %d evaluations, status %d", res.nfev, res.status)
-    if np.max(np.abs(res.fun)) < 5.0:
-        # no gross outliers: finish with plain least squares (the maximum-likelihood fit for
-        # Gaussian corner noise, what OpenCV's calibration functions minimise)
-        res = least_squares(
-            fun, res.x, jac=jac, loss="linear", x_scale="jac", method="trf", tr_options=lsmr,
-            xtol=1e-9, ftol=1e-9, max_nfev=50,
-        )  # fmt: skip
-        log.debug("bundle adjustment, least squares: %d evaluations, status %d", res.nfev,
-                  res.status)  # fmt: skip
-    x = res.x
-    if n_in:
-        for c, cam in enumerate(cams):
-            cam.K, cam.dist = intrinsics(x, c)
-    T_c = {c: _from_vec(pose_pair(x, c, 0)[:6]) for c in range(n_cam)}
-    T_b = {v: _from_vec(x[n_pc + 6 * vi[v] : n_pc + 6 * vi[v] + 6]) for v in views}
-    return T_c, T_b
 
 
 def _multiview_opencv(
@@ -723,12 +371,12 @@ def _multiview_opencv(
                 per.append(np.zeros((n_all, 2), np.float32))
         img.append(per)
     sizes = [np.array(s, np.int32) for s in det.image_sizes]
-    models = np.array([cv2.CALIB_MODEL_FISHEYE if c.model == "fisheye" else
+    models = np.array([cv2.CALIB_MODEL_FISHEYE if c.kind == "fisheye" else
                        cv2.CALIB_MODEL_PINHOLE for c in cams], np.uint8)  # fmt: skip
     Ks = [c.K.copy() for c in cams]
     Ds = [c.dist.copy().reshape(1, -1) for c in cams]
     flags_i = np.full(len(cams), cv2.CALIB_FIX_INTRINSIC, np.int32)
-    Rs = [cv2.Rodrigues(T_c_c0[c][:3, :3])[0] for c in range(len(cams))]
+    Rs = [tf.rotation_vector_from_matrix(T_c_c0[c][:3, :3]).reshape(3, 1) for c in range(len(cams))]
     Ts = [T_c_c0[c][:3, 3].reshape(3, 1).copy() for c in range(len(cams))]
     out = cv2.calibrateMultiview(obj, img, sizes, mask, models, Ks, Ds, Rs, Ts,
                                  flagsForIntrinsics=flags_i,
@@ -737,17 +385,48 @@ def _multiview_opencv(
     T_c = {}
     for c in range(len(cams)):
         R = np.asarray(Rs_out[c], dtype=np.float64)
-        R = cv2.Rodrigues(R)[0] if R.size == 3 else R.reshape(3, 3)
+        R = tf.matrix_from_rotation_vector(R.ravel()) if R.size == 3 else R.reshape(3, 3)
         T_c[c] = tf.transform(R, np.asarray(Ts_out[c], dtype=np.float64).ravel())
     T_b = {}
     for v in views:
         poses = []
         for c in range(len(cams)):
             d = det.views[v][c]
-            if d is not None and len(d[0]) >= 6:
+            if d is not None and len(d[0]) >= MIN_POINTS:
                 T = _board_pose(cams[c], obj_all[d[0]], d[1])
                 if T is not None:
                     poses.append(tf.invert_transform(T_c[c]) @ T)
         if poses:
-            T_b[v] = _medoid(poses)
+            T_b[v] = _refit_board_pose(cams, T_c, obj_all, det.views[v], _medoid(poses))
     return T_c, T_b
+
+
+def _refit_board_pose(
+    cams: list[Camera],
+    T_c_c0: dict[int, F64],
+    obj_all: F64,
+    row: list[tuple[NDArray[np.int64], F64] | None],
+    T_c0_b: F64,
+) -> F64:
+    """The board pose (4, 4) in camera 0's frame refitted with the cameras held fixed.
+
+    Minimises the distorted-pixel error in every camera that saw the board
+    (``scipy.optimize.least_squares``), starting from ``T_c0_b``.
+    """
+    import cv2
+    from scipy.optimize import least_squares
+
+    seen = [(c, d) for c, d in enumerate(row) if d is not None]
+
+    def residuals(x: F64) -> F64:
+        T = tf.transform_from_vector(x)
+        out = []
+        for c, d in seen:
+            rt = tf.vector_from_transform(T_c_c0[c] @ T)
+            X = obj_all[d[0]].reshape(-1, 1, 3)
+            uv, _ = cv2.projectPoints(X, rt[:3], rt[3:], cams[c].K, cams[c].dist)
+            out.append((uv.reshape(-1, 2) - d[1]).ravel())
+        return np.concatenate(out)
+
+    res = least_squares(residuals, tf.vector_from_transform(T_c0_b), method="lm", xtol=1e-12)
+    return tf.transform_from_vector(res.x) if res.success else T_c0_b

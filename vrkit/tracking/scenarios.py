@@ -14,7 +14,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vrkit.math import transforms as tf
-from vrkit.tracking.camera import Camera, Rig, cv_camera_pose, intrinsics_from_fov
+from vrkit.tracking.camera import Camera, Rig, cv_camera_pose
+from vrkit.vision.camera import CameraModel, intrinsics_from_fov
 
 F64 = NDArray[np.float64]
 
@@ -60,7 +61,7 @@ def outside_in_rig(
         K[0, 2] += 3.0 * (i - 1.5)
         K[1, 2] -= 2.0 * (i - 1.5)
         dist = default_distortion(i) if distorted else np.zeros(5)
-        cams.append(Camera(f"cam{i}", width, height, K, dist, "pinhole", T))
+        cams.append(Camera(f"cam{i}", CameraModel("pinhole", (width, height), K, dist), T))
     return Rig(cams, mounting="world")
 
 
@@ -84,9 +85,8 @@ def inside_out_rig(
         T_head_glcam = tf.transform(tf.matrix_from_quat(q), pos)
         K = intrinsics_from_fov(width, height, hfov_deg)
         dist = default_distortion(i) if distorted else np.zeros(5)
-        cams.append(
-            Camera(f"cam{i}", width, height, K, dist, "pinhole", cv_camera_pose(T_head_glcam))
-        )
+        model = CameraModel("pinhole", (width, height), K, dist)
+        cams.append(Camera(f"cam{i}", model, cv_camera_pose(T_head_glcam)))
     return Rig(cams, mounting="head")
 
 
@@ -123,7 +123,7 @@ def _board_facing(center: F64, view_dir: F64, board_size: tuple[float, float], t
     x = np.cross(up, z)
     x /= np.linalg.norm(x)
     y = np.cross(z, x)
-    R = np.stack([x, y, z], axis=1) @ tf.matrix_from_quat(tf.quat_from_rotation_vector(tilt))
+    R = np.stack([x, y, z], axis=1) @ tf.matrix_from_rotation_vector(tilt)
     w, h = board_size
     return tf.transform(R, center - R @ np.array([w / 2, h / 2, 0.0]))
 

@@ -112,7 +112,7 @@ class _Problem:
             [np.full(len(o.pixels), o.camera) for o in self.obs] or [np.zeros(0, int)]
         ).astype(int)
         self.X = np.concatenate([o.model_points for o in self.obs] or [np.zeros((0, 3))])
-        norm = [rig.cameras[o.camera].normalize(o.pixels) for o in self.obs]
+        norm = [rig.cameras[o.camera].undistort_points(o.pixels) for o in self.obs]
         self.xy = np.concatenate(norm or [np.zeros((0, 2))])
         T_cam_rig = np.array([c.T_cam_rig for c in rig.cameras])
         self.R_cr = T_cam_rig[self.cam_of_point, :3, :3]
@@ -144,13 +144,13 @@ class _Problem:
             X_rig = RX + t
             dXr = np.zeros((n, 3, 6))
             dXr[:, :, :3] = np.eye(3)
-            dXr[:, :, 3:] = -_skew(RX)
+            dXr[:, :, 3:] = -tf.skew(RX)
         else:
             d = self.X - t
             X_rig = d @ R
             dXr = np.zeros((n, 3, 6))
             dXr[:, :, :3] = -R.T
-            dXr[:, :, 3:] = np.einsum("ji,njk->nik", R, _skew(d))
+            dXr[:, :, 3:] = np.einsum("ji,njk->nik", R, tf.skew(d))
         Xc = np.einsum("nij,nj->ni", self.R_cr, X_rig) + self.t_cr
         dXc = np.einsum("nij,njk->nik", self.R_cr, dXr)
         z = np.maximum(Xc[:, 2], 1e-6)
@@ -161,23 +161,6 @@ class _Problem:
         P[:, 0, 2] = -self.f * Xc[:, 0] / z**2
         P[:, 1, 2] = -self.f * Xc[:, 1] / z**2
         return r, np.einsum("nij,njk->nik", P, dXc)
-
-
-def _skew(v: F64) -> F64:
-    """Skew matrices (N, 3, 3) of vectors (N, 3)."""
-    S = np.zeros((len(v), 3, 3))
-    S[:, 0, 1], S[:, 0, 2] = -v[:, 2], v[:, 1]
-    S[:, 1, 0], S[:, 1, 2] = v[:, 2], -v[:, 0]
-    S[:, 2, 0], S[:, 2, 1] = -v[:, 1], v[:, 0]
-    return S
-
-
-def _apply(T: F64, delta: F64) -> F64:
-    """``T_world_head`` updated by ``delta = (dt, dr)``."""
-    out = T.copy()
-    out[:3, :3] = tf.matrix_from_quat(tf.quat_from_rotation_vector(delta[3:])) @ T[:3, :3]
-    out[:3, 3] = T[:3, 3] + delta[:3]
-    return out
 
 
 def _refine(
@@ -197,7 +180,7 @@ def _refine(
             delta = -np.linalg.solve(H + 1e-9 * np.eye(6), g)
         except np.linalg.LinAlgError:
             break
-        T = _apply(T, delta)
+        T = tf.perturb(T, delta)
         if np.linalg.norm(delta[:3]) < 1e-9 and np.linalg.norm(delta[3:]) < 1e-10:
             break
     r, J = prob.jacobian(T)
@@ -229,7 +212,7 @@ def pnp_candidates(
         if len(o.pixels) < 4:
             continue
         cam = rig.cameras[o.camera]
-        xy = cam.normalize(o.pixels).reshape(-1, 1, 2)
+        xy = cam.undistort_points(o.pixels).reshape(-1, 1, 2)
         X = o.model_points.reshape(-1, 1, 3)
         K = np.eye(3)
         if ransac_px is not None:
@@ -246,7 +229,7 @@ def pnp_candidates(
             ok, rvec, tvec = cv2.solvePnP(X, xy, K, None, flags=cv2.SOLVEPNP_SQPNP)
         if not ok:
             continue
-        T_cam_model = tf.transform(cv2.Rodrigues(rvec)[0], tvec.ravel())
+        T_cam_model = tf.transform_from_vector(np.concatenate([rvec.ravel(), tvec.ravel()]))
         T_rig_model = cam.T_rig_cam @ T_cam_model
         T = T_rig_model if mode == "outside_in" else tf.invert_transform(T_rig_model)
         out.append((o.camera, T))
@@ -358,9 +341,7 @@ def solve_pose(
 def pose_error(T_est: F64, T_true: F64) -> tuple[float, float]:
     """Position error (metres) and rotation error (radians) between two (4, 4) poses."""
     dp = float(np.linalg.norm(T_est[:3, 3] - T_true[:3, 3]))
-    dR = T_est[:3, :3] @ T_true[:3, :3].T
-    ang = float(np.arccos(np.clip((np.trace(dR) - 1) / 2, -1.0, 1.0)))
-    return dp, ang
+    return dp, tf.rotation_angle(T_est[:3, :3] @ T_true[:3, :3].T)
 
 
 def model_in_camera(rig: Rig, camera: int, points: F64, T_world_head: F64, mode: str) -> F64:

@@ -29,21 +29,10 @@ from vrkit.math import transforms as tf
 from vrkit.tracking.camera import Camera, Rig, gl_camera_pose
 from vrkit.tracking.solve import arrangement
 from vrkit.tracking.target import Target
+from vrkit.vision.board import Board, aruco_dictionary
 
 log = logging.getLogger(__name__)
 F64 = NDArray[np.float64]
-
-
-def aruco_dictionary(name: str) -> object:
-    """The ``cv2.aruco`` dictionary called ``name`` (e.g. ``"DICT_4X4_50"``)."""
-    import cv2
-
-    from vrkit.core.errors import ProfileError
-
-    code = getattr(cv2.aruco, name, None)
-    if not isinstance(code, int):
-        raise ProfileError(f"unknown ArUco dictionary {name!r}", "use e.g. 'DICT_4X4_50'")
-    return cv2.aruco.getPredefinedDictionary(code)
 
 
 def marker_texture(dictionary: str, marker_id: int, cell_px: int = 24) -> NDArray[np.uint8]:
@@ -58,16 +47,15 @@ def marker_texture(dictionary: str, marker_id: int, cell_px: int = 24) -> NDArra
     return np.repeat(img[:, :, None], 3, axis=2)
 
 
-def _build_scene(target: Target) -> tuple[object, list]:
+def _build_scene(target: Target | Board) -> tuple[object, list]:
     """Scene of the target; returns it and the ``(node, T_head_node)`` pairs that move with it."""
     from vrkit.render import meshes
     from vrkit.render.scene import Material, Mesh, Scene
-    from vrkit.tracking.rigcal import Board
 
     if isinstance(target, Board):
         scene = Scene(clear_color=(0.2, 0.2, 0.2, 1.0), name=f"synth-{target.kind}-board")
         tex = target.texture(px_per_square=64, margin_squares=0.5)
-        (x0, y0), (x1, y1) = board_texture_rect(target, 0.5)
+        (x0, y0), (x1, y1) = target.texture_rect(0.5)
         quad = np.array([[x0, y0, 0], [x1, y0, 0], [x1, y1, 0], [x0, y1, 0]], dtype=np.float64)
         mesh = Mesh(quad, np.tile([0.0, 0.0, -1.0], (4, 1)), [0, 1, 2, 0, 2, 3],
                     uvs=[[0, 1], [1, 1], [1, 0], [0, 0]])  # fmt: skip
@@ -119,19 +107,6 @@ def _build_scene(target: Target) -> tuple[object, list]:
     return scene, moving
 
 
-def board_texture_rect(board: object, margin_squares: float) -> tuple[tuple, tuple]:
-    """Board-frame ``(x, y)`` of the top-left and bottom-right corners of ``Board.texture``.
-
-    The board frame has x to the right and y down the printed board (z into it), origin as in
-    ``Board.object_points``.
-    """
-    cols, rows = board.squares
-    sq = board.square_size
-    m = margin_squares * sq
-    off = 0.0 if board.kind == "charuco" else sq  # checkerboard origin: first inner corner
-    return (-off - m, -off - m), (cols * sq - off + m, rows * sq - off + m)
-
-
 class SyntheticRenderer:
     """Renders a target from every camera of a rig with real GL rendering.
 
@@ -150,7 +125,7 @@ class SyntheticRenderer:
     def __init__(
         self,
         rig: Rig,
-        target: Target,
+        target: Target | Board,
         ctx: object | None = None,
         supersample: int = 2,
         noise_sigma: float = 1.0,
@@ -181,7 +156,7 @@ class SyntheticRenderer:
 
         u, v = np.meshgrid(np.arange(cam.width, dtype=np.float64),
                            np.arange(cam.height, dtype=np.float64))  # fmt: skip
-        xy = cam.normalize(np.stack([u.ravel(), v.ravel()], axis=1))
+        xy = cam.undistort_points(np.stack([u.ravel(), v.ravel()], axis=1))
         fx, fy = cam.K[0, 0], cam.K[1, 1]
         lo = xy.min(axis=0) * [fx, fy] - 3
         hi = xy.max(axis=0) * [fx, fy] + 3
@@ -306,9 +281,9 @@ def make_recording(
     """
     from tqdm import tqdm
 
+    from vrkit.tracking.frames import FrameSet
     from vrkit.tracking.record import Recorder
     from vrkit.tracking.scenarios import head_trajectory
-    from vrkit.tracking.sources import FrameSet
 
     folder = Path(folder)
     period = round(1e9 / fps)

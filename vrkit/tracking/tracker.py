@@ -20,6 +20,7 @@ from vrkit.core.errors import DataError, InputError
 from vrkit.math import transforms as tf
 from vrkit.tracking.camera import Rig
 from vrkit.tracking.filter import FilterConfig, PoseFilter
+from vrkit.tracking.frames import FrameSet
 from vrkit.tracking.solve import (
     Observation,
     PoseSolution,
@@ -27,7 +28,6 @@ from vrkit.tracking.solve import (
     solve_pose,
     visible_projections,
 )
-from vrkit.tracking.sources import FrameSet
 from vrkit.tracking.target import Target
 
 log = logging.getLogger(__name__)
