@@ -46,6 +46,13 @@ vec2 eye_uv(vec2 ideal) {
     return vec2((ideal.x - u_tan.x) / (u_tan.y - u_tan.x), (ideal.y - u_tan.w) / (u_tan.z - u_tan.w));
 }
 
+#ifdef ENCODE_SRGB
+vec3 linear_to_srgb(vec3 c) {  // as panel.frag: sRGB eye images come out encoded
+    c = clamp(c, 0.0, 1.0);
+    return mix(c * 12.92, 1.055 * pow(c, vec3(1.0 / 2.4)) - 0.055, step(vec3(0.0031308), c));
+}
+#endif
+
 float inside(vec2 uv) {
     return float(all(greaterThanEqual(uv, vec2(0.0))) && all(lessThanEqual(uv, vec2(1.0))));
 }
@@ -64,4 +71,7 @@ void main() {
     float cg = texture(u_eye, uv_g).g * inside(uv_g);
     float cb = texture(u_eye, uv_b).b * inside(uv_b);
     frag_color = vec4(cr, cg, cb, 1.0);
+#ifdef ENCODE_SRGB
+    frag_color.rgb = linear_to_srgb(frag_color.rgb);
+#endif
 }

@@ -30,6 +30,7 @@ from vrkit.math.projection import project_to_pixels
 from vrkit.math.stereo import eye_views
 from vrkit.math.transforms import invert_transform, quat_from_axis_angle, transform_points
 from vrkit.optics.mesh import EyeMesh, grid_indices
+from vrkit.render.color import srgb_color
 from vrkit.render.meshes import quad
 from vrkit.render.panel import DEFAULT_FOV
 from vrkit.render.renderer import StereoRenderer
@@ -37,7 +38,7 @@ from vrkit.render.scene import Material, Scene
 
 ROOT = Path(__file__).resolve().parents[1]
 EYE = (320, 320)  # per eye; panel 640x320, DEFAULT_FOV is 90 x 100 degrees
-BACKGROUND = (0.2, 0.2, 0.2, 1.0)
+BACKGROUND = srgb_color(0.2, 0.2, 0.2)  # linear; the panel shows it as 51/255, as before
 GLFW_KEY = {"w": 87, "l": 76, "r": 82, "f1": 290, "escape": 256}
 PRESS, RELEASE = 1, 0
 

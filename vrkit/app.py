@@ -23,19 +23,30 @@ def _where(exc: BaseException, path: Path) -> str:
     return f"{path}:{frames[-1].lineno}" if frames else str(path)
 
 
+#: Model files ``vrkit run`` shows directly (:func:`vrkit.render.placement.model_scene`).
+MODEL_SUFFIXES = (".gltf", ".glb")
+
+
 def load_scene(path: str | Path) -> Scene:
-    """Import a scene file and call its ``build_scene()``.
+    """Import a scene file and call its ``build_scene()``, or show a glTF model.
 
     Args:
-        path: A Python file defining ``build_scene() -> Scene``.
+        path: A Python file defining ``build_scene() -> Scene``, or a ``.gltf`` / ``.glb``
+            model, which is placed in front of the viewer on a floor
+            (:func:`vrkit.render.placement.model_scene`).
 
     Raises:
         InputError: The file is missing, does not define ``build_scene``, raises, or returns
-            something that is not a Scene; the message names the file (and line).
+            something that is not a Scene, or the model cannot be loaded; the message names
+            the file (and line).
     """
     path = Path(path).resolve()
     if not path.is_file():
         raise InputError(f"scene file {path} does not exist", "try examples/room.py")
+    if path.suffix.lower() in MODEL_SUFFIXES:
+        from vrkit.render.placement import model_scene
+
+        return model_scene(path)
     spec = importlib.util.spec_from_file_location(f"vrkit_scene_{path.stem}", path)
     if spec is None or spec.loader is None:
         raise InputError(f"{path} is not a Python scene file")

@@ -69,6 +69,8 @@ class RunConfig:
         vsync: Wait for vertical blank when presenting (windowed backends).
         monitor: Monitor name or index for the direct-display backend.
         fps: Nominal frame rate for backends without a display clock.
+        msaa: MSAA samples per pixel for the eye images (0 or 1: off), or None for 4 where
+            the GL supports it (:func:`vrkit.render.targets.choose_samples`).
         clock: Where the backend and the frame loop read the time (integer ns): the host's
             monotonic clock, or a :class:`~vrkit.core.clock.ManualClock` for a reproducible
             run (headless: identical ``run.json`` and pixels from run to run).
@@ -86,6 +88,7 @@ class RunConfig:
     vsync: bool = True
     monitor: str | None = None
     fps: float = 60.0
+    msaa: int | None = None
     clock: Clock = field(default_factory=MonotonicClock)
     extra: dict[str, Any] = field(default_factory=dict)
 

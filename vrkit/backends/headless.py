@@ -22,7 +22,7 @@ from vrkit.gl.context import GLContext
 from vrkit.gl.egl import create_headless_context
 from vrkit.poses.base import PoseSource, ScriptedMotion, look_around
 from vrkit.render.panel import PanelCompositor, PanelLayout
-from vrkit.render.targets import EyeTargets, RenderTarget
+from vrkit.render.targets import EyeTargets, RenderTarget, choose_samples
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ class HeadlessBackend(Backend):
         self._t0 = 0
         self._pose_source: PoseSource | None = None
         self.last_panel = None
+        #: MSAA samples per pixel of the eye images (1: off), chosen when the run opens.
+        self.msaa_samples = 1
 
     @property
     def gl(self) -> GLContext:
@@ -70,7 +72,8 @@ class HeadlessBackend(Backend):
         self.layout = panel_layout(self.config)
         self._ctx = create_headless_context()
         try:
-            self.eyes = EyeTargets(self._ctx, self.layout.eye_sizes)
+            self.msaa_samples = choose_samples(self.config.msaa, self._ctx.max_samples)
+            self.eyes = EyeTargets(self._ctx, self.layout.eye_sizes, self.msaa_samples)
             self.compositor = PanelCompositor(self._ctx, self.layout)
             if out is not None:
                 self._writer = FrameWriter(out, self.config.fps if self.config.video else None)
@@ -82,9 +85,10 @@ class HeadlessBackend(Backend):
         self._t0 = self.clock.now_ns()
         self._pose_source = self.config.pose_source or ScriptedMotion(look_around, self._t0)
         log.info(
-            "headless: %d frames, panel %dx%d, %s",
+            "headless: %d frames, panel %dx%d, MSAA %dx, %s",
             self.frames,
             *self.layout.panel_size,
+            self.msaa_samples,
             self._ctx.info()["renderer"],
         )
 
@@ -166,4 +170,5 @@ class HeadlessBackend(Backend):
             "frames": self._index,
             "out_dir": str(self.config.out_dir) if self.config.out_dir else None,
             "video": bool(self.config.video),
+            "msaa_samples": self.msaa_samples,
         }

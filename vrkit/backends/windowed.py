@@ -35,7 +35,7 @@ from vrkit.gl.window import PRESS, RELEASE, WindowContext, key_name
 from vrkit.poses.base import PoseSource
 from vrkit.poses.mouse import MouseKeyboardPose
 from vrkit.render.panel import PanelCompositor, PanelLayout
-from vrkit.render.targets import EyeTargets, RenderTarget
+from vrkit.render.targets import EyeTargets, RenderTarget, choose_samples
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,8 @@ class WindowBackend(Backend):
         self.last_window: NDArray[np.uint8] | None = None
         self.distortion = config.distortion
         self.frames_presented = 0
+        #: MSAA samples per pixel of the eye images (1: off), chosen when the window opens.
+        self.msaa_samples = 1
         self._index = 0
         self._frame_start_ns = 0
         self._dragging = False
@@ -137,7 +139,8 @@ class WindowBackend(Backend):
         self._ctx = self._create_window(self.layout)
         try:
             ctx = self._ctx
-            self.eyes = EyeTargets(ctx, self.layout.eye_sizes)
+            self.msaa_samples = choose_samples(self.config.msaa, ctx.max_samples)
+            self.eyes = EyeTargets(ctx, self.layout.eye_sizes, self.msaa_samples)
             self.compositor = PanelCompositor(ctx, self.layout)
             self._blit = ctx.program("blit.vert", "blit.frag")
             self.overlay = Overlay(ctx)
@@ -159,11 +162,12 @@ class WindowBackend(Backend):
         if out is not None:
             self._record = RunRecord(out, self.name)
         log.info(
-            "%s: window %dx%d, panel %dx%d, %s, %s, vsync %s, pose %s",
+            "%s: window %dx%d, panel %dx%d, %s, MSAA %dx, %s, vsync %s, pose %s",
             self.name,
             *self._ctx.framebuffer_size,
             *self.layout.panel_size,
             "distorted" if self.layout.distorted else "undistorted",
+            self.msaa_samples,
             self._ctx.info()["renderer"],
             "on" if self.config.vsync else "off",
             self.pose_source.name,
@@ -308,7 +312,11 @@ class WindowBackend(Backend):
     def summary(self) -> dict[str, Any]:
         """Frames presented, the measured rate and (with ``out_dir``) where run.json went."""
         fps = self.pacer.fps(len(self.pacer.intervals_ns)) if self.pacer else 0.0
-        out = {"frames": self.frames_presented, "fps": round(fps, 1)}
+        out: dict[str, Any] = {
+            "frames": self.frames_presented,
+            "fps": round(fps, 1),
+            "msaa_samples": self.msaa_samples,
+        }
         if self.config.out_dir is not None:
             out["out_dir"] = str(self.config.out_dir)
         return out

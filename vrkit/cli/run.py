@@ -28,7 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Render a scene. --backend auto tries OpenXR, then the simulator window, "
         "then headless (EGL to files), and says why it skipped each.",
     )
-    p.add_argument("scene", help="scene file defining build_scene(), e.g. examples/room.py")
+    p.add_argument(
+        "scene",
+        help="scene file defining build_scene() (e.g. examples/room.py), or a glTF 2.0 model "
+        "(.gltf, .glb) to show in front of the viewer",
+    )
     p.add_argument("--backend", default="auto", help="auto|openxr|sim|display|headless")
     p.add_argument("--frames", type=int, help="stop after N frames (headless default: 120)")
     p.add_argument(
@@ -50,6 +54,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--no-distortion", action="store_true", help="show the panel without lens pre-distortion"
     )
     p.add_argument("--fps", type=float, default=60.0, help="frame rate without a display clock")
+    p.add_argument(
+        "--msaa",
+        type=int,
+        metavar="N",
+        help="anti-aliasing samples per pixel for the eye images: 0 (off), 2, 4, 8, 16 "
+        "(default: 4 where the GPU supports it)",
+    )
     p.add_argument("--monitor", help="display backend: monitor name or index (see `vrkit doctor`)")
     p.add_argument(
         "--no-vsync", action="store_true", help="windowed backends: do not wait for vblank"
@@ -71,11 +82,16 @@ def run(args: argparse.Namespace) -> int:
     from vrkit.backends.base import RunConfig
     from vrkit.backends.registry import open_backend
     from vrkit.poses.factory import make_pose_source
+    from vrkit.render.targets import MSAA_CHOICES
 
     if args.ipd is not None and not 0.0 <= args.ipd <= 0.2:
         raise InputError(f"--ipd must be between 0 and 0.2 m, got {args.ipd}")
     if args.fps <= 0:
         raise InputError(f"--fps must be positive, got {args.fps}")
+    if args.msaa is not None and args.msaa not in MSAA_CHOICES:
+        raise InputError(
+            f"--msaa must be one of {', '.join(map(str, MSAA_CHOICES))}, got {args.msaa}"
+        )
     scene = load_scene(args.scene)
     profile = None
     if args.profile:
@@ -97,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         vsync=not args.no_vsync,
         monitor=args.monitor,
         fps=args.fps,
+        msaa=args.msaa,
         extra={"openxr_gl": args.openxr_gl},
     )
     backend = open_backend(args.backend, config)
@@ -116,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.close()
         backend.close()
-    summary = {"scene": scene.name, "backend": backend.name, **summary}
+    summary = {"scene": scene.name, "backend": backend.name, **summary, **scene.info}
     if args.json:
         print(json.dumps(summary))
     else:

@@ -19,7 +19,15 @@ from numpy.typing import ArrayLike, NDArray
 from OpenGL import GL
 
 from vrkit.core.errors import GLError
-from vrkit.gl.resources import Buffer, Framebuffer, GLResource, Program, Texture, VertexArray
+from vrkit.gl.resources import (
+    Buffer,
+    Framebuffer,
+    GLResource,
+    MultisampleFramebuffer,
+    Program,
+    Texture,
+    VertexArray,
+)
 
 _GL_ERRORS = {
     GL.GL_INVALID_ENUM: "GL_INVALID_ENUM",
@@ -102,6 +110,22 @@ class GLContext:
         """Create a framebuffer with a colour texture and (optionally) a depth buffer."""
         return Framebuffer(self, width, height, depth, internal_format)
 
+    def multisample_framebuffer(
+        self,
+        width: int,
+        height: int,
+        samples: int,
+        color_format: int = GL.GL_SRGB8_ALPHA8,
+        depth_format: int = GL.GL_DEPTH_COMPONENT24,
+    ) -> MultisampleFramebuffer:
+        """Create a multisampled framebuffer (colour and depth renderbuffers) to resolve later."""
+        return MultisampleFramebuffer(self, width, height, samples, color_format, depth_format)
+
+    @property
+    def max_samples(self) -> int:
+        """The most samples per pixel a multisampled framebuffer may have here (1: no MSAA)."""
+        return max(1, int(GL.glGetIntegerv(GL.GL_MAX_SAMPLES)))
+
     def program(self, vert: str, frag: str, defines: dict[str, object] | None = None) -> Program:
         """Compile and link a program from two files in ``shaders/``.
 
@@ -174,6 +198,20 @@ class GLContext:
         (GL.glEnable if cull else GL.glDisable)(GL.GL_CULL_FACE)
         if blend:
             GL.glBlendFunc(GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)
+        GL.glDepthMask(GL.GL_TRUE)
+        GL.glFrontFace(GL.GL_CCW)
+
+    def set_culling(self, cull: bool, front_ccw: bool = True) -> None:
+        """Cull back faces (or not); ``front_ccw`` False for a mirroring transform."""
+        (GL.glEnable if cull else GL.glDisable)(GL.GL_CULL_FACE)
+        GL.glFrontFace(GL.GL_CCW if front_ccw else GL.GL_CW)
+
+    def set_blending(self, blend: bool) -> None:
+        """Alpha blending over the target with depth writes off (True), or opaque (False)."""
+        (GL.glEnable if blend else GL.glDisable)(GL.GL_BLEND)
+        if blend:
+            GL.glBlendFunc(GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)
+        GL.glDepthMask(GL.GL_FALSE if blend else GL.GL_TRUE)
 
     def set_color_write(self, enabled: bool) -> None:
         """Enable or disable writes to the colour buffer (depth-only passes disable them)."""

@@ -24,6 +24,26 @@ log = logging.getLogger(__name__)
 
 TRIANGLES = GL.GL_TRIANGLES
 LINES = GL.GL_LINES
+#: Colour formats whose texels are sRGB-encoded: sampling decodes them to linear, and drawing
+#: with GL_FRAMEBUFFER_SRGB enabled encodes linear output into them.
+SRGB_FORMATS = frozenset({GL.GL_SRGB8_ALPHA8, GL.GL_SRGB8})
+SRGB8_ALPHA8 = GL.GL_SRGB8_ALPHA8
+RGBA8 = GL.GL_RGBA8
+DEPTH24 = GL.GL_DEPTH_COMPONENT24
+#: Texture wrap modes and filters by name (the names of :class:`vrkit.render.scene.Sampler`).
+WRAP_MODES = {
+    "repeat": GL.GL_REPEAT,
+    "clamp": GL.GL_CLAMP_TO_EDGE,
+    "mirror": GL.GL_MIRRORED_REPEAT,
+}
+FILTERS = {
+    "nearest": GL.GL_NEAREST,
+    "linear": GL.GL_LINEAR,
+    "nearest_mipmap_nearest": GL.GL_NEAREST_MIPMAP_NEAREST,
+    "linear_mipmap_nearest": GL.GL_LINEAR_MIPMAP_NEAREST,
+    "nearest_mipmap_linear": GL.GL_NEAREST_MIPMAP_LINEAR,
+    "linear_mipmap_linear": GL.GL_LINEAR_MIPMAP_LINEAR,
+}
 
 
 class ResourceOwner(Protocol):
@@ -168,6 +188,47 @@ class Texture(GLResource):
         GL.glGenerateMipmap(GL.GL_TEXTURE_2D)
         GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
 
+    def set_sampling(
+        self,
+        wrap_s: str = "clamp",
+        wrap_t: str = "clamp",
+        mag_filter: str = "linear",
+        min_filter: str = "linear_mipmap_linear",
+    ) -> None:
+        """Set wrapping and filtering by name (keys of WRAP_MODES and FILTERS).
+
+        A mipmapped minification filter builds the mipmaps from the current image.
+
+        Raises:
+            ValueError: A name is unknown.
+        """
+        for value, table in ((wrap_s, WRAP_MODES), (wrap_t, WRAP_MODES),
+                             (mag_filter, FILTERS), (min_filter, FILTERS)):  # fmt: skip
+            if value not in table:
+                raise ValueError(
+                    f"unknown texture sampling {value!r}; expected one of {list(table)}"
+                )
+        if mag_filter not in ("nearest", "linear"):
+            raise ValueError(f"magnification filter must be nearest or linear, got {mag_filter!r}")
+        GL.glBindTexture(GL.GL_TEXTURE_2D, self._require())
+        GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_WRAP_S, WRAP_MODES[wrap_s])
+        GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_WRAP_T, WRAP_MODES[wrap_t])
+        GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, FILTERS[mag_filter])
+        GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, FILTERS[min_filter])
+        if "mipmap" in min_filter:
+            GL.glGenerateMipmap(GL.GL_TEXTURE_2D)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+
+    @property
+    def srgb(self) -> bool:
+        """True when the texels are sRGB-encoded (sampling returns linear values)."""
+        return self.internal_format in SRGB_FORMATS
+
+    @property
+    def nbytes(self) -> int:
+        """GPU memory of the base level, bytes (4 per texel; mipmaps add about a third)."""
+        return 4 * self.width * self.height
+
     def _delete(self) -> None:
         GL.glDeleteTextures(1, [self.glo])
 
@@ -273,6 +334,115 @@ class Framebuffer(GLResource):
             GL.glDeleteRenderbuffers(1, [self._depth_rb])
         if self._owns_color:
             self.color.release()
+
+
+class MultisampleFramebuffer(GLResource):
+    """A multisampled framebuffer: colour and depth renderbuffers, resolved into another one.
+
+    Draw into it like any framebuffer, then :meth:`resolve` averages each pixel's samples into
+    a single-sampled framebuffer (a texture the next pass samples, or a runtime's swapchain
+    image). With an sRGB colour format and ``srgb=True`` the samples are averaged in linear
+    light (GL_FRAMEBUFFER_SRGB during the blit).
+
+    Attributes:
+        samples: Samples per pixel the GL gave (at least the number asked for).
+        width: Pixels.
+        height: Pixels.
+        color_format: GL internal format of the colour renderbuffer.
+        depth_format: GL internal format of the depth renderbuffer, or 0 (none).
+    """
+
+    def __init__(
+        self,
+        ctx: ResourceOwner,
+        width: int,
+        height: int,
+        samples: int,
+        color_format: int = GL.GL_SRGB8_ALPHA8,
+        depth_format: int = GL.GL_DEPTH_COMPONENT24,
+    ) -> None:
+        if width <= 0 or height <= 0:
+            raise ValueError(f"framebuffer size must be positive, got {width}x{height}")
+        if samples < 2:
+            raise ValueError(f"a multisampled framebuffer needs 2 or more samples, got {samples}")
+        super().__init__(ctx, GL.glGenFramebuffers(1))
+        self.width, self.height = int(width), int(height)
+        self.color_format, self.depth_format = color_format, depth_format
+        self._color_rb = int(GL.glGenRenderbuffers(1))
+        self._depth_rb = 0
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.glo)
+        GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, self._color_rb)
+        GL.glRenderbufferStorageMultisample(
+            GL.GL_RENDERBUFFER, samples, color_format, self.width, self.height
+        )
+        GL.glFramebufferRenderbuffer(
+            GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_RENDERBUFFER, self._color_rb
+        )
+        self.samples = int(
+            GL.glGetRenderbufferParameteriv(GL.GL_RENDERBUFFER, GL.GL_RENDERBUFFER_SAMPLES)
+        )
+        if depth_format:
+            self._depth_rb = int(GL.glGenRenderbuffers(1))
+            GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, self._depth_rb)
+            GL.glRenderbufferStorageMultisample(
+                GL.GL_RENDERBUFFER, samples, depth_format, self.width, self.height
+            )
+            point = (
+                GL.GL_DEPTH_STENCIL_ATTACHMENT
+                if depth_format in _DEPTH_STENCIL_FORMATS
+                else GL.GL_DEPTH_ATTACHMENT
+            )
+            GL.glFramebufferRenderbuffer(
+                GL.GL_FRAMEBUFFER, point, GL.GL_RENDERBUFFER, self._depth_rb
+            )
+        status = GL.glCheckFramebufferStatus(GL.GL_FRAMEBUFFER)
+        GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, 0)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, 0)
+        if status != GL.GL_FRAMEBUFFER_COMPLETE:
+            self.release()
+            raise GLError(
+                f"multisampled framebuffer {width}x{height}, {samples} samples incomplete: "
+                f"status 0x{status:x}"
+            )
+
+    @property
+    def fbo(self) -> int:
+        """The GL framebuffer name."""
+        return self._require()
+
+    def resolve(
+        self,
+        dst_fbo: int,
+        srgb: bool,
+        depth: bool = False,
+        dst_origin: tuple[int, int] = (0, 0),
+    ) -> None:
+        """Average the samples into ``dst_fbo``, colour and optionally depth.
+
+        Args:
+            dst_fbo: Single-sampled framebuffer to write.
+            srgb: Average in linear light (sRGB colour formats on both sides).
+            depth: Also copy depth (one sample per pixel; formats must match exactly).
+            dst_origin: Bottom-left pixel of the same-sized rectangle written in ``dst_fbo``.
+        """
+        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, self._require())
+        GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, dst_fbo)
+        (GL.glEnable if srgb else GL.glDisable)(GL.GL_FRAMEBUFFER_SRGB)
+        w, h = self.width, self.height
+        x, y = dst_origin
+        GL.glBlitFramebuffer(0, 0, w, h, x, y, x + w, y + h, GL.GL_COLOR_BUFFER_BIT, GL.GL_NEAREST)
+        if depth and self._depth_rb:
+            GL.glBlitFramebuffer(
+                0, 0, w, h, x, y, x + w, y + h, GL.GL_DEPTH_BUFFER_BIT, GL.GL_NEAREST
+            )  # fmt: skip
+        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, 0)
+        GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, 0)
+
+    def _delete(self) -> None:
+        GL.glDeleteFramebuffers(1, [self.glo])
+        for rb in (self._depth_rb, self._color_rb):
+            if rb:
+                GL.glDeleteRenderbuffers(1, [rb])
 
 
 class Program(GLResource):

@@ -145,7 +145,13 @@ class PerPixelDistortionPass:
         self._coeffs = [perpixel_coefficients(profile, e) for e in (LEFT, RIGHT)]
         self._extent = [profile.viewport_extent_tan(e) for e in (LEFT, RIGHT)]
         self._max_r = [profile.lens(e).max_panel_radius for e in (LEFT, RIGHT)]
-        self.program = ctx.program("panel.vert", "distortion_perpixel.frag")
+        self._programs = [
+            ctx.program(
+                "panel.vert", "distortion_perpixel.frag", {"ENCODE_SRGB": True} if e else {}
+            )
+            for e in (False, True)
+        ]  # [pass-through, decode + encode sRGB] (see PanelCompositor.compose)
+        self.program = self._programs[0]
         self.framebuffer = ctx.framebuffer(*layout.panel_size, depth=False)
         quad = identity_mesh()
         self._vbo = ctx.buffer(quad.vertices)
@@ -163,6 +169,7 @@ class PerPixelDistortionPass:
         ph = self.layout.panel_size[1]
         target = self.framebuffer.fbo if fbo is None else fbo
         self.ctx.set_state(depth_test=False)
+        self.program = self._programs[all(t.srgb for t in eye_images)]
         self.program.use()
         self.program.set_int("u_eye", 0)
         for eye, tex in zip((LEFT, RIGHT), eye_images, strict=True):
@@ -185,5 +192,5 @@ class PerPixelDistortionPass:
 
     def release(self) -> None:
         """Release GPU objects; safe to call twice."""
-        for obj in (self._vao, self._vbo, self._ibo, self.framebuffer, self.program):
+        for obj in (self._vao, self._vbo, self._ibo, self.framebuffer, *self._programs):
             obj.release()

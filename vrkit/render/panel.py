@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from vrkit.core.types import Fov
 from vrkit.gl.context import GLContext
-from vrkit.gl.resources import Framebuffer, Texture, VertexArray
+from vrkit.gl.resources import Framebuffer, Program, Texture, VertexArray
 from vrkit.math.stereo import DEFAULT_IPD_M
 from vrkit.optics.mesh import EyeMesh, identity_mesh
 
@@ -81,10 +81,9 @@ class PanelCompositor:
 
     def __init__(self, ctx: GLContext, layout: PanelLayout) -> None:
         self.ctx = ctx
-        self._programs = {
-            False: ctx.program("panel.vert", "panel.frag"),
-            True: ctx.program("panel.vert", "panel.frag", {"ACHROMATIC": True}),
-        }
+        # (achromatic, encode sRGB) -> program; see _program.
+        self._programs: dict[tuple[bool, bool], Program] = {}
+        self._achromatic = False
         self.framebuffer: Framebuffer = ctx.framebuffer(*layout.panel_size, depth=False)
         self._vaos: list[VertexArray] = []
         self._buffers: list = []
@@ -103,7 +102,7 @@ class PanelCompositor:
             ibo = self.ctx.index_buffer(mesh.indices)
             stride = 8 * 4
             vao = self.ctx.vertex_array(
-                self._programs[False],
+                self._program(False, False),
                 {
                     "a_position": (vbo, 2, stride, 0),
                     "a_uv_red": (vbo, 2, stride, 8),
@@ -116,13 +115,29 @@ class PanelCompositor:
             self._buffers += [vbo, ibo]
             self._vaos.append(vao)
         self.layout.meshes = list(meshes)
-        self.program = self._programs[all(m.achromatic for m in meshes)]
+        self._achromatic = all(m.achromatic for m in meshes)
+        self.program = self._program(self._achromatic, False)
+        self._program(self._achromatic, True)  # both encodings ready before the first frame
         # Clear only when something would otherwise keep the previous frame's pixels: the eye
         # viewports leave part of the panel uncovered, or a mesh skips its black cells.
         self._needs_clear = self._viewports_leave_gaps or not all(m.covers_viewport for m in meshes)
 
+    def _program(self, achromatic: bool, encode_srgb: bool) -> Program:
+        key = (achromatic, encode_srgb)
+        if key not in self._programs:
+            defines = {"ACHROMATIC": achromatic, "ENCODE_SRGB": encode_srgb}
+            self._programs[key] = self.ctx.program(
+                "panel.vert", "panel.frag", {k: True for k, v in defines.items() if v}
+            )
+        return self._programs[key]
+
     def compose(self, eye_images: list[Texture], fbo: int | None = None) -> None:
         """Draw the eye images onto the panel.
+
+        Eye images in an sRGB format (vrkit's eye targets) are decoded when sampled, so the
+        lens resampling filters linear light, and the result is sRGB-encoded as the pass's
+        last step; other images (``GL_RGBA8``) pass through as they are. Either way the panel
+        holds display bytes.
 
         Args:
             eye_images: One colour texture per eye.
@@ -135,6 +150,7 @@ class PanelCompositor:
             self.ctx.bind_framebuffer(target, (0, 0, pw, ph))
             self.ctx.clear((0.0, 0.0, 0.0, 1.0), depth=False)
         self.ctx.set_state(depth_test=False)
+        self.program = self._program(self._achromatic, all(t.srgb for t in eye_images))
         self.program.use()
         self.program.set_int("u_eye", 0)
         for (x, y, w, h), vao, tex in zip(

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 from numpy.typing import NDArray
 
 from vrkit.core.types import EyeView, FrameInfo
 from vrkit.gl.context import GLContext
-from vrkit.gl.resources import LINES, TRIANGLES, Program, Texture, VertexArray
+from vrkit.gl.resources import LINES, SRGB8_ALPHA8, TRIANGLES, Program, Texture, VertexArray
 from vrkit.math.projection import projection_from_fov
 from vrkit.math.transforms import invert_transform
-from vrkit.render.scene import Material, Mesh, Node, Scene
+from vrkit.render.scene import Material, Mesh, Node, Sampler, Scene
 from vrkit.render.targets import RenderTarget
 
 _STRIDE = 12 * 4  # position 3, normal 3, color 4, uv 2 (float32)
 #: Default clip planes in metres (a backend that submits depth needs the same values).
 NEAR_M = 0.05
 FAR_M = 100.0
+#: GPU memory the texture cache may hold before it releases textures a frame did not use.
+TEXTURE_BUDGET_BYTES = 512 * 2**20
 _IDENTITY = np.eye(4, dtype=np.float32)
+_ALPHA_MODES = {"opaque": 0, "mask": 1, "blend": 2}
+
+#: One draw: node, model matrix (4, 4), normal matrix (3, 3), front faces counter-clockwise.
+Draw = tuple[Node, NDArray[np.float32], NDArray[np.float32], bool]
 
 
 class _GpuMesh:
@@ -46,8 +54,16 @@ class _GpuMesh:
 class StereoRenderer:
     """Draws scenes into per-view render targets with each view's pose and asymmetric frustum.
 
-    GPU copies of meshes and textures are made on first use and cached by object identity, so
-    a scene's geometry is uploaded once; moving nodes only changes their transforms.
+    GPU copies of meshes are made on first use and cached by object identity, so a scene's
+    geometry is uploaded once; moving nodes only changes their transforms. Textures are cached
+    by image and sampler (``GL_SRGB8_ALPHA8``: decoded to linear when sampled); the cache is
+    bounded: once it holds more than ``texture_budget_bytes`` it releases, least recently used
+    first, the textures the last frame did not draw with.
+
+    Per view: opaque and masked nodes first, then blended nodes back to front (by the distance
+    of their origin along the view axis) with depth writes off. Single-sided materials cull
+    back faces (front faces flip under a mirroring transform). A multisampled target is resolved
+    when its view is done, before anything samples it.
 
     A target may carry a ``hidden_area`` :class:`Mesh` (the pixels the lens hides, e.g. an
     OpenXR visibility mask): positions (N, 3) in the view's frame at z = -1 (x, y are tangents
@@ -59,19 +75,27 @@ class StereoRenderer:
         ctx: The GL context that owns everything the renderer creates.
         near: Near clip plane in metres.
         far: Far clip plane in metres.
+        texture_budget_bytes: Texture cache size before unused textures are released.
     """
 
-    def __init__(self, ctx: GLContext, near: float = NEAR_M, far: float = FAR_M) -> None:
+    def __init__(
+        self,
+        ctx: GLContext,
+        near: float = NEAR_M,
+        far: float = FAR_M,
+        texture_budget_bytes: int = TEXTURE_BUDGET_BYTES,
+    ) -> None:
         self.ctx = ctx
         self.near, self.far = near, far
         self.program = ctx.program("scene.vert", "scene.frag")
-        p = self.program
-        self._loc = {name: p.location(name) for name in (
-            "u_model", "u_view_proj", "u_normal_matrix", "u_color", "u_lit", "u_textured",
-            "u_texture", "u_light_dir", "u_ambient",
-        )}  # fmt: skip
         self._meshes: dict[int, tuple[Mesh, _GpuMesh]] = {}
-        self._textures: dict[int, tuple[Material, Texture]] = {}
+        # (id(image), sampler) -> (image, texture, frame last drawn with), least recent first.
+        self._textures: OrderedDict[tuple[int, Sampler], tuple[np.ndarray, Texture, int]] = (
+            OrderedDict()
+        )
+        self._texture_bytes = 0
+        self.texture_budget_bytes = int(texture_budget_bytes)
+        self._frame = 0
         self._hidden: dict[int, tuple[Mesh, _GpuMesh]] = {}  # per view: the current mask only
 
     def _gpu_mesh(self, mesh: Mesh) -> VertexArray:
@@ -92,14 +116,40 @@ class StereoRenderer:
         return entry[1].vao
 
     def _texture(self, material: Material) -> Texture:
-        entry = self._textures.get(id(material))
-        if entry is None or entry[0] is not material:
-            img = np.asarray(material.texture)
-            tex = self.ctx.texture(img.shape[1], img.shape[0], data=img)
-            tex.generate_mipmaps()
-            entry = (material, tex)
-            self._textures[id(material)] = entry
+        img = material.texture
+        assert img is not None
+        key = (id(img), material.sampler)
+        entry = self._textures.get(key)
+        if entry is None or entry[0] is not img:
+            if entry is not None:  # a new array at a recycled id (the old one was freed)
+                self._drop_texture(key)
+            arr = np.asarray(img)
+            tex = self.ctx.texture(arr.shape[1], arr.shape[0], SRGB8_ALPHA8, data=arr)
+            s = material.sampler
+            tex.set_sampling(s.wrap_s, s.wrap_t, s.mag_filter, s.min_filter)
+            self._texture_bytes += tex.nbytes * (4 if s.mipmaps else 3) // 3
+            entry = (img, tex, self._frame)
+        self._textures[key] = (entry[0], entry[1], self._frame)
+        self._textures.move_to_end(key)
         return entry[1]
+
+    def _drop_texture(self, key: tuple[int, Sampler]) -> None:
+        _img, tex, _last = self._textures.pop(key)
+        self._texture_bytes -= tex.nbytes * (4 if key[1].mipmaps else 3) // 3
+        tex.release()
+
+    def _trim_textures(self) -> None:
+        """Release least-recently-used textures the last frame did not use, down to the budget."""
+        while self._texture_bytes > self.texture_budget_bytes and self._textures:
+            key, (_img, _tex, last) = next(iter(self._textures.items()))
+            if last >= self._frame:
+                break  # everything left was drawn this frame
+            self._drop_texture(key)
+
+    @property
+    def texture_count(self) -> int:
+        """Textures on the GPU now."""
+        return len(self._textures)
 
     def render(self, scene: Scene, frame: FrameInfo, targets: list[RenderTarget]) -> None:
         """Draw ``scene`` for every view of ``frame`` into the matching target.
@@ -111,36 +161,45 @@ class StereoRenderer:
         """
         if len(targets) != len(frame.views):
             raise ValueError(f"{len(frame.views)} views but {len(targets)} render targets")
-        draws = self._node_uniforms(scene)
+        draws = self._draws(scene)
         for view, target in zip(frame.views, targets, strict=True):
             self._draw_view(scene, view, target, draws)
+        self._end_frame()
 
     def render_view(self, scene: Scene, view: EyeView, target: RenderTarget) -> None:
         """Draw ``scene`` as seen from one view into one target."""
-        self._draw_view(scene, view, target, self._node_uniforms(scene))
+        self._draw_view(scene, view, target, self._draws(scene))
+        self._end_frame()
+
+    def _end_frame(self) -> None:
+        self._trim_textures()
+        self._frame += 1
 
     @staticmethod
-    def _node_uniforms(scene: Scene) -> list[tuple[Node, NDArray[np.float32], NDArray[np.float32]]]:
-        """Per visible node: model matrix (4, 4) and normal matrix (3, 3), float32, once a frame.
+    def _draws(scene: Scene) -> list[Draw]:
+        """Per shown mesh node: model matrix, normal matrix and winding, float32, once a frame.
 
-        The normal matrices are one batched inverse over all nodes, shared by every view.
+        World transforms come from the node hierarchy in one batched product per level; the
+        normal matrices are one batched inverse over all nodes, shared by every view.
         """
-        nodes = [n for n in scene.nodes if n.visible]
+        nodes, models = scene.drawables()
         if not nodes:
             return []
-        models = np.stack([n.transform for n in nodes]).astype(np.float64)
-        normals = np.linalg.inv(models[:, :3, :3]).transpose(0, 2, 1).astype(np.float32)
-        return list(zip(nodes, models.astype(np.float32), normals, strict=True))
+        linear = models[:, :3, :3]
+        normals = np.linalg.inv(linear).transpose(0, 2, 1).astype(np.float32)
+        ccw = np.linalg.det(linear) > 0
+        return list(zip(nodes, models.astype(np.float32), normals, ccw.tolist(), strict=True))
 
     def _draw_view(
         self,
         scene: Scene,
         view: EyeView,
         target: RenderTarget,
-        draws: list[tuple[Node, NDArray[np.float32], NDArray[np.float32]]],
+        draws: list[Draw],
     ) -> None:
         proj = projection_from_fov(view.fov, self.near, self.far)
-        view_proj = proj @ invert_transform(view.pose.matrix())
+        T_eye_world = invert_transform(view.pose.matrix())
+        view_proj = proj @ T_eye_world
         target.bind(self.ctx)
         self.ctx.clear(scene.clear_color)
         self.ctx.set_state(depth_test=True)
@@ -161,15 +220,39 @@ class StereoRenderer:
         p.set_vec("u_light_dir", *(light / np.linalg.norm(light)))
         p.set_vec("u_ambient", scene.ambient)
         p.set_int("u_texture", 0)
-        for node, model, normal in draws:
+        opaque = [d for d in draws if d[0].material.alpha_mode != "blend"]
+        blended = [d for d in draws if d[0].material.alpha_mode == "blend"]
+        self._draw_nodes(opaque)
+        if blended:
+            # Back to front: farthest origin first (most negative z in the eye frame).
+            origins = np.stack([d[1][:3, 3] for d in blended]).astype(np.float64)
+            z_eye = origins @ T_eye_world[2, :3] + T_eye_world[2, 3]
+            self.ctx.set_blending(True)
+            self._draw_nodes([blended[i] for i in np.argsort(z_eye, kind="stable")])
+            self.ctx.set_blending(False)
+        self.ctx.set_culling(False)
+        target.finish()
+
+    def _draw_nodes(self, draws: list[Draw]) -> None:
+        p = self.program
+        cull_state: tuple[bool, bool] | None = None
+        for node, model, normal, ccw in draws:
+            mat = node.material
+            cull = (not mat.double_sided, ccw)
+            if cull != cull_state:
+                self.ctx.set_culling(*cull)
+                cull_state = cull
             p.set_mat4("u_model", model)
             p.set_mat3("u_normal_matrix", normal)
-            mat = node.material
             p.set_vec("u_color", *mat.color)
             p.set_int("u_lit", mat.lit)
+            p.set_int("u_alpha_mode", _ALPHA_MODES[mat.alpha_mode])
+            if mat.alpha_mode == "mask":
+                p.set_vec("u_alpha_cutoff", mat.alpha_cutoff)
             p.set_int("u_textured", mat.texture is not None)
             if mat.texture is not None:
                 self._texture(mat).bind(0)
+            assert node.mesh is not None
             self._gpu_mesh(node.mesh).draw()
 
     def forget(self, mesh: Mesh) -> None:
@@ -184,7 +267,6 @@ class StereoRenderer:
             gpu.release()
         self._meshes.clear()
         self._hidden.clear()
-        for _mat, tex in self._textures.values():
-            tex.release()
-        self._textures.clear()
+        for key in list(self._textures):
+            self._drop_texture(key)
         self.program.release()

@@ -45,7 +45,7 @@ from vrkit.core.errors import BackendUnavailableError, InputError, SessionLostEr
 from vrkit.core.types import EyeView, Fov, FrameInfo, Pose
 from vrkit.gl.context import GLContext
 from vrkit.render.renderer import FAR_M, NEAR_M
-from vrkit.render.targets import RenderTarget
+from vrkit.render.targets import RenderTarget, choose_samples
 
 __all__ = ["CLOCK_CONVERTED", "CLOCK_ESTIMATED", "OpenXRBackend"]
 
@@ -151,6 +151,8 @@ class OpenXRBackend(Backend):
         self.visibility_mask_sizes: list[tuple[int, int]] = []
         #: GL format of the depth swapchains, or None when no depth is submitted.
         self.depth_format: int | None = None
+        #: MSAA samples per pixel drawn into each view (1: off), resolved into the swapchains.
+        self.msaa_samples = 1
         self.graphics_binding = ""
         self.frames_submitted = 0
         self.frames_begun = 0
@@ -392,6 +394,7 @@ class OpenXRBackend(Backend):
             "reference_space": self.space_name,
             "swapchain_size": [[sc.width, sc.height] for sc in self.swapchains],
             "depth_format": hex(self.depth_format) if self.depth_format else None,
+            "msaa_samples": self.msaa_samples,
             "visibility_mask": [sc.hidden_area is not None for sc in self.swapchains],
             "frames_submitted": self.frames_submitted,
             "display_clock": self.display_clock,
@@ -447,8 +450,11 @@ class OpenXRBackend(Backend):
             "openxr_depth", True
         ):
             self.depth_format = choose_depth_format(offered_formats)
+        self.msaa_samples = choose_samples(self.config.msaa, ctx.max_samples)
         for w, h in self._swapchain_sizes():
-            sc = ViewSwapchain(self.session, ctx, w, h, fmt, depth_format=self.depth_format)
+            sc = ViewSwapchain(
+                self.session, ctx, w, h, fmt, self.msaa_samples, depth_format=self.depth_format
+            )
             self.swapchains.append(sc)
             stack.callback(lambda sc=sc: sc.destroy(health.ok))
         self.layer = ProjectionLayer(self.swapchains, self.space, self.blend_mode, self.depth_range)
@@ -474,9 +480,9 @@ class OpenXRBackend(Backend):
         self._watchdog = Watchdog()
         stack.callback(self._watchdog.stop)
         log.info(
-            "OpenXR: %s %s, %s, views %s, format 0x%x, depth %s, %s space, %s",
+            "OpenXR: %s %s, %s, views %s, format 0x%x, MSAA %dx, depth %s, %s space, %s",
             self.runtime_name, self.runtime_version, self.system_name,
-            [(sc.width, sc.height) for sc in self.swapchains], fmt,
+            [(sc.width, sc.height) for sc in self.swapchains], fmt, self.msaa_samples,
             hex(self.depth_format) if self.depth_format else "none", self.space_name,
             self.graphics_binding,
         )  # fmt: skip

@@ -6,6 +6,11 @@ as depth attachment, a depth renderbuffer or the depth swapchain's image, so the
 straight into the images the runtime composites: no copy per frame. Colour and depth images are
 acquired independently (their indices may differ), so there is one framebuffer per (colour,
 depth) image pair, made on first use.
+
+With MSAA (``samples`` > 1) the view is drawn into one multisampled framebuffer per view
+(colour in the swapchain's format, depth in the depth swapchain's) and resolved into the
+acquired image(s) at the end of the view: the swapchains stay single-sampled, which every
+runtime accepts, and an sRGB swapchain's samples are averaged in linear light.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Sequence
 from vrkit.backends.openxr._xr import xr
 from vrkit.core.errors import BackendUnavailableError
 from vrkit.gl.context import Framebuffer, GLContext, Texture
+from vrkit.gl.resources import MultisampleFramebuffer
 from vrkit.render.scene import Mesh
 from vrkit.render.targets import RenderTarget
 
@@ -122,7 +128,9 @@ class ViewSwapchain:
         width: Image width in pixels.
         height: Image height in pixels.
         fmt: GL internal format from :func:`choose_color_format`.
-        samples: Sample count (1: vrkit resolves nothing itself).
+        samples: MSAA samples per pixel vrkit draws with (1: straight into the images;
+            more: a multisampled framebuffer resolved into them). The swapchains themselves
+            are single-sampled.
         depth_format: GL depth format from :func:`choose_depth_format` for a depth swapchain
             (submitted with XR_KHR_composition_layer_depth), or None: a depth renderbuffer.
 
@@ -155,6 +163,8 @@ class ViewSwapchain:
         self.color_images: list[_RuntimeTexture] = []
         self.depth_images: list[_RuntimeTexture] = []
         self._targets: dict[tuple[int, int], RenderTarget] = {}
+        self.samples = max(1, int(samples))
+        self.msaa: MultisampleFramebuffer | None = None
         self.hidden_area: Mesh | None = None
         self.acquired: int | None = None
         self.acquired_depth: int | None = None
@@ -166,7 +176,7 @@ class ViewSwapchain:
         self.handle = _create(
             session,
             flags.COLOR_ATTACHMENT_BIT | flags.SAMPLED_BIT | flags.TRANSFER_SRC_BIT,
-            fmt, self.width, self.height, samples,
+            fmt, self.width, self.height, 1,
         )  # fmt: skip
         try:
             self.color_images = _images(self.handle, ctx, self.width, self.height, fmt)
@@ -174,11 +184,16 @@ class ViewSwapchain:
                 self.depth_handle = _create(
                     session,
                     flags.DEPTH_STENCIL_ATTACHMENT_BIT | flags.SAMPLED_BIT,
-                    depth_format, self.width, self.height, samples,
+                    depth_format, self.width, self.height, 1,
                 )  # fmt: skip
                 self.depth_images = _images(
                     self.depth_handle, ctx, self.width, self.height, depth_format
                 )
+            if self.samples > 1:
+                self.msaa = ctx.multisample_framebuffer(
+                    self.width, self.height, self.samples, fmt,
+                    depth_format if depth_format is not None else GL_DEPTH_COMPONENT24,
+                )  # fmt: skip
             # Build the framebuffers now (the pairs a lock-step runtime uses; others on demand).
             for i in range(len(self.color_images)):
                 self._target(i, i if self.depth_images else -1)
@@ -198,11 +213,19 @@ class ViewSwapchain:
                 self._ctx,
                 self.width,
                 self.height,
-                depth=depth < 0,
+                depth=depth < 0 and self.msaa is None,
                 color=self.color_images[color],
                 depth_texture=self.depth_images[depth] if depth >= 0 else None,
             )
-            target = RenderTarget(fb.fbo, self.width, self.height, framebuffer=fb, srgb=self.srgb)
+            target = RenderTarget(
+                fb.fbo,
+                self.width,
+                self.height,
+                framebuffer=fb,
+                srgb=self.srgb,
+                msaa=self.msaa,
+                resolve_depth=depth >= 0,
+            )
             self._targets[(color, depth)] = target
         return target
 
@@ -244,6 +267,9 @@ class ViewSwapchain:
             if target.framebuffer is not None:
                 target.framebuffer.release()
         self._targets.clear()
+        if self.msaa is not None:
+            self.msaa.release()
+            self.msaa = None
         for tex in (*self.depth_images, *self.color_images):
             tex.release()
         self.depth_images, self.color_images = [], []
