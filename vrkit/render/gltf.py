@@ -512,7 +512,12 @@ class _Loader:
                 img.load()
                 has_alpha = "A" in img.getbands() or "transparency" in img.info
                 pixels = np.asarray(img.convert("RGBA" if has_alpha else "RGB"), np.uint8)
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        except UnidentifiedImageError:
+            raise self.error(
+                f"texture {where} is not an image vrkit can decode: not PNG, JPEG or another "
+                f"format Pillow reads (its data starts with {data[:8]!r})"
+            ) from None
+        except (OSError, ValueError, SyntaxError) as exc:
             raise self.error(f"texture {where} is not an image vrkit can decode: {exc}") from None
         self._images[i] = pixels
         return pixels
