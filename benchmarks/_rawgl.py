@@ -40,12 +40,12 @@ def bench_scene(name: str = "bench") -> Scene:
     return scene
 
 
-def compile_program(vert: str, frag: str) -> int:
+def compile_program(vert: str, frag: str, defines: dict | None = None) -> int:
     """Link a program from two files in ``shaders/`` (no error reporting: a baseline)."""
     prog = GL.glCreateProgram()
     for kind, name in ((GL.GL_VERTEX_SHADER, vert), (GL.GL_FRAGMENT_SHADER, frag)):
         s = GL.glCreateShader(kind)
-        GL.glShaderSource(s, load_source(name)[0])
+        GL.glShaderSource(s, load_source(name, defines)[0])
         GL.glCompileShader(s)
         GL.glAttachShader(prog, s)
     GL.glLinkProgram(prog)

@@ -120,7 +120,9 @@ def _rasterise(vertices: np.ndarray, indices: np.ndarray, proj: np.ndarray) -> n
 
 def test_visibility_mask_keeps_hidden_pixels_at_the_clear_colour():
     """The runtime's hidden-area mesh, rasterised in numpy, matches the pixels left black."""
-    backend = OpenXRBackend(RunConfig(eye_size=(W, H)))
+    # Single-sampled, so that every pixel is either hidden or drawn (MSAA, on by default,
+    # would blend the mask's edge pixels).
+    backend = OpenXRBackend(RunConfig(eye_size=(W, H), msaa=0))
     backend.open()
     try:
         if "XR_KHR_visibility_mask" not in backend.enabled_extensions:
@@ -190,7 +192,9 @@ def test_visibility_mask_changed_event_fetches_the_view_mask_again():
 
 def test_depth_can_be_turned_off_and_frames_still_submit():
     """``openxr_depth=False``: no depth swapchains, nothing chained, the renderbuffer path."""
-    backend = OpenXRBackend(RunConfig(eye_size=(W, H), extra={"openxr_depth": False}))
+    # Single-sampled: the depth renderbuffer read back here is the image's own (with MSAA the
+    # depth stays in the multisampled framebuffer, which nothing reads without a depth layer).
+    backend = OpenXRBackend(RunConfig(eye_size=(W, H), msaa=0, extra={"openxr_depth": False}))
     backend.open()
     try:
         assert backend.depth_format is None

@@ -664,33 +664,36 @@ class _Loader:
         pos = self.accessor(get("POSITION"), normalize=False)
         if pos.ndim != 2 or pos.shape[1] != 3:
             raise self.error(f"{where}: POSITION is not VEC3")
-        pos = pos.astype(np.float32)
+        pos = pos.astype(np.float32, copy=False)
         n = len(pos)
         if prim.indices is not None:
-            idx = self.accessor(prim.indices).astype(np.int64).ravel()
-            if idx.size and (idx.min() < 0 or idx.max() >= n):
+            idx = self.accessor(prim.indices).ravel()
+            if idx.dtype.kind != "u":
+                raise self.error(f"{where}: indices are {idx.dtype}, not unsigned integers")
+            if idx.size and int(idx.max()) >= n:
                 raise self.error(
                     f"{where}: index {int(idx.max())} is out of range for {n} vertices"
                 )
+            idx = idx.astype(np.uint32, copy=False)
         else:
-            idx = np.arange(n, dtype=np.int64)
+            idx = np.arange(n, dtype=np.uint32)
         idx = self._topology(idx, mode, where)
         triangles = mode in (4, 5, 6)
         normals = None
         if triangles and get("NORMAL") is not None:
-            normals = self.accessor(get("NORMAL"), normalize=True).astype(np.float32)
+            normals = self.accessor(get("NORMAL"), normalize=True).astype(np.float32, copy=False)
             if normals.shape != (n, 3):
                 raise self.error(f"{where}: NORMAL is not one VEC3 per vertex")
         colors = None
         if get("COLOR_0") is not None:
-            c = self.accessor(get("COLOR_0"), normalize=True).astype(np.float32)
+            c = self.accessor(get("COLOR_0"), normalize=True).astype(np.float32, copy=False)
             if c.ndim != 2 or c.shape[0] != n or c.shape[1] not in (3, 4):
                 raise self.error(f"{where}: COLOR_0 is not one VEC3/VEC4 per vertex")
             colors = c if c.shape[1] == 4 else np.hstack([c, np.ones((n, 1), np.float32)])
         uvs = None
         uv_id = get(f"TEXCOORD_{texcoord}")
         if uv_id is not None:
-            uv = self.accessor(uv_id, normalize=True).astype(np.float32)
+            uv = self.accessor(uv_id, normalize=True).astype(np.float32, copy=False)
             if uv.shape != (n, 2):
                 raise self.error(f"{where}: TEXCOORD_{texcoord} is not one VEC2 per vertex")
             uvs = np.column_stack([uv[:, 0], 1.0 - uv[:, 1]])  # glTF v runs down the image
@@ -704,16 +707,16 @@ class _Loader:
             length = np.linalg.norm(face, axis=1, keepdims=True)
             face = np.where(length > 0, face / np.where(length > 0, length, 1.0), [0.0, 1.0, 0.0])
             normals = np.repeat(face, 3, axis=0).astype(np.float32)
-            idx = np.arange(len(pos), dtype=np.int64)
+            idx = np.arange(len(pos), dtype=np.uint32)
         elif normals is None:
             normals = np.tile(np.float32([0.0, 1.0, 0.0]), (n, 1))
         try:
-            return Mesh(pos, normals, idx.astype(np.uint32), colors, uvs,
+            return Mesh(pos, normals, idx, colors, uvs,
                         "triangles" if triangles else "lines")  # fmt: skip
         except ValueError as exc:
             raise self.error(f"{where}: {exc}") from None
 
-    def _topology(self, idx: NDArray[np.int64], mode: int, where: str) -> NDArray[np.int64]:
+    def _topology(self, idx: NDArray[np.uint32], mode: int, where: str) -> NDArray[np.uint32]:
         """Indices as a triangle list (modes 4-6) or a line list (modes 1-3)."""
         m = len(idx)
         if mode == 4:

@@ -47,21 +47,21 @@ class Mesh:
     primitive: Literal["triangles", "lines"] = "triangles"
 
     def __post_init__(self) -> None:
-        self.positions = as_array(self.positions, (None, 3), "Mesh.positions").astype(np.float32)
+        self.positions = _float32(self.positions, (None, 3), "Mesh.positions")
         n = len(self.positions)
-        self.normals = as_array(self.normals, (n, 3), "Mesh.normals").astype(np.float32)
+        self.normals = _float32(self.normals, (n, 3), "Mesh.normals")
         idx = np.asarray(self.indices)
         if idx.ndim != 1 or (idx.size and (idx.min() < 0 or idx.max() >= n)):
             raise ValueError(f"Mesh.indices must be 1-D in [0, {n}), got shape {idx.shape}")
         per = 3 if self.primitive == "triangles" else 2
         if idx.size % per:
             raise ValueError(f"{self.primitive} need a multiple of {per} indices, got {idx.size}")
-        self.indices = idx.astype(np.uint32)
+        self.indices = idx.astype(np.uint32, copy=False)
         if self.colors is None:
             self.colors = np.ones((n, 4), np.float32)
-        self.colors = as_array(self.colors, (n, 4), "Mesh.colors").astype(np.float32)
+        self.colors = _float32(self.colors, (n, 4), "Mesh.colors")
         if self.uvs is not None:
-            self.uvs = as_array(self.uvs, (n, 2), "Mesh.uvs").astype(np.float32)
+            self.uvs = _float32(self.uvs, (n, 2), "Mesh.uvs")
 
     @property
     def triangle_count(self) -> int:
@@ -74,6 +74,20 @@ class Mesh:
         return np.ascontiguousarray(
             np.hstack([self.positions, self.normals, self.colors, uvs]), dtype=np.float32
         )
+
+
+def _float32(value: ArrayLike, shape: tuple[int | None, ...], name: str) -> NDArray[np.float32]:
+    """A finite float32 array of ``shape`` (no copy when it already is one), or ValueError."""
+    arr = np.asarray(value)
+    if arr.dtype != np.float32:
+        return as_array(arr, shape, name).astype(np.float32)
+    if arr.ndim != len(shape) or any(
+        s is not None and s != a for s, a in zip(shape, arr.shape, strict=False)
+    ):
+        return as_array(arr, shape, name).astype(np.float32)  # raises with the shapes
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    return arr
 
 
 WrapMode = Literal["repeat", "clamp", "mirror"]
