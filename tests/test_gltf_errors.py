@@ -231,14 +231,10 @@ def test_unsupported_features_warn_once_each_and_the_rest_loads(tmp_path, caplog
     doc["nodes"][0]["skin"] = 0
     doc["skins"] = [{"joints": [1], "name": "rig"}]
     doc["meshes"][0]["primitives"][0]["targets"] = [{"POSITION": 0}]
-    doc["meshes"][0]["primitives"].append(
-        {
-            "attributes": {},
-            "extensions": {
-                "KHR_draco_mesh_compression": {"bufferView": 0, "attributes": {"POSITION": 0}}
-            },
-        }
-    )
+    # A Draco primitive: its accessor has no bufferView of its own (the data is compressed).
+    doc["accessors"].append({"componentType": 5126, "count": 3, "type": "VEC3"})
+    draco = {"KHR_draco_mesh_compression": {"bufferView": 0, "attributes": {"POSITION": 0}}}
+    doc["meshes"][0]["primitives"].append({"attributes": {"POSITION": 1}, "extensions": draco})
     doc["animations"] = [{"channels": [], "samplers": []}]
     doc["extensionsUsed"] = ["KHR_draco_mesh_compression", "KHR_lights_punctual", "EXT_fancy"]
     doc["extensionsRequired"] = ["KHR_draco_mesh_compression", "EXT_fancy"]
@@ -264,3 +260,14 @@ def test_unsupported_features_warn_once_each_and_the_rest_loads(tmp_path, caplog
     # The triangle itself is there, with flat normals computed (the file has none).
     (mesh,) = [n.mesh for n in model.nodes if n.mesh is not None]
     np.testing.assert_allclose(mesh.normals, [[0, 0, 1]] * 3)
+
+
+def test_meshopt_compressed_geometry_is_skipped_with_a_warning(tmp_path):
+    doc = _triangle_doc()
+    doc["bufferViews"][0]["extensions"] = {"EXT_meshopt_compression": {"buffer": 0}}
+    doc["extensionsUsed"] = doc["extensionsRequired"] = ["EXT_meshopt_compression"]
+    path = tmp_path / "meshopt.gltf"
+    path.write_text(json.dumps(doc))
+    model = load_gltf(path)
+    assert [n.mesh for n in model.nodes] == [None]
+    assert any("meshopt compression not supported" in w for w in model.report.warnings)

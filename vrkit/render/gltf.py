@@ -333,7 +333,7 @@ class _Loader:
         g = self.gltf
         required = [e for e in (g.extensionsRequired or []) if e not in SUPPORTED_EXTENSIONS]
         for ext in required:
-            if ext == "KHR_draco_mesh_compression":
+            if ext in ("KHR_draco_mesh_compression", "EXT_meshopt_compression"):
                 continue  # named where a primitive is skipped
             self.warn("required extension", ext)
         if g.skins:
@@ -645,11 +645,12 @@ class _Loader:
         attrs = prim.attributes
         get = (lambda k: getattr(attrs, k, None)) if not isinstance(attrs, dict) else attrs.get
         ext = prim.extensions or {}
-        if "KHR_draco_mesh_compression" in ext and get("POSITION") is None:
+        if "KHR_draco_mesh_compression" in ext and not self._plain(get("POSITION")):
             self.warn("Draco compression", f"{where} skipped")
             return None
-        if "EXT_meshopt_compression" in (self.gltf.extensionsRequired or []):
-            self.warn("meshopt compression", f"{where} may be unreadable")
+        if self._meshopt(prim, get):
+            self.warn("meshopt compression", f"{where} skipped")
+            return None
         mode = 4 if prim.mode is None else prim.mode
         if mode not in _MODES:
             raise self.error(f"{where} has mode {mode!r}, not a glTF primitive mode")
@@ -715,6 +716,28 @@ class _Loader:
                         "triangles" if triangles else "lines")  # fmt: skip
         except ValueError as exc:
             raise self.error(f"{where}: {exc}") from None
+
+    def _plain(self, accessor: Any) -> bool:
+        """True when accessor ``accessor`` has data of its own (not only a compressed form)."""
+        accessors = self.gltf.accessors or []
+        if not isinstance(accessor, int) or not 0 <= accessor < len(accessors):
+            return False
+        a = accessors[accessor]
+        return a.bufferView is not None or a.sparse is not None
+
+    def _meshopt(self, prim: Any, get: Any) -> bool:
+        """True when a buffer view the primitive reads is EXT_meshopt_compression data."""
+        views = self.gltf.bufferViews or []
+        accessors = self.gltf.accessors or []
+        names = ["POSITION", "NORMAL", "COLOR_0", "TEXCOORD_0", "TEXCOORD_1"]
+        ids = [get(k) for k in names] + [prim.indices]
+        for i in ids:
+            if isinstance(i, int) and 0 <= i < len(accessors):
+                v = accessors[i].bufferView
+                if isinstance(v, int) and 0 <= v < len(views):
+                    if "EXT_meshopt_compression" in (views[v].extensions or {}):
+                        return True
+        return False
 
     def _topology(self, idx: NDArray[np.uint32], mode: int, where: str) -> NDArray[np.uint32]:
         """Indices as a triangle list (modes 4-6) or a line list (modes 1-3)."""
