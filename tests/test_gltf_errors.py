@@ -180,7 +180,11 @@ def test_corrupt_base64_and_bad_json(tmp_path):
     path.write_text('{"asset": {"version": "2.0"}, "nodes": [')
     with pytest.raises(InputError) as err:
         load_gltf(path)
-    assert "not glTF JSON: Expecting value at line 1" in one_line(err.value, path)
+    assert "is not valid JSON: Expecting value at line 1" in one_line(err.value, path)
+    path.write_text('{"asset": {"version": "2.0"}, "nodes": [{"translation": [NaN, 0, 0]}]}')
+    with pytest.raises(InputError) as err:
+        load_gltf(path)
+    assert "$.nodes[0].translation[0]: expected a finite number" in one_line(err.value, path)
     with pytest.raises(InputError, match="does not exist"):
         load_gltf(tmp_path / "nothing.glb")
 

@@ -15,15 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vrkit.math.transforms import as_array
-
-if TYPE_CHECKING:
-    from vrkit.render.gltf import Model
 
 
 @dataclass(eq=False)
@@ -274,6 +271,20 @@ def world_transforms(nodes: list[Node]) -> tuple[NDArray[np.float64], NDArray[np
         world[at] = world[parent[at]] @ local[at]
         shown[at] &= shown[parent[at]]
     return world, shown
+
+
+class Model(Protocol):
+    """What :meth:`Scene.add_model` needs of a model (:class:`vrkit.render.gltf.Model` is one).
+
+    Attributes:
+        name: Default name of the model's group node.
+    """
+
+    name: str
+
+    def copy_nodes(self, parent: Node | None) -> list[Node]:
+        """New nodes sharing the model's meshes and materials, roots parented to ``parent``."""
+        ...
 
 
 @dataclass(eq=False)
