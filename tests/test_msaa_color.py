@@ -199,3 +199,23 @@ def test_mask_cuts_by_texture_alpha_and_culling_hides_back_faces(gl):
         scene = Scene(clear_color=(0, 0, 0, 1))
         scene.add(quad(4, 4), back, Material(lit=False, double_sided=double))
         assert render(gl, scene, 1)[32, 48, 0] == seen
+
+
+def test_an_undistorted_panel_copies_srgb_eye_images_byte_for_byte(gl):
+    """Every code, and random neighbours, through decode + encode: the same bytes (a texel for
+    texel copy: no filtering in linear light can mix a bright texel into a dark one)."""
+    from vrkit.gl.resources import SRGB8_ALPHA8
+    from vrkit.render.panel import PanelCompositor, side_by_side_layout
+
+    ramp = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2).repeat(4, 0)
+    noise = np.random.default_rng(3).integers(0, 256, (4, 256, 3), dtype=np.uint8)
+    for image in (ramp, noise):
+        textures = [gl.texture(256, 4, SRGB8_ALPHA8, data=image) for _ in range(2)]
+        compositor = PanelCompositor(gl, side_by_side_layout((256, 4)))
+        try:
+            compositor.compose(textures)
+            np.testing.assert_array_equal(compositor.read_panel()[:, :256, :3], image)
+        finally:
+            compositor.release()
+            for t in textures:
+                t.release()

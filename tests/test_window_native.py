@@ -85,8 +85,9 @@ def test_native_window_renders_the_same_pixels_as_an_egl_window(xvfb):  # noqa: 
     handles, (glx_ctx, egl_ctx), egl_eyes, _ = _render("egl")
     assert handles["egl_context"] != 0 and egl_ctx == handles["egl_context"] and glx_ctx == 0
     for native, egl in zip(native_eyes, egl_eyes, strict=True):
-        # Both eyes show the box (orange-ish, lit) and the clear colour, identically.
-        clear = np.all(native[..., :3] == (26, 51, 76), axis=-1)
+        # Both eyes show the box (orange-ish, lit) and the clear colour, identically. The eye
+        # images hold sRGB bytes: the linear clear colour (0.1, 0.2, 0.3), encoded.
+        clear = np.all(native[..., :3] == (89, 124, 149), axis=-1)
         assert 0.05 < 1.0 - clear.mean() < 0.95
         np.testing.assert_array_equal(native, egl)
 

@@ -26,6 +26,7 @@ from vrkit.gl.resources import (
     MultisampleFramebuffer,
     Program,
     Texture,
+    TextureSampler,
     VertexArray,
 )
 
@@ -109,6 +110,10 @@ class GLContext:
     ) -> Framebuffer:
         """Create a framebuffer with a colour texture and (optionally) a depth buffer."""
         return Framebuffer(self, width, height, depth, internal_format)
+
+    def texture_sampler(self, filter: str = "nearest", wrap: str = "clamp") -> TextureSampler:
+        """Create a sampler object (filtering and wrapping bound per texture unit)."""
+        return TextureSampler(self, filter, wrap)
 
     def multisample_framebuffer(
         self,

@@ -233,6 +233,38 @@ class Texture(GLResource):
         GL.glDeleteTextures(1, [self.glo])
 
 
+class TextureSampler(GLResource):
+    """A GL sampler object: filtering and wrapping that override a texture's own while bound.
+
+    Args:
+        ctx: Owning context.
+        filter: ``"nearest"`` or ``"linear"`` for both minification and magnification.
+        wrap: A key of WRAP_MODES for both axes.
+    """
+
+    def __init__(self, ctx: ResourceOwner, filter: str = "nearest", wrap: str = "clamp") -> None:
+        if filter not in ("nearest", "linear") or wrap not in WRAP_MODES:
+            raise ValueError(f"sampler filter/wrap must be nearest|linear / a wrap mode, got "
+                             f"{filter!r}/{wrap!r}")  # fmt: skip
+        super().__init__(ctx, GL.glGenSamplers(1))
+        for pname in (GL.GL_TEXTURE_MIN_FILTER, GL.GL_TEXTURE_MAG_FILTER):
+            GL.glSamplerParameteri(self.glo, pname, FILTERS[filter])
+        for pname in (GL.GL_TEXTURE_WRAP_S, GL.GL_TEXTURE_WRAP_T):
+            GL.glSamplerParameteri(self.glo, pname, WRAP_MODES[wrap])
+
+    def bind(self, unit: int = 0) -> None:
+        """Use this sampler for texture unit ``unit``."""
+        GL.glBindSampler(unit, self._require())
+
+    @staticmethod
+    def unbind(unit: int = 0) -> None:
+        """Let texture unit ``unit`` use its texture's own sampling again."""
+        GL.glBindSampler(unit, 0)
+
+    def _delete(self) -> None:
+        GL.glDeleteSamplers(1, [self.glo])
+
+
 #: Depth texture formats that carry stencil too (attached as GL_DEPTH_STENCIL_ATTACHMENT).
 _DEPTH_STENCIL_FORMATS = frozenset({GL.GL_DEPTH24_STENCIL8, GL.GL_DEPTH32F_STENCIL8})
 

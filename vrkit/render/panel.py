@@ -84,6 +84,10 @@ class PanelCompositor:
         # (achromatic, encode sRGB) -> program; see _program.
         self._programs: dict[tuple[bool, bool], Program] = {}
         self._achromatic = False
+        # An undistorted eye image the size of its viewport is copied texel for texel: sampled
+        # with a nearest-texel sampler, so no filtering (in linear light or not) touches it.
+        self._exact = ctx.texture_sampler("nearest")
+        self._identity: list[bool] = []
         self.framebuffer: Framebuffer = ctx.framebuffer(*layout.panel_size, depth=False)
         self._vaos: list[VertexArray] = []
         self._buffers: list = []
@@ -116,6 +120,10 @@ class PanelCompositor:
             self._vaos.append(vao)
         self.layout.meshes = list(meshes)
         self._achromatic = all(m.achromatic for m in meshes)
+        self._identity = [
+            m.achromatic and np.array_equal(m.vertices[:, 2:4], (m.vertices[:, :2] + 1) / 2)
+            for m in meshes
+        ]
         self.program = self._program(self._achromatic, False)
         self._program(self._achromatic, True)  # both encodings ready before the first frame
         # Clear only when something would otherwise keep the previous frame's pixels: the eye
@@ -153,12 +161,15 @@ class PanelCompositor:
         self.program = self._program(self._achromatic, all(t.srgb for t in eye_images))
         self.program.use()
         self.program.set_int("u_eye", 0)
-        for (x, y, w, h), vao, tex in zip(
-            self.layout.viewports, self._vaos, eye_images, strict=True
+        for (x, y, w, h), vao, tex, identity in zip(
+            self.layout.viewports, self._vaos, eye_images, self._identity, strict=True
         ):
             self.ctx.bind_framebuffer(target, (x, ph - y - h, w, h))
             tex.bind(0)
+            if identity and (tex.width, tex.height) == (w, h):
+                self._exact.bind(0)
             vao.draw()
+            self._exact.unbind(0)
 
     def read_panel(self) -> NDArray[np.uint8]:
         """The composed panel as (H, W, 4) uint8, top row first."""
@@ -172,6 +183,7 @@ class PanelCompositor:
     def release(self) -> None:
         """Release GPU objects; safe to call twice."""
         self._release_meshes()
+        self._exact.release()
         self.framebuffer.release()
         for program in self._programs.values():
             program.release()
