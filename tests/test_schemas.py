@@ -356,6 +356,9 @@ def test_every_json_read_goes_through_the_validator():
         ("vrkit/tracking/poses.py", "read_json"),  # sniffs live config vs pose file, then reads
         # load_camera tells vrkit's JSON (validated next) from OpenCV FileStorage JSON.
         ("vrkit/vision/camera.py", "parse_json"),
+        # glTF models: Khronos' format, not vrkit's (no bundled schema); strict JSON, then
+        # pygltflib's records and the loader's own check of every reference and byte range.
+        ("vrkit/render/gltf.py", "parse_json"),
     }
     kinds_used = set()
     for path in sorted((ROOT / "vrkit").rglob("*.py")):
