@@ -420,24 +420,37 @@ def read_qr_text(path: str | Path) -> str:
     )
 
 
-def write_qr(url: str, path: str | Path, scale: int = 8) -> Path:
-    """Write ``url`` as a QR code image: PNG or SVG by the file's suffix (segno).
+def qr_bytes(url: str, kind: str = "png", scale: int = 8) -> bytes:
+    """``url`` as a QR code image (segno): ``kind`` ``"png"`` or ``"svg"``.
+
+    Error correction level M, a 4-module quiet zone and ``scale`` pixels per module, which
+    OpenCV's detector and phone cameras read reliably.
 
     Raises:
-        InputError: Another suffix, or the file cannot be written.
+        InputError: Another kind.
     """
     import io
 
     import segno
 
+    if kind not in ("png", "svg"):
+        raise InputError(f"QR code images are png or svg, got {kind!r}")
+    buf = io.BytesIO()
+    segno.make(url, error="m", micro=False).save(buf, kind=kind, scale=scale, border=4)
+    return buf.getvalue()
+
+
+def write_qr(url: str, path: str | Path, scale: int = 8) -> Path:
+    """Write ``url`` as a QR code image, PNG or SVG by the file's suffix (atomically).
+
+    Raises:
+        InputError: Another suffix, or the file cannot be written.
+    """
     p = Path(path)
     kind = p.suffix.lower().lstrip(".")
     if kind not in ("png", "svg"):
         raise InputError(f"QR code file {str(p)!r} must end in .png or .svg")
-    qr = segno.make(url, error="m", micro=False)
-    buf = io.BytesIO()
-    qr.save(buf, kind=kind, scale=scale, border=4)
-    return write_atomic(p, buf.getvalue())
+    return write_atomic(p, qr_bytes(url, kind, scale))
 
 
 # --------------------------------------------------------------------------------------------

@@ -117,7 +117,7 @@ def profile_from_northstar(
     panel: dict[str, Any] | None = None,
     name: str | None = None,
     source: str = "",
-    refresh_hz: float = 90.0,
+    refresh_hz: float = 120.0,
 ) -> tuple[dict[str, Any], list[str]]:
     """A headset profile (JSON data) from a North Star v2 calibration (or Monado NS config).
 

@@ -306,9 +306,12 @@ class HeadsetProfile:
         tl, tr, tu, td = self.eye_fov(eye).tangents()
         lens = self.lens(eye)
         h = 1e-4
-        mag = lens.undistort(np.array([[h, 0.0], [0.0, h]]), 1) / h
-        ppx = self.resolution_px[0] / self.size_m[0] * self.screen_to_lens_m / mag[0, 0]
-        ppy = self.resolution_px[1] / self.size_m[1] * self.screen_to_lens_m / mag[1, 1]
+        # Central differences about the lens centre, by magnitude: a decentred lens need not map
+        # the centre to the axis, and a mirror optic (North Star) flips an axis.
+        d = lens.undistort(np.array([[h, 0.0], [-h, 0.0], [0.0, h], [0.0, -h]]), 1)
+        mag = np.abs([d[0, 0] - d[1, 0], d[2, 1] - d[3, 1]]) / (2 * h)
+        ppx = self.resolution_px[0] / self.size_m[0] * self.screen_to_lens_m / mag[0]
+        ppy = self.resolution_px[1] / self.size_m[1] * self.screen_to_lens_m / mag[1]
         w = int(min(MAX_EYE_SIZE, max(16, np.ceil((tr - tl) * ppx / 8) * 8)))
         hh = int(min(MAX_EYE_SIZE, max(16, np.ceil((tu - td) * ppy / 8) * 8)))
         return w, hh
