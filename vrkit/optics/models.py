@@ -729,6 +729,7 @@ class ViewportLens(LensModel):
 
     TABLE: ClassVar[int] = 65
     FOLD_GRID: ClassVar[int] = 97
+    INVERSE_GRID: ClassVar[int] = 129
 
     def _map(self, c: int, uv: F64) -> F64:
         """Ideal tan angles (N, 2) of viewport points ``uv`` (N, 2) for channel ``c``."""
@@ -760,9 +761,10 @@ class ViewportLens(LensModel):
         tu, tv = np.meshgrid(t, t)
         self._table_uv = np.stack([tu.ravel(), tv.ravel()], axis=1)
         self._trees: list[Any] = [None, None, None]
+        self._inverse: list[Any] = [None, None, None]
         edge_uv = self._region_edge_uv()
         self._ideal_limit = np.array(
-            [min(float(np.hypot(*self._map(c, edge_uv[c]).T).min()), RADIUS_CAP) for c in range(3)]
+            [min(float(np.hypot(*self._map(c, edge_uv[c]).T).max()), RADIUS_CAP) for c in range(3)]
         )
         panel_edge = np.concatenate([self.uv_to_panel(e) for e in edge_uv])
         self._panel_limit = float(np.hypot(*panel_edge.T).min())
@@ -837,7 +839,13 @@ class ViewportLens(LensModel):
 
     @property
     def max_radius(self) -> float:
-        """Radius of the largest ideal circle about the axis inside every channel's region."""
+        """Farthest ideal radius (tan units) the usable region reaches, smallest over channels.
+
+        The region is the viewport's image, usually off-centre (an eye sees more towards the
+        temple), not a disc about the axis: a direction within this radius may still fall
+        outside it, and ``distort`` says so per point. An inscribed radius would refuse the
+        profile's own field of view.
+        """
         return float(self._ideal_limit.min())
 
     @property
@@ -866,20 +874,57 @@ class ViewportLens(LensModel):
         out = _out_of_range("panel", pts, bad, self._limit_text(), strict, out)
         return out.reshape(*shape, 2)
 
+    def _nearest_uv(self, c: int, pts: F64) -> F64:
+        """Viewport UV of the table entry whose image is nearest to each point (N, 2)."""
+        from scipy.spatial import cKDTree
+
+        if self._trees[c] is None:
+            self._trees[c] = cKDTree(self._map(c, self._table_uv))
+        _, idx = self._trees[c].query(pts)
+        return self._table_uv[idx]
+
+    def _inverse_table(self, c: int) -> tuple[F64, F64, F64]:
+        """The inverse solved on a regular grid over the ideal-space bounding box (cached).
+
+        Returns:
+            ``(origin (2,), step (2,), table (2, n, n))``: UV per node, NaN where no usable
+            panel point maps there.
+        """
+        if self._inverse[c] is None:
+            image = self._map(c, self._table_uv)
+            lo, hi = image.min(axis=0), image.max(axis=0)
+            n = self.INVERSE_GRID
+            step = (hi - lo) / (n - 1)
+            gx, gy = np.meshgrid(lo[0] + step[0] * np.arange(n), lo[1] + step[1] * np.arange(n))
+            nodes = np.stack([gx.ravel(), gy.ravel()], axis=1)
+            uv, res = solve_2d(lambda q: self._map(c, q), nodes, self._nearest_uv(c, nodes))
+            uv[(res > INVERSE_TOL) | ~self._in_region(c, uv)] = np.nan
+            self._inverse[c] = (lo, step, uv.T.reshape(2, n, n))
+        return self._inverse[c]
+
     def distort(self, ideal: ArrayLike, channel: int = 1, strict: bool = True) -> F64:
         """Map ideal points (..., 2) to panel points (..., 2) (damped Newton on the closed form).
+
+        The start is the inverse interpolated bilinearly from a 129 x 129 table solved once per
+        channel (the nearest table image where that is undefined), so Newton needs a step or
+        two.
 
         Raises:
             InputError: (with ``strict``) no panel point in the usable region maps there.
         """
-        from scipy.spatial import cKDTree
+        from scipy.ndimage import map_coordinates
 
         c = check_channel(channel)
         pts, shape = as_points(ideal, "ideal")
-        if self._trees[c] is None:
-            self._trees[c] = cKDTree(self._map(c, self._table_uv))
-        _, idx = self._trees[c].query(pts)
-        uv, res = solve_2d(lambda q: self._map(c, q), pts, self._table_uv[idx])
+        lo, step, table = self._inverse_table(c)
+        idx = ((pts - lo) / step)[:, ::-1].T  # (row, column) = (y, x)
+        uv0 = np.stack(
+            [map_coordinates(t, idx, order=1, mode="constant", cval=np.nan) for t in table], 1
+        )
+        missing = ~np.all(np.isfinite(uv0), axis=1)
+        if missing.any():
+            uv0[missing] = self._nearest_uv(c, pts[missing])
+        uv, res = solve_2d(lambda q: self._map(c, q), pts, uv0)
         bad = (res > INVERSE_TOL) | ~self._in_region(c, uv)
         out = _out_of_range(
             "ideal", pts, bad, f"image of {self._limit_text()}", strict, self.uv_to_panel(uv)
@@ -919,11 +964,19 @@ class NorthStarLens(ViewportLens):
         self.uv_to_rect_y = _poly2d_cubic(uv_to_rect_y, "north_star.uv_to_rect_y")
         self._setup_viewport(viewport_tan, "north_star.viewport_tan")
 
+    @staticmethod
+    def _poly(C: F64, X: F64, Y: F64) -> F64:
+        """``sum_ij C[i, j] X^i Y^j`` by Horner's rule in both variables."""
+        out = np.zeros_like(X)
+        for i in range(3, -1, -1):
+            out = out * X + (((C[i, 3] * Y + C[i, 2]) * Y + C[i, 1]) * Y + C[i, 0])
+        return out
+
     def _map(self, c: int, uv: F64) -> F64:
         u, w = uv[:, 0], 1.0 - uv[:, 1]
-        x = npoly.polyval2d(u, w, self.uv_to_rect_y)
-        y = npoly.polyval2d(u, w, self.uv_to_rect_x)
-        return np.stack([x, y], axis=1)
+        return np.stack(
+            [self._poly(self.uv_to_rect_y, u, w), self._poly(self.uv_to_rect_x, u, w)], 1
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Profile form: ``{"kind": "north_star", "uv_to_rect_x", "uv_to_rect_y", ...}``."""
