@@ -153,7 +153,7 @@ def test_monado_mesh_grid_of_another_lens():
 
 
 def test_other_lenses_export_to_the_calibrator_format_or_are_refused():
-    with pytest.raises(DataError, match="no North Star cubic form within 1.0 arcmin"):
+    with pytest.raises(DataError, match=r"no North Star cubic form within 1\.0 arcmin"):
         export_profile(load_profile("cardboard-v1"), "northstar")
     # A mild lens is within reach of the cubics; the fit error is reported.
     data = load_profile("cardboard-v1").to_dict()
@@ -184,6 +184,7 @@ def test_bad_files_fail_in_one_line_and_write_nothing(tmp_path, capsys, edit, me
     assert len(err.strip().splitlines()) == 1 and __import__("re").search(message, err), err
 
 
+@pytest.mark.slow
 def test_north_star_profile_runs_headless(tmp_path, capsys):
     # `vrkit run --profile` with an imported North Star profile: the panel pass uses it.
     prof_path = tmp_path / "ns.json"
