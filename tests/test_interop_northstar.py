@@ -83,13 +83,14 @@ def test_lens_equals_monados_formula_at_sample_points(ns64):
 def test_baked_mesh_matches_monado(ns64):
     # The mesh vrkit's panel pass draws holds, at every vertex, the texture coordinate Monado's
     # compute_distortion gives for that point of the viewport (float32 mesh).
-    from vrkit.render.distortion import bake_eye_mesh
+    from vrkit.optics.mesh import bake_eye_mesh
 
     cal = json.loads((DATA / "25cm-64mm-NorthStarCalibration.json").read_text())
     prof = ns64.profile
     fov = Fov(-0.35, 0.3, 0.33, -0.36)  # within the lens range bake_eye_mesh accepts
     for eye in (0, 1):
-        mesh = bake_eye_mesh(prof, eye, (12, 10), fov=fov, skip_black=False)
+        uv_map = lambda e, uv: prof.panel_to_eye_uv(e, uv, fov)  # noqa: E731
+        mesh = bake_eye_mesh(uv_map, eye, (12, 10), skip_black=False)
         for vx, vy, u_tex, v_tex in mesh.vertices[:, :4].astype(float):
             want = monado_ns_p2d(cal, eye, (vx + 1) / 2, (vy + 1) / 2, fov)
             assert (u_tex, v_tex) == pytest.approx(want, abs=2e-6)
