@@ -72,10 +72,12 @@ def test_kalibr_camchain_round_trip(tmp_path):
     # through the CLI: camchain -> rig JSON -> camchain
     src = _camchain(tmp_path)
     assert main(["track", "convert-rig", str(src), str(tmp_path / "rig.json")]) == 0
-    assert main(["track", "convert-rig", str(tmp_path / "rig.json"), str(tmp_path / "out.yaml")]) == 0
-    again = read_camchain((tmp_path / "out.yaml").read_text())
+    rig_json, out = tmp_path / "rig.json", tmp_path / "out.yaml"
+    assert main(["track", "convert-rig", str(rig_json), str(out)]) == 0
+    again = read_camchain(out.read_text())
     np.testing.assert_allclose(again["cam1"]["T_cn_cnm1"], T, atol=1e-12)
-    np.testing.assert_allclose(again["cam0"]["distortion_coeffs"], data["cam0"]["distortion_coeffs"])
+    dist0 = data["cam0"]["distortion_coeffs"]
+    np.testing.assert_allclose(again["cam0"]["distortion_coeffs"], dist0)
 
 
 def test_kalibr_equidistant_is_a_fisheye_camera():
@@ -235,5 +237,5 @@ def test_track_run_reads_a_camchain_rig(tmp_path):
 
     rig = _load_rig(str(_camchain(tmp_path)), mounting="head")
     assert rig.mounting == "head" and [c.name for c in rig.cameras] == ["cam0", "cam1"]
-    with pytest.raises(DataError, match="Kalibr camchain .* has no T_cn_cnm1|no T_cn_cnm1"):
+    with pytest.raises(DataError, match="cam1 has no T_cn_cnm1"):
         _load_rig(str(_camchain(tmp_path, EUROC.replace("  T_cn_cnm1:\n", "  T_x:\n"))))

@@ -162,7 +162,8 @@ def camchain_from_rig(rig: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
                 raise InputError(
                     f"camera {cam['name']!r} has {len(dist)} distortion coefficients "
                     f"{dist}; Kalibr's radtan holds k1 k2 p1 p2 only",
-                    hint="for a Kalibr export calibrate with k3 fixed at 0 (the default) and without --rational",
+                    hint="for a Kalibr export calibrate with k3 fixed at 0 (the default) and "
+                    "without --rational",
                 )
             dist = dist[:4]
         block: dict[str, Any] = {
