@@ -197,8 +197,9 @@ def _fs_file(path: Path, frames: dict[int, np.ndarray]) -> Path:
 @pytest.mark.parametrize(
     ("case", "message"),
     [
-        ("garbage", "is not an OpenCV FileStorage file"),
-        ("no-frames", "has no frame_<i> nodes"),
+        ("garbage", "is not valid JSON: Expecting value at line 1"),
+        ("garbage-yaml", "is not an OpenCV FileStorage file: Parsing error"),
+        ("no-frames", "$: expected field names a string matching ^frame_"),
         ("short", "frame_1 has 10 points; the pattern acircles:8x11 has 88"),
         ("no-shared", "no view is seen by two cameras"),
         ("bad-pattern", "is not KIND:COLSxROWS:SPACING"),
@@ -212,6 +213,9 @@ def test_bad_detection_inputs_fail_in_one_line(tmp_path, capsys, case, message):
     if case == "garbage":
         first = tmp_path / "cam_a.json"
         first.write_text('{"frame_1": {"type_id": "opencv-matrix", "rows": ')
+    elif case == "garbage-yaml":
+        first = tmp_path / "cam_a.yml"
+        first.write_text("%YAML:1.0\nframe_1: !!opencv-matrix\n   rows: [1, 2\n")
     elif case == "no-frames":
         first = tmp_path / "cam_a.json"
         first.write_text('{"camera": 1}')

@@ -166,13 +166,16 @@ def test_other_lenses_export_to_the_calibrator_format_or_are_refused():
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda d: d["left_uv_to_rect_x"].pop(), "'left_uv_to_rect_x' has 15 coefficients"),
-        (lambda d: d.pop("right_uv_to_rect_y"), "has no 'right_uv_to_rect_y'"),
-        (lambda d: d.update(baseline="64"), "'baseline' must be a number"),
-        (lambda d: d.update(baseline=6400), "is not an IPD in millimetres"),
+        (lambda d: d["left_uv_to_rect_x"].pop(),
+         r"\$.left_uv_to_rect_x: expected an array of 16 items, got 15"),
+        (lambda d: d.pop("right_uv_to_rect_y"), r"required field\(s\) \['right_uv_to_rect_y'\]"),
+        (lambda d: d.update(baseline="64"),
+         r"\$.baseline: expected a number >= 10 <= 250, got '64'"),
+        (lambda d: d.update(baseline=6400),
+         r"\$.baseline: expected a number >= 10 <= 250, got 6400"),
         (lambda d: d.update(fov=[0.5, -0.5, 0.5, -0.5]), "is not \\[left, right, up, down\\]"),
     ],
-)
+)  # fmt: skip
 def test_bad_files_fail_in_one_line_and_write_nothing(tmp_path, capsys, edit, message):
     cal = json.loads((DATA / "25cm-64mm-NorthStarCalibration.json").read_text())
     edit(cal)

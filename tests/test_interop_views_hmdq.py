@@ -68,10 +68,17 @@ def test_openxr_json_writes_views_that_read_back(tmp_path, capsys, monkeypatch):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda d: d["views"].pop(), "one left and one right view, got 1"),
-        (lambda d: d["views"][0].update(eye="middle"), "eye must be 'left' or 'right'"),
+        (lambda d: d["views"].pop(), r"\$.views: expected an array of 2 items, got 1 item"),
+        (lambda d: d["views"][1].update(eye="left"), "two left views"),
+        (
+            lambda d: d["views"][0].update(eye="middle"),
+            r"\$.views\[0\].eye: expected one of \['left', 'right'\], got 'middle'",
+        ),
         (lambda d: d["views"][1]["pose"].update(orientation=[0, 0, 0, 2]), "not a unit quaternion"),
-        (lambda d: d["views"][0]["fov"].pop("angle_up"), r"fov must have \['angle_left'"),
+        (
+            lambda d: d["views"][0]["fov"].pop("angle_up"),
+            r"\$.views\[0\].fov: expected required field\(s\) \['angle_up'\]",
+        ),
         (lambda d: d["views"][0]["fov"].update(angle_left=1.0), "angle_left < angle_right"),
     ],
 )
@@ -131,7 +138,9 @@ def test_hmdq_of_another_version_fails_in_one_line(tmp_path, capsys):
     code = main(["fov", "--hmdq", str(DATA / "Index_Native_R144.v3.hmdq.json")])
     err = capsys.readouterr().err
     assert code == 1 and len(err.strip().splitlines()) == 1
-    assert "hmdq output version 3 (hmdq 1.2.2); vrkit reads version 5" in err
+    assert "$.misc.log_ver: expected exactly 5, got 3" in err
+    with pytest.raises(DataError, match=r"version 3 \(hmdq 1.2.2\); vrkit reads version 5"):
+        read_hmdq({"misc": {"log_ver": 3, "hmdq_ver": "1.2.2"}})
     with pytest.raises(DataError, match="no geometry"):
         read_hmdq({"misc": {"log_ver": 5}})
 

@@ -69,12 +69,6 @@ def openxr_views() -> list:
         ) from exc
 
 
-def _read_json(path: Path, what: str) -> Any:
-    from vrkit.core.jsonfile import read_json
-
-    return read_json(path, what)
-
-
 def _views_report(views: list, source: str) -> dict[str, Any]:
     from vrkit.interop.views import views_to_json
     from vrkit.measure.fov import fov_report_from_views
@@ -86,9 +80,9 @@ def _views_report(views: list, source: str) -> dict[str, Any]:
 
 
 def _hmdq_report(path: Path) -> dict[str, Any]:
-    from vrkit.interop.hmdq import hmdq_figures, read_hmdq
+    from vrkit.interop.hmdq import hmdq_figures, load_hmdq
 
-    got = read_hmdq(_read_json(path, "hmdq file"))
+    got = load_hmdq(path)
     report = _views_report(got["views"], f"hmdq {path.name} ({got['subsystem']})")
     computed = hmdq_figures(got["views"])
     report["hmdq"] = {
@@ -101,22 +95,23 @@ def _hmdq_report(path: Path) -> dict[str, Any]:
 
 def _headset(spec: str) -> Any:
     """A compare entry from a profile name, a profile / views / hmdq file."""
+    from vrkit.interop.formats import sniff_json
     from vrkit.interop.hmdq import is_hmdq
-    from vrkit.interop.views import is_views, views_from_json
+    from vrkit.interop.views import is_views, load_views
     from vrkit.measure.compare import Headset
     from vrkit.measure.fov import fov_report
     from vrkit.optics.profile import load_profile
 
     path = Path(spec)
     if path.is_file() and path.suffix.lower() == ".json":
-        data = _read_json(path, "headset file")
+        data = sniff_json(path)
         if is_hmdq(data):
             report = _hmdq_report(path)
             rec = report["hmdq"]["recorded"].get("fov_tot")
             figs = rec if rec else report["hmdq"]["computed"]["fov_tot"]
             return Headset(path.name.removesuffix(".json"), report, figs)
         if is_views(data):
-            return Headset(path.stem, _views_report(views_from_json(data), path.name))
+            return Headset(path.stem, _views_report(load_views(path), path.name))
     prof = load_profile(spec)
     return Headset(prof.name, fov_report(prof))
 
@@ -175,11 +170,9 @@ def run(args: argparse.Namespace) -> int:
     if args.openxr:
         report = _views_report(openxr_views(), "openxr")
     elif args.views:
-        from vrkit.interop.views import views_from_json
+        from vrkit.interop.views import load_views
 
-        report = _views_report(
-            views_from_json(_read_json(args.views, "views file")), args.views.name
-        )
+        report = _views_report(load_views(args.views), args.views.name)
     elif args.hmdq:
         report = _hmdq_report(args.hmdq)
     else:

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vrkit.core.documents import read_document
 from vrkit.core.errors import DataError, InputError, ProfileError
+from vrkit.core.jsonfile import read_json
 from vrkit.interop import cardboard, lighthouse, monado, northstar, openhmd, osvr
 from vrkit.interop._io import read_bytes
 from vrkit.optics.profile import HeadsetProfile, profile_from_dict
@@ -74,11 +76,24 @@ def _looks_like_url(text: str) -> bool:
     )
 
 
-def _read_json_bytes(raw: bytes) -> Any:
+def sniff_json(path: str | Path) -> Any:
+    """A file's JSON for choosing its format by its keys, or None when it is not JSON.
+
+    Only to choose: the file is then read with :func:`vrkit.core.documents.read_document` under
+    the chosen format's schema.
+
+    Raises:
+        DataError: The file starts like JSON but is not valid JSON (line and column).
+    """
+    p = Path(path)
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        with p.open("rb") as fh:
+            head = fh.read(64).lstrip()
+    except OSError:
         return None
+    if not head.startswith((b"{", b"[")):
+        return None
+    return read_json(p, "JSON file", DataError)
 
 
 def detect_format(src: str) -> str:
@@ -96,7 +111,7 @@ def detect_format(src: str) -> str:
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return "cardboard"
     raw = read_bytes(path, "import source")
-    data = _read_json_bytes(raw)
+    data = sniff_json(path)
     if data is not None:
         fits = [
             name
@@ -142,20 +157,15 @@ def _cardboard_params(src: str) -> tuple[cardboard.DeviceParams, str]:
     return cardboard.params_from_bytes(raw), path.name
 
 
-def _json_file(src: str, what: str) -> Any:
-    raw = read_bytes(src, what)
-    data = _read_json_bytes(raw)
-    if data is None:
-        try:
-            json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise DataError(f"{what} {src!r} is not UTF-8 text") from None
-        except json.JSONDecodeError as exc:
-            raise DataError(
-                f"{what} {src!r} is not valid JSON: {exc.msg} at line {exc.lineno} column "
-                f"{exc.colno}"
-            ) from None
-    return data
+def _json_file(src: str, fmt: str) -> Any:
+    """Read an import source of a JSON format: strict JSON, checked against its schema."""
+    if fmt == "northstar":
+        return read_document(src, "north-star", DataError)
+    if fmt == "lighthouse":
+        return read_document(src, "lighthouse", DataError)
+    if fmt == "osvr":
+        return read_document(src, "osvr-display", DataError)
+    return read_document(src, "openhmd", DataError)
 
 
 def import_profile(
@@ -187,7 +197,7 @@ def import_profile(
             params, panel=panel, name=opts.name, source=where
         )
     else:
-        doc = _json_file(src, f"{fmt} file")
+        doc = _json_file(src, fmt)
         if opts.refresh_hz:
             kwargs["refresh_hz"] = opts.refresh_hz
         if fmt == "northstar":

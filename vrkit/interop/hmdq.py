@@ -27,10 +27,12 @@ Total horizontal and overlap agree.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from vrkit.core.documents import read_document
 from vrkit.core.errors import DataError
 from vrkit.core.types import LEFT, RIGHT, EyeView, Fov, Pose
 
@@ -124,6 +126,15 @@ def read_hmdq(data: Any, subsystem: str | None = None) -> dict[str, Any]:
         "hidden_area_mesh": has_ham,
         "hmdq_ver": data["misc"].get("hmdq_ver"),
     }
+
+
+def load_hmdq(path: str | Path, subsystem: str | None = None) -> dict[str, Any]:
+    """Read an hmdq output file (schema ``hmdq``, then :func:`read_hmdq`).
+
+    Raises:
+        DataError: Missing, not JSON, another output version or a malformed block (one line).
+    """
+    return read_hmdq(read_document(path, "hmdq", DataError), subsystem)
 
 
 def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:

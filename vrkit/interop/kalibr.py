@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from vrkit.core.documents import validate_document
 from vrkit.core.errors import DataError, InputError
 
 RIG_SCHEMA = "vrkit.tracking.rig/1"
@@ -134,7 +135,9 @@ def rig_from_camchain(data: Any, mounting: str = "world") -> dict[str, Any]:
                 "T_rig_cam": T_rig_cam.tolist(),
             }
         )
-    return {"schema": RIG_SCHEMA, "mounting": mounting, "cameras": cameras, "report": {}}
+    rig = {"schema": RIG_SCHEMA, "mounting": mounting, "cameras": cameras, "report": {}}
+    validate_document(rig, "rig", "Kalibr camchain (as a vrkit rig)", DataError)
+    return rig
 
 
 def camchain_from_rig(rig: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from vrkit.core.documents import read_document
 from vrkit.core.errors import DataError, InputError
 
 F64 = NDArray[np.float64]
@@ -109,6 +110,8 @@ def read_detection_file(path: str | Path) -> dict[int, F64]:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"detection file {str(p)!r} does not exist")
+    if p.suffix.lower() == ".json":  # FileStorage JSON: strict JSON under its schema first
+        read_document(p, "opencv-detections", DataError)
     try:
         fs = cv2.FileStorage(str(p), cv2.FILE_STORAGE_READ)
     except (cv2.error, SystemError) as exc:

@@ -17,10 +17,12 @@ them. An optional ``"source"`` string says where they came from.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from vrkit.core.documents import read_document
 from vrkit.core.errors import DataError
 from vrkit.core.types import LEFT, RIGHT, EyeView, Fov, Pose
 
@@ -91,6 +93,15 @@ def views_from_json(data: Any) -> list[EyeView]:
     if sorted(views) != [LEFT, RIGHT]:
         raise DataError(f"views file needs one left and one right view, got {len(views)}")
     return [views[LEFT], views[RIGHT]]
+
+
+def load_views(path: str | Path) -> list[EyeView]:
+    """Read a views file (schema ``views``, then :func:`views_from_json`).
+
+    Raises:
+        DataError: Missing, not JSON, or not views (one line naming the value).
+    """
+    return views_from_json(read_document(path, "views", DataError))
 
 
 def views_to_json(views: list[EyeView], source: str | None = None) -> dict[str, Any]:
