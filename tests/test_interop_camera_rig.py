@@ -53,7 +53,7 @@ def test_kalibr_camchain_round_trip(tmp_path):
     data = read_camchain(EUROC)
     rig = Rig.from_dict(rig_from_camchain(data))
     cam0, cam1 = rig.cameras
-    assert (cam1.width, cam1.height, cam1.model) == (752, 480, "pinhole")
+    assert (cam1.width, cam1.height, cam1.kind) == (752, 480, "pinhole")
     np.testing.assert_allclose(cam1.K, [[457.587, 0, 379.999], [0, 456.134, 255.238], [0, 0, 1]])
     # cam1 sits 11 cm to the right of cam0 (OpenCV x): p_cam1 = T_cn_cnm1 p_cam0
     T = np.asarray(data["cam1"]["T_cn_cnm1"])
@@ -83,7 +83,7 @@ def test_kalibr_camchain_round_trip(tmp_path):
 def test_kalibr_equidistant_is_a_fisheye_camera():
     text = EUROC.replace("distortion_model: radtan", "distortion_model: equidistant")
     rig = Rig.from_dict(rig_from_camchain(read_camchain(text)))
-    assert [c.model for c in rig.cameras] == ["fisheye", "fisheye"]
+    assert [c.kind for c in rig.cameras] == ["fisheye", "fisheye"]
     back, _ = camchain_from_rig(rig.to_dict())
     assert back["cam1"]["distortion_model"] == "equidistant"
 

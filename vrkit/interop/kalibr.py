@@ -34,6 +34,7 @@ import numpy as np
 
 from vrkit.core.documents import validate_document
 from vrkit.core.errors import DataError, InputError
+from vrkit.vision.camera import CAMERA_FORMAT, CAMERA_VERSION
 
 RIG_SCHEMA = "vrkit.tracking.rig/1"
 #: OpenCV camera axes to vrkit / OpenXR axes (a half turn about x).
@@ -127,17 +128,26 @@ def rig_from_camchain(data: Any, mounting: str = "world") -> dict[str, Any]:
         cameras.append(
             {
                 "name": name,
-                "width": int(w),
-                "height": int(h),
+                "format": CAMERA_FORMAT,
+                "version": CAMERA_VERSION,
                 "model": model,
+                "image_size": [int(w), int(h)],
                 "K": [[fu, 0.0, pu], [0.0, fv, pv], [0.0, 0.0, 1.0]],
                 "dist": dist,
+                "meta": {"source": f"Kalibr camchain {name}"},
                 "T_rig_cam": T_rig_cam.tolist(),
             }
         )
     rig = {"schema": RIG_SCHEMA, "mounting": mounting, "cameras": cameras, "report": {}}
     validate_document(rig, "rig", "Kalibr camchain (as a vrkit rig)", DataError)
     return rig
+
+
+def _image_size(cam: dict[str, Any]) -> tuple[int, int]:
+    """A rig camera entry's ``image_size`` (or the older ``width`` / ``height``)."""
+    if "image_size" in cam:
+        return int(cam["image_size"][0]), int(cam["image_size"][1])
+    return int(cam["width"]), int(cam["height"])
 
 
 def camchain_from_rig(rig: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -174,7 +184,7 @@ def camchain_from_rig(rig: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             "intrinsics": [float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2])],
             "distortion_model": dmodel,
             "distortion_coeffs": dist,
-            "resolution": [int(cam["width"]), int(cam["height"])],
+            "resolution": [int(v) for v in _image_size(cam)],
             "rostopic": f"/{cam['name']}/image_raw",
         }
         T = np.asarray(cam["T_rig_cam"], dtype=np.float64)

@@ -40,8 +40,8 @@ _PATTERN = re.compile(r"^(acircles|circles|chessboard):(\d+)x(\d+):([0-9.eE+-]+)
 class PointPattern:
     """A planar pattern known only by its points (the detections were made elsewhere).
 
-    Provides what rig calibration takes from a board: :meth:`object_points`, ``square_size``
-    (the point spacing, metres) and :meth:`to_dict`.
+    Provides what rig calibration takes from a board: :meth:`object_points`, ``pitch`` (the
+    point spacing, metres) and :meth:`to_dict`.
 
     Attributes:
         kind: ``"acircles"``, ``"circles"`` or ``"chessboard"``.
@@ -82,6 +82,11 @@ class PointPattern:
                 x = (2 * j + i % 2) * s if self.kind == "acircles" else j * s
                 pts.append((x, i * s, 0.0))
         return np.asarray(pts, dtype=np.float64)
+
+    @property
+    def pitch(self) -> float:
+        """The spacing of neighbouring points, metres (as a board's ``pitch``)."""
+        return self.square_size
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (for reports)."""
