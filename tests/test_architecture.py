@@ -80,6 +80,7 @@ CLEAN: dict[str, list[str]] = {
     "tracking.record": ["tracking.detect"],
     "calibration.display": ["backends.base", "optics.profile"],
     "calibration.fit": ["calibration.display", "vision.camera"],
+    "interop.formats": ["optics.profile", "core.errors"],
     "app": ["backends.base", "render.scene"],
     "cli.run": ["app", "calibration.fit", "tracking.record", "measure.fov"],
 }

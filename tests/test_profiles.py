@@ -113,7 +113,7 @@ def test_schema_and_loader_agree_on_required_fields():
         "schema_version", "name", "description", "source", "panel", "optics", "lenses",
         "fov_limits_deg", "ipd_default_m", "resolution_px", "size_m", "refresh_hz",
         "lens_separation_m", "screen_to_lens_m", "eye_relief_m", "vertical_alignment",
-        "tray_to_lens_m", "screen_border_m", "canting_deg",
+        "tray_to_lens_m", "screen_border_m", "canting_deg", "device",
     }  # fmt: skip
     assert props == loaded
 

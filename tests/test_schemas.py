@@ -26,6 +26,12 @@ from vrkit.core import documents
 from vrkit.core.documents import FORMATS, read_document, validate_document
 from vrkit.core.errors import InputError, ProfileError, VrkitError
 from vrkit.core.jsonfile import parse_json, read_json
+from vrkit.core.types import Fov, Pose
+from vrkit.interop.formats import import_profile
+from vrkit.interop.hmdq import load_hmdq
+from vrkit.interop.opencv_multiview import read_detection_file
+from vrkit.interop.views import load_views, views_to_json
+from vrkit.math.stereo import eye_views
 from vrkit.measure.latency.timing import FrameTimingRecorder
 from vrkit.optics.profile import load_profile, profile_from_dict
 from vrkit.poses.replay import PoseTrack, load_pose_file, save_pose_file
@@ -136,6 +142,37 @@ def _run(d: Path) -> Path:
     return d / "run.json"
 
 
+INTEROP = ROOT / "tests" / "data" / "interop"
+
+
+def _views(d: Path) -> Path:
+    views = eye_views(Pose([0, 1.6, 0]), Fov.from_degrees(-50, 45, 48, -52),
+                      Fov.from_degrees(-45, 50, 48, -52), ipd_m=0.064)  # fmt: skip
+    (d / "views.json").write_text(json.dumps(views_to_json(views, source="test")))
+    return d / "views.json"
+
+
+def _copy(name: str, dest: str):  # a maker of CASES
+    return lambda d: Path(shutil.copy(INTEROP / name, d / dest))
+
+
+def _openhmd(d: Path) -> Path:
+    # OpenHMD's Rift DK1 device properties (its oculus driver's values)
+    props = {
+        "screen_horizontal_size": 0.14976, "screen_vertical_size": 0.0936,
+        "screen_horizontal_resolution": 1280, "screen_vertical_resolution": 800,
+        "lens_horizontal_separation": 0.0635, "lens_vertical_position": 0.0468,
+        "universal_distortion_k": [0.098, 0.324, -0.241, 0.819],
+        "universal_aberration_k": [0.995, 1.0, 1.008], "left_eye_fov": 1.78,
+    }  # fmt: skip
+    (d / "openhmd.json").write_text(json.dumps(props))
+    return d / "openhmd.json"
+
+
+def _import(fmt: str):  # a loader of CASES
+    return lambda p: import_profile(str(p), fmt)
+
+
 def _load_tracker_config(path: Path) -> object:
     return tracker_pose_source(f"live:{path}")
 
@@ -222,6 +259,59 @@ CASES = {
         (("frames", 2, "head_pose", "position", 1), NAN, "$.frames[2].head_pose.position[1]",
          "NaN"),
     ]),
+    # other tools' files (vrkit.interop)
+    "views": (_views, load_views, [
+        (("views", 0, "eye"), DROP, "$.views[0]", "['eye']"),
+        (("views", 1, "fov", "angle_up"), "0.5", "$.views[1].fov.angle_up", "'0.5'"),
+        (("views", 0, "fov", "angle_left"), -2.0, "$.views[0].fov.angle_left", "-2.0"),
+        (("views", 0, "pose", "position", 1), NAN, "$.views[0].pose.position[1]", "NaN"),
+    ]),
+    "hmdq": (_copy("hmdq/ViveFocus3_Native_R90.hmdq.json", "dump.hmdq.json"), load_hmdq, [
+        (("openvr", "geometry", "raw_eye", "Left"), DROP, "$.openvr.geometry.raw_eye",
+         "['Left']"),
+        (("openvr", "geometry", "raw_eye", "Right", "tan_top"), "1.1",
+         "$.openvr.geometry.raw_eye.Right.tan_top", "'1.1'"),
+        (("openvr", "geometry", "raw_eye", "Left", "tan_left"), -500,
+         "$.openvr.geometry.raw_eye.Left.tan_left", "-500"),
+        (("openvr", "geometry", "eye2head", "Left", 0, 3), NAN,
+         "$.openvr.geometry.eye2head.Left[0][3]", "NaN"),
+    ]),
+    "north-star": (_copy("northstar/25cm-64mm-NorthStarCalibration.json", "ns.json"),
+                   _import("northstar"), [
+        (("left_uv_to_rect_y",), DROP, "$", "['left_uv_to_rect_y']"),
+        (("baseline",), "64", "$.baseline", "'64'"),
+        (("baseline",), 6400, "$.baseline", "6400"),
+        (("right_uv_to_rect_x", 3), NAN, "$.right_uv_to_rect_x[3]", "NaN"),
+    ]),
+    "lighthouse": (_copy("lighthouse-synthetic-vive.json", "config.json"), _import("lighthouse"), [
+        (("tracking_to_eye_transform", 0, "intrinsics"), DROP, "$.tracking_to_eye_transform[0]",
+         "['intrinsics']"),
+        (("lens_separation",), "0.063", "$.lens_separation", "'0.063'"),
+        (("device", "physical_aspect_x_over_y"), 0, "$.device.physical_aspect_x_over_y", "0"),
+        (("tracking_to_eye_transform", 1, "distortion", "center_x"), NAN,
+         "$.tracking_to_eye_transform[1].distortion.center_x", "NaN"),
+    ]),
+    "osvr-display": (_copy("osvr/OSVR_HDK_1_3.json", "hdk.json"), _import("osvr"), [
+        (("hmd", "resolutions"), DROP, "$.hmd", "['resolutions']"),
+        (("hmd", "resolutions", 0, "width"), "1920", "$.hmd.resolutions[0].width", "'1920'"),
+        (("hmd", "field_of_view", "monocular_horizontal"), 190,
+         "$.hmd.field_of_view.monocular_horizontal", "190"),
+        (("hmd", "distortion", "polynomial_coeffs_red", 1), NAN,
+         "$.hmd.distortion.polynomial_coeffs_red[1]", "NaN"),
+    ]),
+    "openhmd": (_openhmd, _import("openhmd"), [
+        (("universal_distortion_k",), DROP, "$", "['universal_distortion_k']"),
+        (("screen_horizontal_resolution",), "1920", "$.screen_horizontal_resolution", "'1920'"),
+        (("universal_aberration_k", 1), -1.0, "$.universal_aberration_k[1]", "-1.0"),
+        (("lens_horizontal_separation",), NAN, "$.lens_horizontal_separation", "NaN"),
+    ]),
+    "opencv-detections": (_copy("opencv-3cams-one-line/cam_3.json", "cam_3.json"),
+                          read_detection_file, [
+        (("frame_0", "rows"), DROP, "$.frame_0", "['rows']"),
+        (("frame_4", "data", 2), "1200.5", "$.frame_4.data[2]", "'1200.5'"),
+        (("frame_5", "type_id"), "opencv-mat", "$.frame_5.type_id", "'opencv-mat'"),
+        (("frame_7", "data", 0), NAN, "$.frame_7.data[0]", "NaN"),
+    ]),
 }  # fmt: skip
 
 
@@ -297,6 +387,21 @@ def _kind_of(path: Path, doc: object) -> str:
             return "headset-profile"
         if path.name in ("run.json", "timing.json"):
             return "run"
+        # other tools' files, by their keys (vrkit.interop)
+        if isinstance(doc.get("views"), list):
+            return "views"
+        if isinstance(doc.get("misc"), dict) and "log_ver" in doc["misc"]:
+            return "hmdq"
+        if "left_uv_to_rect_x" in doc:
+            return "north-star"
+        if "tracking_to_eye_transform" in doc:
+            return "lighthouse"
+        if isinstance(doc.get("hmd"), dict):
+            return "osvr-display"
+        if "universal_distortion_k" in doc:
+            return "openhmd"
+        if doc and all(str(k).startswith("frame_") for k in doc):
+            return "opencv-detections"
     raise AssertionError(
         f"{path}: no vrkit format recognised; a JSON file vrkit reads needs a schema in "
         "calibration/schema/ (and a marker here), a file it does not read does not belong here"
@@ -311,9 +416,20 @@ DATA_FILES = sorted(
 )
 
 
+#: Test data kept to check a refusal: they must fail their format's schema.
+REFUSED = {
+    # hmdq output version 3: vrkit reads version 5 (tests/test_interop_views_hmdq.py)
+    ROOT / "tests" / "data" / "interop" / "hmdq" / "Index_Native_R144.v3.hmdq.json",
+}
+
+
 @pytest.mark.parametrize("path", DATA_FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_shipped_and_test_data_files_validate(path):
     kind = _kind_of(path, json.loads(path.read_text()))
+    if path in REFUSED:
+        with pytest.raises(VrkitError):
+            read_document(path, kind)
+        return
     read_document(path, kind)
 
 
@@ -359,6 +475,8 @@ def test_every_json_read_goes_through_the_validator():
         # glTF models: Khronos' format, not vrkit's (no bundled schema); strict JSON, then
         # pygltflib's records and the loader's own check of every reference and byte range.
         ("vrkit/render/gltf.py", "parse_json"),
+        # sniffs an import source's (or a compare entry's) format by its keys, then reads it
+        ("vrkit/interop/formats.py", "read_json"),
     }
     kinds_used = set()
     for path in sorted((ROOT / "vrkit").rglob("*.py")):

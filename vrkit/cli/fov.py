@@ -1,10 +1,11 @@
-"""``vrkit fov``: field of view from a headset profile or a running OpenXR runtime."""
+"""``vrkit fov``: field of view from a profile, a runtime, a views file or an hmdq file."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,16 +14,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         "fov",
         help="field of view per eye, total and binocular overlap",
         description="Field of view from a profile's panel edges through its lens (Cardboard "
-        "SDK definition, clamped to the lens limits; unclamped values shown too), or from a "
-        "running OpenXR runtime's views (--openxr).",
+        "SDK definition, clamped to the lens limits; unclamped values shown too), from a "
+        "running OpenXR runtime's views (--openxr), from a views JSON file (--views), from an "
+        "hmdq output file (--hmdq, with hmdq's own figures beside vrkit's), or several of these "
+        "side by side (--compare).",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--profile", help="shipped profile name or path to a .json file")
     src.add_argument(
         "--openxr", action="store_true", help="read the views of a running OpenXR runtime"
     )
+    src.add_argument("--views", type=Path, help="views JSON (one view per eye, OpenXR units)")
+    src.add_argument("--hmdq", type=Path, help="hmdq output JSON (risa2000/hmdq, version 5)")
+    src.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="HEADSET",
+        help="profiles, views files or hmdq files to set side by side",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--plot", type=Path, help="write a PNG of both eyes' fields and the overlap")
+    p.add_argument("--plot", type=Path, help="write a PNG of the fields on an angular grid")
     p.set_defaults(func=run)
 
 
@@ -58,12 +69,112 @@ def openxr_views() -> list:
         ) from exc
 
 
+def _views_report(views: list, source: str) -> dict[str, Any]:
+    from vrkit.interop.views import views_to_json
+    from vrkit.measure.fov import fov_report_from_views
+
+    report = fov_report_from_views(views)
+    report["from"] = source
+    report["views"] = views_to_json(views)["views"]
+    return report
+
+
+def _hmdq_report(path: Path) -> dict[str, Any]:
+    from vrkit.interop.hmdq import hmdq_figures, load_hmdq
+
+    got = load_hmdq(path)
+    report = _views_report(got["views"], f"hmdq {path.name} ({got['subsystem']})")
+    computed = hmdq_figures(got["views"])
+    report["hmdq"] = {
+        "computed": computed,
+        "recorded": got["recorded"],
+        "hidden_area_mesh": got["hidden_area_mesh"],
+    }
+    return report
+
+
+def _headset(spec: str) -> Any:
+    """A compare entry from a profile name, a profile / views / hmdq file."""
+    from vrkit.interop.formats import sniff_json
+    from vrkit.interop.hmdq import is_hmdq
+    from vrkit.interop.views import is_views, load_views
+    from vrkit.measure.compare import Headset
+    from vrkit.measure.fov import fov_report
+    from vrkit.optics.profile import load_profile
+
+    path = Path(spec)
+    if path.is_file() and path.suffix.lower() == ".json":
+        data = sniff_json(path)
+        if is_hmdq(data):
+            report = _hmdq_report(path)
+            rec = report["hmdq"]["recorded"].get("fov_tot")
+            figs = rec if rec else report["hmdq"]["computed"]["fov_tot"]
+            return Headset(path.name.removesuffix(".json"), report, figs)
+        if is_views(data):
+            return Headset(path.stem, _views_report(load_views(path), path.name))
+    prof = load_profile(spec)
+    return Headset(prof.name, fov_report(prof))
+
+
+def _format_hmdq(report: dict[str, Any]) -> str:
+    """Hmdq's figures beside vrkit's, where the definitions differ."""
+    h = report["hmdq"]
+    comp = h["computed"]["fov_tot"]
+    rec = h["recorded"].get("fov_tot", {})
+    lines = ["hmdq's figures (hmdq's definitions; computed here / recorded in the file):"]
+
+    def row(label: str, key: str, vrkit: str) -> None:
+        recorded = f"{rec[key]:7.2f}" if key in rec else "      -"
+        lines.append(f"  {label:18} {comp[key]:7.2f} / {recorded}   vrkit: {vrkit}")
+
+    e = report["eyes"]
+    row("total horizontal", "fov_hor", f"{report['total_horizontal']:.2f} (same definition)")
+    row("overlap", "overlap", f"{report['binocular_overlap']:.2f} (same definition)")
+    row(
+        "vertical",
+        "fov_ver",
+        f"{report['binocular_vertical']:.2f} (seen by both eyes; hmdq: mean of the eyes)",
+    )
+    row(
+        "diagonal",
+        "fov_diag",
+        f"{e['left']['diagonal']:.2f} / {e['right']['diagonal']:.2f} per eye (hmdq: across "
+        "both eyes)",
+    )
+    if h["hidden_area_mesh"]:
+        lines.append(
+            "  the file has a hidden-area mesh: hmdq's recorded figures use it, vrkit's and the "
+            "computed ones use the full frustum"
+        )
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     """Handle ``vrkit fov``."""
-    from vrkit.measure.fov import format_report, fov_report, fov_report_from_views
+    from vrkit.measure.fov import format_report, fov_report
 
+    if args.compare:
+        from vrkit.measure.compare import compare_rows, format_compare, plot_compare
+
+        headsets = [_headset(spec) for spec in args.compare]
+        if args.plot:
+            plot_compare(headsets, args.plot)
+        if args.json:
+            out: dict[str, Any] = {"headsets": compare_rows(headsets)}
+            if args.plot:
+                out["plot"] = str(args.plot)
+            print(json.dumps(out, indent=2))
+        else:
+            print(format_compare(headsets))
+        return 0
     if args.openxr:
-        report = fov_report_from_views(openxr_views())
+        report = _views_report(openxr_views(), "openxr")
+    elif args.views:
+        from vrkit.interop.views import load_views
+
+        report = _views_report(load_views(args.views), args.views.name)
+    elif args.hmdq:
+        report = _hmdq_report(args.hmdq)
     else:
         from vrkit.optics.profile import load_profile
 
@@ -73,5 +184,15 @@ def run(args: argparse.Namespace) -> int:
 
         plot_fov(report, args.plot)
         report["plot"] = str(args.plot)
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        text = format_report(report)
+        if "from" in report:  # name the views' origin in the title line
+            title, _, rest = text.partition("\n")
+            label = "(" + str(report["from"]) + ")"
+            text = title.replace("(views)", label) + "\n" + rest
+        if "hmdq" in report:
+            text += "\n" + _format_hmdq(report)
+        print(text)
     return 0

@@ -4,8 +4,15 @@ Subcommands::
 
     vrkit track synth OUT [--arrangement outside-in|inside-out] [--target aruco|leds] ...
     vrkit track run --rig RIG --target TARGET --source SPEC --out poses.csv|json
-    vrkit track calibrate-rig --board BOARD --source SPEC --out rig.json [--intrinsics CAM,...]
+    vrkit track calibrate-rig --board BOARD --source SPEC --out rig.json|camchain.yaml
+        [--intrinsics CAM,...]
+    vrkit track calibrate-rig --detections cam_0.json,cam_1.json --pattern acircles:8x11:0.04
+        --image-size 1920x1080 --out rig.json        (OpenCV multi-view detection files)
+    vrkit track convert-rig IN OUT                   (rig JSON <-> Kalibr camchain.yaml)
     vrkit track record --source SPEC --out DIR --frames N
+
+A rig file may be vrkit's JSON or a Kalibr ``camchain.yaml`` wherever one is read or written
+(docs/interop.md).
 """
 
 from __future__ import annotations
@@ -42,7 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.set_defaults(func=_synth)
 
     r = sub.add_parser("run", help="track a target and write poses")
-    r.add_argument("--rig", required=True, help="rig JSON (vrkit track calibrate-rig)")
+    r.add_argument("--rig", required=True,
+                   help="rig JSON (vrkit track calibrate-rig) or Kalibr camchain.yaml")  # fmt: skip
     r.add_argument(
         "--target", required=True, help="target JSON (calibration/tracking-target-*.json)"
     )
@@ -58,13 +66,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c = sub.add_parser("calibrate-rig", help="calibrate a camera rig from board views")
     c.add_argument(
         "--board",
-        required=True,
         help="board file (calibration/tracking-board-*.json) or spec: checkerboard:9x6:0.025 "
         "(inner corners, or 10x7squares), charuco:9x7:0.035:0.026[:DICT] (squares), "
         "aruco:5x7:0.04:0.01[:DICT] (markers)",
     )
-    c.add_argument("--source", required=True, help="frames: rec:DIR | images:D0,D1.. | ...")
-    c.add_argument("--out", required=True, help="rig JSON to write")
+    c.add_argument("--source", help="frames: rec:DIR | images:D0,D1.. | ...")
+    c.add_argument("--detections", metavar="F0,F1,..",
+                   help="OpenCV multi-view detection files, one per camera (instead of "
+                   "--board/--source)")  # fmt: skip
+    c.add_argument("--pattern", help="with --detections: acircles|circles|chessboard:COLSxROWS:M")
+    c.add_argument("--image-size", metavar="WxH[,WxH..]", help="with --detections: image sizes")
+    c.add_argument("--out", required=True, help="rig JSON, or Kalibr camchain .yaml, to write")
     c.add_argument("--names", default="", help="camera names, comma separated")
     c.add_argument("--method", choices=["bundle", "opencv"], default="bundle",
                    help="own bundle adjustment or cv2.calibrateMultiview")  # fmt: skip
@@ -79,7 +91,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--mounting", choices=["world", "head"], default="world")
     c.add_argument("--refine-intrinsics", action="store_true",
                    help="refine pinhole intrinsics jointly in the bundle adjustment")  # fmt: skip
+    c.add_argument("--rational", action="store_true",
+                   help="OpenCV's rational pinhole model (k1..k6, p1, p2)")  # fmt: skip
     c.set_defaults(func=_calibrate)
+
+    cv = sub.add_parser("convert-rig", help="convert a rig: vrkit JSON <-> Kalibr camchain.yaml")
+    cv.add_argument("src", help="rig .json or camchain .yaml")
+    cv.add_argument("dst", help="rig .json or camchain .yaml to write")
+    cv.add_argument("--mounting", choices=["world", "head"], default="world",
+                    help="mounting of a rig read from a camchain")  # fmt: skip
+    cv.set_defaults(func=_convert_rig)
 
     rec = sub.add_parser("record", help="record frames with timestamps from any source")
     rec.add_argument("--source", required=True)
@@ -135,7 +156,6 @@ def _run(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from vrkit.tracking.camera import Rig
     from vrkit.tracking.poses import write_poses
     from vrkit.tracking.record import RecordingSource
     from vrkit.tracking.sources import open_source
@@ -144,7 +164,7 @@ def _run(args: argparse.Namespace) -> int:
 
     if Path(args.out).suffix.lower() not in (".csv", ".json"):
         raise InputError(f"--out {args.out!r} must end in .csv or .json")
-    rig = Rig.load(args.rig)
+    rig = _load_rig(args.rig)
     target = Target.load(args.target)
     source = open_source(args.source, fps=args.fps, max_frames=args.max_frames)
     truth = isinstance(source, RecordingSource) and source.truth(0) is not None
@@ -189,32 +209,111 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_camchain(path: str) -> bool:
+    return Path(path).suffix.lower() in (".yaml", ".yml")
+
+
+def _load_rig(path: str, mounting: str = "world"):
+    """A rig from vrkit's JSON or a Kalibr camchain.yaml (by suffix)."""
+    from vrkit.core.errors import ProfileError
+    from vrkit.tracking.camera import Rig
+
+    if not _is_camchain(path):
+        return Rig.load(path)
+    from vrkit.interop._io import read_bytes
+    from vrkit.interop.kalibr import read_camchain, rig_from_camchain
+
+    text = read_bytes(path, "Kalibr camchain").decode("utf-8", "replace")
+    try:
+        return Rig.from_dict(rig_from_camchain(read_camchain(text), mounting))
+    except ProfileError as exc:
+        raise ProfileError(f"Kalibr camchain {path!r}: {exc.message}", exc.hint) from None
+
+
+def _save_rig(rig, path: str) -> list[str]:  # noqa: ANN001 (a tracking Rig)
+    """Write a rig as vrkit JSON or a Kalibr camchain.yaml (by suffix); the notes."""
+    from vrkit.interop._io import write_atomic, write_json
+    from vrkit.interop.kalibr import camchain_from_rig, write_camchain
+
+    if not _is_camchain(path):
+        write_json(path, rig.to_dict())
+        return []
+    data, notes = camchain_from_rig(rig.to_dict())
+    write_atomic(path, write_camchain(data))
+    return notes
+
+
+def _convert_rig(args: argparse.Namespace) -> int:
+    rig = _load_rig(args.src, args.mounting)
+    for note in _save_rig(rig, args.dst):
+        log.info("note: %s", note)
+    print(f"wrote {args.dst}: {len(rig)} cameras from {args.src}")
+    return 0
+
+
+def _detections(args: argparse.Namespace):
+    """Board and detections from OpenCV multi-view detection files."""
+    from vrkit.interop.opencv_multiview import PointPattern, read_detections
+    from vrkit.tracking.rigcal import Detections
+
+    if args.board or args.source:
+        raise InputError("give --detections or --board/--source, not both")
+    if not args.pattern or not args.image_size:
+        raise InputError(
+            "--detections needs --pattern (e.g. acircles:8x11:0.04) and --image-size (e.g. "
+            "1920x1080): the files hold neither"
+        )
+    pattern = PointPattern.parse(args.pattern)
+    sizes = []
+    for item in args.image_size.split(","):
+        try:
+            w, h = (int(v) for v in item.lower().split("x"))
+        except ValueError:
+            raise InputError(f"--image-size {item!r} is not WIDTHxHEIGHT") from None
+        sizes.append((w, h))
+    files = [f for f in args.detections.split(",") if f]
+    sizes, views, kept = read_detections(files, pattern, sizes)
+    log.info("read %d views from %d detection files", len(kept), len(files))
+    names = [Path(f).stem for f in files]
+    return pattern, Detections(sizes, views), names
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     from vrkit.tracking.rigcal import calibrate_rig, detect_views
     from vrkit.tracking.sources import open_source
     from vrkit.vision.board import load_board
     from vrkit.vision.camera import load_camera
 
-    board = load_board(args.board)
     intrinsics = [load_camera(f) for f in args.intrinsics.split(",") if f] or None
-    source = open_source(args.source)
-    with source:
-        images = [fs.images for fs in source]
-    if not images:
-        raise InputError(f"source {args.source!r} delivered no frames")
-    names = [s for s in args.names.split(",") if s] or source.camera_names
+    if args.detections:
+        board, det, names = _detections(args)
+        names = [s for s in args.names.split(",") if s] or names
+    else:
+        if not (args.board and args.source):
+            raise InputError("calibrate-rig needs --board and --source (or --detections)")
+        board = load_board(args.board)
+        source = open_source(args.source)
+        with source:
+            images = [fs.images for fs in source]
+        if not images:
+            raise InputError(f"source {args.source!r} delivered no frames")
+        names = [s for s in args.names.split(",") if s] or source.camera_names
+        det = None
     if intrinsics is not None and len(intrinsics) != len(names):
         raise InputError(
             f"--intrinsics gives {len(intrinsics)} camera files for {len(names)} cameras "
             f"({', '.join(names)})",
             "give one camera file per camera, in the source's order",
         )
-    det = detect_views(board, images, progress=True)
+    if det is None:
+        det = detect_views(board, images, progress=True)
     cal = calibrate_rig(board, det, names=names, intrinsics=intrinsics,
                         model="fisheye" if args.fisheye else "pinhole",
                         method=args.method, mounting=args.mounting,
-                        refine_intrinsics=args.refine_intrinsics)  # fmt: skip
-    cal.rig.save(args.out)
+                        refine_intrinsics=args.refine_intrinsics,
+                        rational=args.rational)  # fmt: skip
+    for note in _save_rig(cal.rig, args.out):
+        log.info("note: %s", note)
     rep = cal.report
     print(f"calibrated {len(names)} cameras from {rep['views_used']} shared views "
           f"({rep['method']}); rig written to {args.out}")  # fmt: skip

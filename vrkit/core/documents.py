@@ -44,6 +44,14 @@ FORMATS: dict[str, str] = {
     "pattern": "pattern description",
     "captures": "capture index",
     "run": "run file",
+    # other tools' files that vrkit reads (vrkit.interop)
+    "views": "views file",
+    "hmdq": "hmdq file",
+    "north-star": "North Star calibration",
+    "lighthouse": "lighthouse config",
+    "osvr-display": "OSVR display descriptor",
+    "openhmd": "OpenHMD properties",
+    "opencv-detections": "detection file",
 }
 
 #: Keywords that describe and never constrain (merged into an inlined ``$ref``).

@@ -35,8 +35,25 @@ CHANNELS = ("red", "green", "blue")
 class LensModel(ABC):
     """A lens distortion model with a forward and an inverse mapping per colour channel."""
 
-    #: Name used in profiles (``"radial"``, ``"brown_conrady"``, ``"panotools"``, ``"grid"``).
+    #: Name used in profiles (``"radial"``, ``"brown_conrady"``, ``"panotools"``, ``"grid"``,
+    #: ``"north_star"``, ``"lighthouse"``, ``"osvr"``).
     kind: ClassVar[str]
+
+    #: For models defined on the eye viewport's UV square (North Star, lighthouse, OSVR): the
+    #: viewport's extent ``(left, right, bottom, top)`` in panel tan units about the model's
+    #: origin, which the headset profile's geometry must reproduce. None for models defined about
+    #: the lens axis alone.
+    viewport_tan: tuple[float, float, float, float] | None = None
+
+    @property
+    def axis_signs(self) -> tuple[int, int]:
+        """Signs of d(ideal x)/d(panel x) and d(ideal y)/d(panel y) near the panel origin.
+
+        ``(1, 1)`` for a lens that shows the panel upright. A mirror optic can flip an axis (North
+        Star's combiner shows the panel's top edge at the bottom of the view: ``(1, -1)``), so
+        the panel's top edge then sets the *down* angle of the field of view.
+        """
+        return (1, 1)
 
     @abstractmethod
     def distort(self, ideal: ArrayLike, channel: int = 1) -> NDArray[np.float64]:

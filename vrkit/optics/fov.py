@@ -88,6 +88,12 @@ def fov_through_lens(
             sees there).
     """
     left, right, bottom, top = viewport_tan
+    # A lens that flips an axis (a mirror optic) shows the opposite panel edge on that side.
+    sx, sy = lens.axis_signs
+    if sx < 0:
+        left, right = right, left
+    if sy < 0:
+        bottom, top = top, bottom
     edges = np.array([[left, 0.0], [right, 0.0], [0.0, top], [0.0, bottom]])
     ideal = lens.undistort(edges, 1, strict=False)
     comp = np.array([ideal[0, 0], ideal[1, 0], ideal[2, 1], ideal[3, 1]])

@@ -688,6 +688,493 @@ class GridLens(LensModel):
 
 
 # --------------------------------------------------------------------------------------------
+# models defined on the eye viewport's UV square (North Star, lighthouse, OSVR)
+
+
+def _viewport_tan(values: Any, field: str) -> tuple[float, float, float, float]:
+    arr = check_coefficients(values, field, (4,))
+    left, right, bottom, top = (float(v) for v in arr)
+    if not (left < right and bottom < top):
+        raise ProfileError(
+            f"{field} must be [left, right, bottom, top] with left < right and bottom < top, "
+            f"got {arr.tolist()}"
+        )
+    return left, right, bottom, top
+
+
+def _pair(values: Any, field: str, positive: bool = False) -> F64:
+    arr = check_coefficients(values, field, (2,))
+    if positive and np.any(arr <= 0):
+        raise ProfileError(f"{field} must be two positive numbers, got {arr.tolist()}")
+    return arr
+
+
+class ViewportLens(LensModel):
+    """Base of models given as a map from the eye viewport's UV square to ideal tan angles.
+
+    Some tools define the lens on the eye's viewport itself: ``(u, v)`` in [0, 1] x [0, 1], u
+    from the viewport's left edge to its right and v from its bottom edge to its top (the
+    convention of Monado's ``compute_distortion`` functions and of OSVR's normalized
+    coordinates). ``viewport_tan`` places that square in panel tan units about the model's
+    origin: ``u = (x - left) / (right - left)``, ``v = (y - bottom) / (top - bottom)``; the
+    headset profile's geometry must give the same extent (the loader checks it).
+
+    ``undistort`` evaluates the subclass's closed form :meth:`_map`; ``distort`` inverts it by
+    damped Newton from the nearest entry of a 65 x 65 table. Usable range: the part of the UV
+    square where :meth:`_valid` holds and the map does not fold, as the connected region of
+    same-signed Jacobian determinant around the viewport centre (97 x 97 samples); panel points
+    outside it raise :class:`~vrkit.core.errors.InputError` (or give NaN with ``strict=False``),
+    so the mesh draws them black. A map folding at the viewport centre is refused at load.
+    """
+
+    TABLE: ClassVar[int] = 65
+    FOLD_GRID: ClassVar[int] = 97
+    INVERSE_GRID: ClassVar[int] = 129
+
+    def _map(self, c: int, uv: F64) -> F64:
+        """Ideal tan angles (N, 2) of viewport points ``uv`` (N, 2) for channel ``c``."""
+        raise NotImplementedError
+
+    def _valid(self, c: int, uv: F64) -> NDArray[np.bool_]:
+        """Extra usable-range condition of the subclass (N,), all True by default."""
+        return np.ones(len(uv), dtype=bool)
+
+    def _setup_viewport(self, viewport_tan: Any, field: str) -> None:
+        self.viewport_tan = _viewport_tan(viewport_tan, field)
+        left, right, bottom, top = self.viewport_tan
+        self._origin = np.array([left, bottom])
+        self._span = np.array([right - left, top - bottom])
+        n = self.FOLD_GRID
+        g = np.linspace(0.0, 1.0, n)
+        uu, vv = np.meshgrid(g, g)
+        grid = np.stack([uu.ravel(), vv.ravel()], axis=1)
+        self._region = []
+        for c in range(3):
+            ideal = self._map(c, grid)
+            if not np.all(np.isfinite(ideal[self._valid(c, grid)])):
+                raise ProfileError(
+                    f"{self.kind} lens: the {CHANNELS[c]} channel gives non-finite directions "
+                    "inside the viewport (check the coefficients)"
+                )
+            self._region.append(self._unfolded_region(c, grid).reshape(n, n))
+        t = np.linspace(0.0, 1.0, self.TABLE)
+        tu, tv = np.meshgrid(t, t)
+        self._table_uv = np.stack([tu.ravel(), tv.ravel()], axis=1)
+        self._trees: list[Any] = [None, None, None]
+        self._inverse: list[Any] = [None, None, None]
+        edge_uv = self._region_edge_uv()
+        self._ideal_limit = np.array(
+            [min(float(np.hypot(*self._map(c, edge_uv[c]).T).max()), RADIUS_CAP) for c in range(3)]
+        )
+        panel_edge = np.concatenate([self.uv_to_panel(e) for e in edge_uv])
+        self._panel_limit = float(np.hypot(*panel_edge.T).min())
+        jx, jy = self._jacobian(1, np.array([[0.5, 0.5]]))
+        self._signs = (int(np.sign(jx[0, 0]) or 1), int(np.sign(jy[0, 1]) or 1))
+
+    def _jacobian(self, c: int, uv: F64, h: float = 1e-6) -> tuple[F64, F64]:
+        """Columns d(ideal)/du and d(ideal)/dv at ``uv`` (N, 2) each, by central differences."""
+        ex, ey = np.array([h, 0.0]), np.array([0.0, h])
+        jx = (self._map(c, uv + ex) - self._map(c, uv - ex)) / (2 * h)
+        jy = (self._map(c, uv + ey) - self._map(c, uv - ey)) / (2 * h)
+        return jx, jy
+
+    def _unfolded_region(self, c: int, grid: F64) -> NDArray[np.bool_]:
+        from scipy import ndimage
+
+        n = self.FOLD_GRID
+        jx, jy = self._jacobian(c, grid)
+        det = (jx[:, 0] * jy[:, 1] - jy[:, 0] * jx[:, 1]).reshape(n, n)
+        centre = det[n // 2, n // 2]
+        scale = float(np.median(np.abs(det)))
+        ok = (np.sign(det) == np.sign(centre)) & (np.abs(det) > MIN_SLOPE**2 * scale)
+        ok &= self._valid(c, grid).reshape(n, n)
+        if not ok[n // 2, n // 2]:
+            raise ProfileError(
+                f"{self.kind} lens: the {CHANNELS[c]} channel folds (or leaves its usable range) "
+                "at the viewport centre; its inverse does not exist there"
+            )
+        labels, _ = ndimage.label(ok)
+        return (labels == labels[n // 2, n // 2]).ravel()
+
+    def _region_edge_uv(self) -> list[F64]:
+        """Per channel, UV points (N, 2) on the border of the usable region.
+
+        The border is the viewport's edge, or where the map folds or leaves its range.
+        """
+        n = self.FOLD_GRID
+        g = np.linspace(0.0, 1.0, n)
+        out = []
+        for region in self._region:
+            padded = np.pad(region, 1, constant_values=False)
+            inner = (
+                padded[1:-1, 1:-1]
+                & padded[:-2, 1:-1]
+                & padded[2:, 1:-1]
+                & padded[1:-1, :-2]
+                & padded[1:-1, 2:]
+            )
+            iy, ix = np.nonzero(region & ~inner)
+            out.append(np.stack([g[ix], g[iy]], axis=1))
+        return out
+
+    def _in_region(self, c: int, uv: F64) -> NDArray[np.bool_]:
+        eps = 1e-9
+        inside = np.all((uv >= -eps) & (uv <= 1 + eps), axis=1)
+        n = self.FOLD_GRID
+        idx = np.clip(np.rint(np.nan_to_num(uv) * (n - 1)).astype(int), 0, n - 1)
+        return inside & self._region[c][idx[:, 1], idx[:, 0]] & self._valid(c, uv)
+
+    def panel_to_uv(self, panel: ArrayLike) -> F64:
+        """Viewport UV (N, 2) of panel tan points (N, 2)."""
+        return (np.asarray(panel, dtype=np.float64) - self._origin) / self._span
+
+    def uv_to_panel(self, uv: ArrayLike) -> F64:
+        """Panel tan points (N, 2) of viewport UV points (N, 2)."""
+        return self._origin + np.asarray(uv, dtype=np.float64) * self._span
+
+    @property
+    def axis_signs(self) -> tuple[int, int]:
+        """Signs of d(ideal x)/du and d(ideal y)/dv at the viewport centre (green)."""
+        return self._signs
+
+    @property
+    def max_radius(self) -> float:
+        """Farthest ideal radius (tan units) the usable region reaches, smallest over channels.
+
+        The region is the viewport's image, usually off-centre (an eye sees more towards the
+        temple), not a disc about the axis: a direction within this radius may still fall
+        outside it, and ``distort`` says so per point. An inscribed radius would refuse the
+        profile's own field of view.
+        """
+        return float(self._ideal_limit.min())
+
+    @property
+    def max_panel_radius(self) -> float:
+        """Radius of the largest panel circle about the origin inside the usable region."""
+        return self._panel_limit
+
+    def _limit_text(self) -> str:
+        left, right, bottom, top = self.viewport_tan
+        return (
+            f"panel x in [{left:.4g}, {right:.4g}], y in [{bottom:.4g}, {top:.4g}] "
+            "where the map does not fold"
+        )
+
+    def undistort(self, panel: ArrayLike, channel: int = 1, strict: bool = True) -> F64:
+        """Map panel points (..., 2) in tan units to ideal points (..., 2) (closed form).
+
+        Raises:
+            InputError: (with ``strict``) a point lies outside the usable region.
+        """
+        c = check_channel(channel)
+        pts, shape = as_points(panel, "panel")
+        uv = self.panel_to_uv(pts)
+        out = self._map(c, uv)
+        bad = ~self._in_region(c, uv)
+        out = _out_of_range("panel", pts, bad, self._limit_text(), strict, out)
+        return out.reshape(*shape, 2)
+
+    def _nearest_uv(self, c: int, pts: F64) -> F64:
+        """Viewport UV of the table entry whose image is nearest to each point (N, 2)."""
+        from scipy.spatial import cKDTree
+
+        if self._trees[c] is None:
+            self._trees[c] = cKDTree(self._map(c, self._table_uv))
+        _, idx = self._trees[c].query(pts)
+        return self._table_uv[idx]
+
+    def _inverse_table(self, c: int) -> tuple[F64, F64, F64]:
+        """The inverse solved on a regular grid over the ideal-space bounding box (cached).
+
+        Returns:
+            ``(origin (2,), step (2,), table (2, n, n))``: UV per node, NaN where no usable
+            panel point maps there.
+        """
+        if self._inverse[c] is None:
+            image = self._map(c, self._table_uv)
+            lo, hi = image.min(axis=0), image.max(axis=0)
+            n = self.INVERSE_GRID
+            step = (hi - lo) / (n - 1)
+            gx, gy = np.meshgrid(lo[0] + step[0] * np.arange(n), lo[1] + step[1] * np.arange(n))
+            nodes = np.stack([gx.ravel(), gy.ravel()], axis=1)
+            uv, res = solve_2d(lambda q: self._map(c, q), nodes, self._nearest_uv(c, nodes))
+            uv[(res > INVERSE_TOL) | ~self._in_region(c, uv)] = np.nan
+            self._inverse[c] = (lo, step, uv.T.reshape(2, n, n))
+        return self._inverse[c]
+
+    def distort(self, ideal: ArrayLike, channel: int = 1, strict: bool = True) -> F64:
+        """Map ideal points (..., 2) to panel points (..., 2) (damped Newton on the closed form).
+
+        The start is the inverse interpolated bilinearly from a 129 x 129 table solved once per
+        channel (the nearest table image where that is undefined), so Newton needs a step or
+        two.
+
+        Raises:
+            InputError: (with ``strict``) no panel point in the usable region maps there.
+        """
+        from scipy.ndimage import map_coordinates
+
+        c = check_channel(channel)
+        pts, shape = as_points(ideal, "ideal")
+        lo, step, table = self._inverse_table(c)
+        idx = ((pts - lo) / step)[:, ::-1].T  # (row, column) = (y, x)
+        uv0 = np.stack(
+            [map_coordinates(t, idx, order=1, mode="constant", cval=np.nan) for t in table], 1
+        )
+        missing = ~np.all(np.isfinite(uv0), axis=1)
+        if missing.any():
+            uv0[missing] = self._nearest_uv(c, pts[missing])
+        uv, res = solve_2d(lambda q: self._map(c, q), pts, uv0)
+        bad = (res > INVERSE_TOL) | ~self._in_region(c, uv)
+        out = _out_of_range(
+            "ideal", pts, bad, f"image of {self._limit_text()}", strict, self.uv_to_panel(uv)
+        )
+        return out.reshape(*shape, 2)
+
+
+def _poly2d_cubic(values: Any, field: str) -> F64:
+    arr = check_coefficients(values, field, (16,))
+    return arr.reshape(4, 4)
+
+
+class NorthStarLens(ViewportLens):
+    """Project North Star "v2" calibration: two cubic 2-D polynomials per eye (Monado's form).
+
+    The Gen 2 calibrator (leapmotion/ProjectNorthStar, ``NorthStarCalibration.json``) fits, per
+    eye, 16 coefficients ``C`` of ``P(X, Y) = sum_ij C[4 i + j] X^i Y^j``. Monado's north_star
+    driver (``ns_p2d_parse``, ``u_compute_distortion_ns_p2d``) evaluates them with ``X = u`` and
+    ``Y = 1 - v`` (v measured from the viewport's bottom) and swaps the names: the ray's x is
+    ``P(u, 1 - v; uv_to_rect_y)`` and its y is ``P(u, 1 - v; uv_to_rect_x)`` (x right, y up, tan
+    units). vrkit uses exactly that, so ``undistort`` is Monado's ray for a panel point. The
+    combiner mirror shows the panel upside down, so ``axis_signs`` is ``(1, -1)`` for real files.
+    One map for all channels.
+
+    Args:
+        uv_to_rect_x: 16 coefficients as in the file (Monado's ray y).
+        uv_to_rect_y: 16 coefficients as in the file (Monado's ray x).
+        viewport_tan: The eye viewport ``[left, right, bottom, top]`` in panel tan units.
+    """
+
+    kind: ClassVar[str] = "north_star"
+
+    def __init__(
+        self, uv_to_rect_x: Sequence[float], uv_to_rect_y: Sequence[float], viewport_tan: Any
+    ) -> None:
+        self.uv_to_rect_x = _poly2d_cubic(uv_to_rect_x, "north_star.uv_to_rect_x")
+        self.uv_to_rect_y = _poly2d_cubic(uv_to_rect_y, "north_star.uv_to_rect_y")
+        self._setup_viewport(viewport_tan, "north_star.viewport_tan")
+
+    @staticmethod
+    def _poly(C: F64, X: F64, Y: F64) -> F64:
+        """``sum_ij C[i, j] X^i Y^j`` by Horner's rule in both variables."""
+        out = np.zeros_like(X)
+        for i in range(3, -1, -1):
+            out = out * X + (((C[i, 3] * Y + C[i, 2]) * Y + C[i, 1]) * Y + C[i, 0])
+        return out
+
+    def _map(self, c: int, uv: F64) -> F64:
+        u, w = uv[:, 0], 1.0 - uv[:, 1]
+        return np.stack(
+            [self._poly(self.uv_to_rect_y, u, w), self._poly(self.uv_to_rect_x, u, w)], 1
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Profile form: ``{"kind": "north_star", "uv_to_rect_x", "uv_to_rect_y", ...}``."""
+        return {
+            "kind": self.kind,
+            "uv_to_rect_x": self.uv_to_rect_x.ravel().tolist(),
+            "uv_to_rect_y": self.uv_to_rect_y.ravel().tolist(),
+            "viewport_tan": list(self.viewport_tan),
+        }
+
+    def __repr__(self) -> str:
+        return f"NorthStarLens(viewport_tan={[round(v, 4) for v in self.viewport_tan]})"
+
+
+class LighthouseLens(ViewportLens):
+    """Valve lighthouse ``DISTORT_DPOLY3`` lens (Vive, Vive Pro, Index), as Monado draws it.
+
+    Per channel (the config's ``distortion_red``, ``distortion``, ``distortion_blue``) with
+    centre ``(cx_c, cy_c)`` and coefficients ``k1..k4``, Monado's ``u_compute_distortion_vive``
+    takes ``p = (2u - 1 - cx_c, (2v - 1) / aspect - cy_c)``, ``d = 1 / (1 + k1 r^2 + k2 r^4 +
+    k3 r^6) + k4`` and samples the eye image at ``q = p d + (cx_c, cy_c)`` (scaled by ``1 / (1 +
+    grow_for_undistort)``); the eye image covers the frustum ``vive_config.c`` derives from the
+    eye's ``intrinsics`` (``_calculate_fov``). Carried through, the direction of a panel point is
+    ``((q_x + pcx) / fx, (q_y aspect + pcy) / fy)`` in tan units, where ``fx, fy, pcx, pcy`` are
+    the intrinsics' focal and centre terms; ``grow_for_undistort`` cancels.
+
+    Args:
+        centers: (3, 2) per-channel distortion centres (red, green, blue).
+        coefficients: (3, 4) per-channel ``[k1, k2, k3, k4]``.
+        aspect_x_over_y: The display's physical aspect (``device.physical_aspect_x_over_y``).
+        focal: ``[fx, fy]`` from the intrinsics matrix.
+        projection_center: ``[pcx, pcy]`` from the intrinsics matrix.
+        viewport_tan: The eye viewport ``[left, right, bottom, top]`` in panel tan units.
+        undistort_r2_cutoff: Largest ``r^2`` the polynomial is trusted at, or None.
+    """
+
+    kind: ClassVar[str] = "lighthouse"
+
+    def __init__(
+        self,
+        centers: Any,
+        coefficients: Any,
+        aspect_x_over_y: float,
+        focal: Sequence[float],
+        projection_center: Sequence[float],
+        viewport_tan: Any,
+        undistort_r2_cutoff: float | None = None,
+    ) -> None:
+        self.centers = np.array(
+            [
+                _pair(v, f"lighthouse.centers[{i}]")
+                for i, v in enumerate(_three(centers, "lighthouse.centers"))
+            ]
+        )
+        self.coefficients = np.array(
+            [
+                check_coefficients(v, f"lighthouse.coefficients[{i}]", (4,))
+                for i, v in enumerate(_three(coefficients, "lighthouse.coefficients"))
+            ]
+        )
+        aspect = _positive_or_none(aspect_x_over_y, "lighthouse.aspect_x_over_y")
+        self.aspect_x_over_y = float(aspect)  # type: ignore[arg-type]
+        self.focal = _pair(focal, "lighthouse.focal", positive=True)
+        self.projection_center = _pair(projection_center, "lighthouse.projection_center")
+        self.undistort_r2_cutoff = _positive_or_none(
+            undistort_r2_cutoff, "lighthouse.undistort_r2_cutoff"
+        )
+        self._setup_viewport(viewport_tan, "lighthouse.viewport_tan")
+
+    def _p(self, c: int, uv: F64) -> F64:
+        return np.stack(
+            [
+                2 * uv[:, 0] - 1 - self.centers[c, 0],
+                (2 * uv[:, 1] - 1) / self.aspect_x_over_y - self.centers[c, 1],
+            ],
+            axis=1,
+        )
+
+    def _map(self, c: int, uv: F64) -> F64:
+        p = self._p(c, uv)
+        k1, k2, k3, k4 = self.coefficients[c]
+        r2 = p[:, 0] ** 2 + p[:, 1] ** 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = 1.0 / (1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))) + k4
+        q = p * d[:, None] + self.centers[c]
+        fx, fy = self.focal
+        pcx, pcy = self.projection_center
+        return np.stack([(q[:, 0] + pcx) / fx, (q[:, 1] * self.aspect_x_over_y + pcy) / fy], 1)
+
+    def _valid(self, c: int, uv: F64) -> NDArray[np.bool_]:
+        if self.undistort_r2_cutoff is None:
+            return np.ones(len(uv), dtype=bool)
+        p = self._p(c, uv)
+        return p[:, 0] ** 2 + p[:, 1] ** 2 <= self.undistort_r2_cutoff
+
+    def to_dict(self) -> dict[str, Any]:
+        """Profile form: ``{"kind": "lighthouse", "centers", "coefficients", ...}``."""
+        d: dict[str, Any] = {
+            "kind": self.kind,
+            "centers": self.centers.tolist(),
+            "coefficients": self.coefficients.tolist(),
+            "aspect_x_over_y": self.aspect_x_over_y,
+            "focal": self.focal.tolist(),
+            "projection_center": self.projection_center.tolist(),
+            "viewport_tan": list(self.viewport_tan),
+        }
+        if self.undistort_r2_cutoff is not None:
+            d["undistort_r2_cutoff"] = self.undistort_r2_cutoff
+        return d
+
+    def __repr__(self) -> str:
+        return f"LighthouseLens(green k={self.coefficients[1].tolist()})"
+
+
+def _three(values: Any, field: str) -> list[Any]:
+    if isinstance(values, (str, bytes, dict)) or not isinstance(values, (Sequence, np.ndarray)):
+        raise ProfileError(
+            f"{field} must be a list of 3 entries (red, green, blue), got {values!r}"
+        )
+    if len(values) != 3:
+        raise ProfileError(f"{field} must have 3 entries (red, green, blue), got {len(values)}")
+    return list(values)
+
+
+class OsvrLens(ViewportLens):
+    """OSVR RenderManager ``rgb_symmetric_polynomials`` lens with its centre-of-projection frustum.
+
+    RenderManager (``DistortionCorrectRGBSymmetricPolynomials``) takes a screen point in the
+    eye's normalized coordinates ``(u, v)`` (origin lower left), scales it by ``distance_scale``
+    ``D``, measures ``r`` from the centre of projection ``COP`` there and samples the eye image at
+    ``COP + (sum_i c_i r^i) (xy_D - COP) / r``, divided by ``D`` again. The eye image is rendered
+    (``ConstructProjection``) with tan half-angles ``tan(h / 2)``, ``tan(v / 2)`` of the
+    monocular field of view shifted so that the COP is its axis: texture point ``(s, t)`` looks
+    along ``(2 tan(h/2) (s - COP_x), 2 tan(v/2) (t - COP_y))``.
+
+    Args:
+        polynomials: Three coefficient lists (red, green, blue), ascending powers of ``r``.
+        distance_scale: ``[Dx, Dy]``.
+        center_of_projection: ``[COP_x, COP_y]`` in normalized coordinates.
+        fov_deg: ``[horizontal, vertical]`` monocular field of view in degrees.
+        viewport_tan: The eye viewport ``[left, right, bottom, top]`` in panel tan units.
+    """
+
+    kind: ClassVar[str] = "osvr"
+
+    def __init__(
+        self,
+        polynomials: Any,
+        distance_scale: Sequence[float],
+        center_of_projection: Sequence[float],
+        fov_deg: Sequence[float],
+        viewport_tan: Any,
+    ) -> None:
+        self.polynomials = [
+            check_coefficients(v, f"osvr.polynomials[{i}]")
+            for i, v in enumerate(_three(polynomials, "osvr.polynomials"))
+        ]
+        for i, p in enumerate(self.polynomials):
+            if p.size < 2:
+                raise ProfileError(
+                    f"osvr.polynomials[{i}] needs at least 2 coefficients, got {p.tolist()}"
+                )
+        self.distance_scale = _pair(distance_scale, "osvr.distance_scale", positive=True)
+        self.center_of_projection = _pair(center_of_projection, "osvr.center_of_projection")
+        self.fov_deg = _pair(fov_deg, "osvr.fov_deg", positive=True)
+        if np.any(self.fov_deg >= 180):
+            raise ProfileError(
+                f"osvr.fov_deg must be below 180 degrees, got {self.fov_deg.tolist()}"
+            )
+        self._half_tan = np.tan(np.radians(self.fov_deg) / 2)
+        self._setup_viewport(viewport_tan, "osvr.viewport_tan")
+
+    def _map(self, c: int, uv: F64) -> F64:
+        D, cop = self.distance_scale, self.center_of_projection
+        diff = uv * D - cop
+        r = np.hypot(diff[:, 0], diff[:, 1])
+        r_new = npoly.polyval(r, self.polynomials[c])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(r > 0, r_new / r, 1.0)
+        st = (cop + diff * scale[:, None]) / D
+        return 2 * self._half_tan * (st - cop)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Profile form: ``{"kind": "osvr", "polynomials", "distance_scale", ...}``."""
+        return {
+            "kind": self.kind,
+            "polynomials": [p.tolist() for p in self.polynomials],
+            "distance_scale": self.distance_scale.tolist(),
+            "center_of_projection": self.center_of_projection.tolist(),
+            "fov_deg": self.fov_deg.tolist(),
+            "viewport_tan": list(self.viewport_tan),
+        }
+
+    def __repr__(self) -> str:
+        return f"OsvrLens(green={self.polynomials[1].tolist()})"
+
+
+# --------------------------------------------------------------------------------------------
 # factory
 
 MODEL_KINDS: dict[str, type[LensModel]] = {
@@ -695,6 +1182,9 @@ MODEL_KINDS: dict[str, type[LensModel]] = {
     BrownConradyLens.kind: BrownConradyLens,
     PanotoolsLens.kind: PanotoolsLens,
     GridLens.kind: GridLens,
+    NorthStarLens.kind: NorthStarLens,
+    LighthouseLens.kind: LighthouseLens,
+    OsvrLens.kind: OsvrLens,
 }
 
 _FIELDS: dict[str, tuple[set[str], set[str]]] = {
@@ -703,6 +1193,22 @@ _FIELDS: dict[str, tuple[set[str], set[str]]] = {
     "brown_conrady": ({"coefficients"}, set()),
     "panotools": ({"k"}, {"chroma", "unit", "form", "max_panel_radius"}),
     "grid": ({"x", "y", "displacement"}, set()),
+    "north_star": ({"uv_to_rect_x", "uv_to_rect_y", "viewport_tan"}, set()),
+    "lighthouse": (
+        {
+            "centers",
+            "coefficients",
+            "aspect_x_over_y",
+            "focal",
+            "projection_center",
+            "viewport_tan",
+        },
+        {"undistort_r2_cutoff"},
+    ),
+    "osvr": (
+        {"polynomials", "distance_scale", "center_of_projection", "fov_deg", "viewport_tan"},
+        set(),
+    ),
 }
 
 

@@ -63,6 +63,14 @@ class MirroredLens(LensModel):
     def __init__(self, inner: LensModel) -> None:
         self.inner = inner
         self.kind = inner.kind  # type: ignore[misc]
+        if inner.viewport_tan is not None:
+            left, right, bottom, top = inner.viewport_tan
+            self.viewport_tan = (-right, -left, bottom, top)
+
+    @property
+    def axis_signs(self) -> tuple[int, int]:
+        """Same as the inner model (a mirror keeps each axis's orientation)."""
+        return self.inner.axis_signs
 
     @staticmethod
     def _flip(pts: ArrayLike) -> NDArray[np.float64]:
@@ -119,6 +127,8 @@ class HeadsetProfile:
         fov_limits_deg: ``{"outer", "inner", "up", "down"}`` lens limits in degrees.
         ipd_default_m: Default interpupillary distance.
         path: File the profile was loaded from, or None.
+        device: ``vendor``, ``model``, ``primary_button`` of the viewer, where known (kept for
+            exports such as the Cardboard viewer profile).
     """
 
     name: str
@@ -138,6 +148,7 @@ class HeadsetProfile:
     fov_limits_deg: dict[str, float]
     ipd_default_m: float
     path: Path | None = None
+    device: dict[str, str] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # ---- geometry -------------------------------------------------------------------------
@@ -295,9 +306,12 @@ class HeadsetProfile:
         tl, tr, tu, td = self.eye_fov(eye).tangents()
         lens = self.lens(eye)
         h = 1e-4
-        mag = lens.undistort(np.array([[h, 0.0], [0.0, h]]), 1) / h
-        ppx = self.resolution_px[0] / self.size_m[0] * self.screen_to_lens_m / mag[0, 0]
-        ppy = self.resolution_px[1] / self.size_m[1] * self.screen_to_lens_m / mag[1, 1]
+        # Central differences about the lens centre, by magnitude: a decentred lens need not map
+        # the centre to the axis, and a mirror optic (North Star) flips an axis.
+        d = lens.undistort(np.array([[h, 0.0], [-h, 0.0], [0.0, h], [0.0, -h]]), 1)
+        mag = np.abs([d[0, 0] - d[1, 0], d[2, 1] - d[3, 1]]) / (2 * h)
+        ppx = self.resolution_px[0] / self.size_m[0] * self.screen_to_lens_m / mag[0]
+        ppy = self.resolution_px[1] / self.size_m[1] * self.screen_to_lens_m / mag[1]
         w = int(min(MAX_EYE_SIZE, max(16, np.ceil((tr - tl) * ppx / 8) * 8)))
         hh = int(min(MAX_EYE_SIZE, max(16, np.ceil((tu - td) * ppy / 8) * 8)))
         return w, hh
@@ -418,6 +432,7 @@ def profile_from_dict(data: Any, path: Path | None = None) -> HeadsetProfile:
         fov_limits_deg={k: float(v) for k, v in data["fov_limits_deg"].items()},
         ipd_default_m=float(data.get("ipd_default_m", 0.063)),
         path=path,
+        device=dict(data.get("device", {})),
         data=data,
     )
     y = profile.lens_height_m
@@ -427,6 +442,19 @@ def profile_from_dict(data: Any, path: Path | None = None) -> HeadsetProfile:
             f"screen_border_m={profile.screen_border_m}, {align}-aligned) is outside the panel "
             f"height 0..{hm} m"
         )
+    # Models defined on the viewport's UV square must sit on the viewport the geometry gives.
+    for eye in (LEFT, RIGHT):
+        vt = profile.lens(eye).viewport_tan
+        if vt is not None:
+            want = np.array(profile.viewport_extent_tan(eye))
+            if not np.allclose(vt, want, rtol=1e-6, atol=1e-9):
+                raise ProfileError(
+                    f"{where}.lenses.{EYE_NAMES[eye]}.viewport_tan {np.round(vt, 6).tolist()} "
+                    f"does not match the {EYE_NAMES[eye]} eye viewport the panel and optics "
+                    f"give ({np.round(want, 6).tolist()} tan units)",
+                    hint="the lens is defined on that viewport: keep panel, lens_separation_m, "
+                    "screen_to_lens_m and the lens height as imported, or re-import",
+                )
     # The lens model must be invertible over every panel edge the eye can see. This computes
     # the eye FOVs once; the profile keeps them.
     try:

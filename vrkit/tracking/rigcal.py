@@ -85,12 +85,14 @@ def calibrate_intrinsics(
     model: CameraKind = "pinhole",
     min_views: int = 5,
     fix_k3: bool = True,
+    rational: bool = False,
 ) -> CameraModel:
     """Intrinsics of one camera from its board views.
 
     ``fix_k3`` keeps the sixth-order radial term at zero (``cv2.CALIB_FIX_K3``), as OpenCV
     advises for lenses that are not wide-angle: the free term trades off against the focal
-    length and makes both less certain.
+    length and makes both less certain. ``rational`` fits OpenCV's rational model instead
+    (``cv2.CALIB_RATIONAL_MODEL``: k1..k6, p1, p2), for wide lenses.
 
     Views whose corners are nearly collinear (their spread across the line below 0.4 squares
     or marker sides,
@@ -130,6 +132,11 @@ def calibrate_intrinsics(
         crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-10)
         rms, K, D, _, _ = cv2.fisheye.calibrate(obj, img, size, K, D, flags=flags, criteria=crit)
         return CameraModel("fisheye", size, K, D.ravel(), float(rms))
+    if rational:
+        rms, K, D, _, _ = cv2.calibrateCamera(
+            obj, img, size, None, None, flags=cv2.CALIB_RATIONAL_MODEL
+        )
+        return CameraModel("pinhole", size, K, D.ravel()[:8], float(rms))
     flags = cv2.CALIB_FIX_K3 if fix_k3 else 0
     rms, K, D, _, _ = cv2.calibrateCamera(obj, img, size, None, None, flags=flags)
     return CameraModel("pinhole", size, K, D.ravel()[:5], float(rms))
@@ -230,6 +237,7 @@ def calibrate_rig(
     mounting: str = "world",
     fix_k3: bool = True,
     refine_intrinsics: bool = False,
+    rational: bool = False,
 ) -> RigCalibration:
     """Calibrate intrinsics (unless given) and joint extrinsics of a rig.
 
@@ -246,6 +254,8 @@ def calibrate_rig(
         refine_intrinsics: Refine every camera's fx, fy, cx, cy, k1, k2, p1, p2 in the bundle
             adjustment too (pinhole, ``method="bundle"``); every board view takes part then,
             also those that only one camera saw (they carry most of the intrinsic geometry).
+        rational: Fit pinhole intrinsics with OpenCV's rational model (k1..k6, p1, p2), as
+            OpenCV's own multi-view test does for its wide-lens recordings.
 
     Returns:
         The rig and its report.
@@ -268,7 +278,7 @@ def calibrate_rig(
             model_c = intrinsics[c]
             model_c.check_image_size(det.image_sizes[c], f"camera {names[c]}", "its intrinsics")
         else:
-            model_c = calibrate_intrinsics(board, det, c, model, fix_k3=fix_k3)
+            model_c = calibrate_intrinsics(board, det, c, model, fix_k3=fix_k3, rational=rational)
             report["intrinsics_rms_px"][names[c]] = model_c.rms_px
         cams.append(Camera(names[c], model_c))
     obj_all = board.object_points()
