@@ -15,7 +15,8 @@ import time
 
 import numpy as np
 
-from vrkit.measure.latency.analysis import estimate_onset_latency, estimate_steady_latency
+from vrkit.measure.latency.analysis import estimate_steady_latency
+from vrkit.measure.latency.events import estimate_onset_latency
 from vrkit.measure.latency.simulate import simulate
 
 

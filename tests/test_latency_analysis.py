@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import signal
 
 from vrkit.core.errors import DataError
-from vrkit.measure.latency.analysis import (
-    estimate_flash_latency,
-    estimate_onset_latency,
-    estimate_steady_latency,
-)
+from vrkit.measure.latency.analysis import estimate_steady_latency
+from vrkit.measure.latency.events import estimate_flash_latency, estimate_onset_latency
 from vrkit.measure.latency.sensorlog import SensorLog
 from vrkit.measure.latency.simulate import simulate
 
@@ -117,10 +115,17 @@ def test_flash_mode_per_event_latency():
     assert d["latency_ms"] == pytest.approx(est.latency_s * 1e3)
 
 
-def test_low_persistence_without_flicker_filter_is_refused_not_guessed():
-    sim = simulate(latency_s=0.075, refresh_hz=120, persistence="low", duration_s=20, seed=1)
-    with pytest.raises(DataError, match="does not follow motion"):
-        estimate_steady_latency(sim.log)
+def test_low_persistence_is_detected_and_its_interval_stays_honest():
+    """A pulsed (low-persistence) panel needs no --flicker-hz: the pulses are detected, the
+    zero-phase low-pass keeps their envelope, and the wider interval still covers the truth."""
+    for seed in (0, 1):
+        sim = simulate(latency_s=0.075, refresh_hz=120, persistence="low", duration_s=20, seed=seed)
+        est = estimate_steady_latency(sim.log)
+        assert est.display.persistence == "low"
+        assert est.display.refresh_hz == pytest.approx(120.0, abs=0.2)
+        assert est.display.refresh_source == "detected"
+        assert est.ci_low_s <= sim.true_latency_s <= est.ci_high_s
+        assert abs(est.latency_s - sim.true_latency_s) < 2e-3
 
 
 # ---- bad logs: a clear error, never a confident wrong number ---------------------------------
@@ -190,18 +195,43 @@ def test_latency_beyond_search_range_rejected():
         estimate_steady_latency(sim.log, max_latency_s=0.2)
 
 
-def test_periodic_motion_with_unknown_polarity_rejected():
+def _sine_with_wander(amplitude: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     t = np.arange(20000) * 1_000_000  # 20 s at 1 kHz
     ts = t * 1e-9
+    rng = np.random.default_rng(0)
+    sos = signal.butter(2, 1.0, fs=1000, output="sos")
+    wander = signal.sosfiltfilt(sos, np.cumsum(rng.normal(0, 1, ts.size)))
+    wander = (wander - wander.mean()) / wander.std()
+
+    def motion(x: np.ndarray) -> np.ndarray:
+        return 20 * np.sin(2 * np.pi * 0.5 * x) + amplitude * np.interp(x, ts, wander)
+
+    return t, motion(ts), 1000 - motion(ts - 0.03)  # inverted: +-1 s is a second candidate
+
+
+def test_periodic_motion_is_refused_and_polarity_ambiguity_needs_the_user():
+    # a pure sine: a light shifted by whole periods would fit as well, told polarity or not
+    t = np.arange(20000) * 1_000_000
+    ts = t * 1e-9
     motion = 20 * np.sin(2 * np.pi * 0.5 * ts)
-    light = 1000 - 20 * np.sin(2 * np.pi * 0.5 * (ts - 0.03))  # inverted, so +-1 s is ambiguous
+    light = 1000 - 20 * np.sin(2 * np.pi * 0.5 * (ts - 0.03))
+    for polarity in ("auto", "negative"):
+        with pytest.raises(DataError, match=r"motion is \(nearly\) periodic"):
+            estimate_steady_latency(SensorLog(t, motion, light), polarity=polarity)
+    # a sine with a little wander: the light follows the motion, but with delays up to 1.5 s
+    # its polarity is ambiguous (inverted at 30 ms or upright half a period later)
+    t, motion, light = _sine_with_wander(1.0)
     with pytest.raises(DataError, match="polarity is ambiguous"):
         estimate_steady_latency(SensorLog(t, motion, light), max_latency_s=1.5)
-    # told the polarity, the periodic log gives the right answer
+    # told the polarity, the log gives the right answer
     est = estimate_steady_latency(
-        SensorLog(t, motion, light), max_latency_s=0.5, polarity="negative"
+        SensorLog(t, motion, light), max_latency_s=1.5, polarity="negative"
     )
     assert abs(est.latency_s - 0.03) < 0.1e-3
+    # with more wander, the polarity is plain from the data
+    t, motion, light = _sine_with_wander(6.0)
+    est = estimate_steady_latency(SensorLog(t, motion, light), max_latency_s=1.5)
+    assert est.inverted and abs(est.latency_s - 0.03) < 0.1e-3
 
 
 def test_no_pauses_means_no_onset_estimate():

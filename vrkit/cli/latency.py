@@ -296,6 +296,7 @@ def analyze(args: argparse.Namespace) -> int:
     """``vrkit latency analyze``."""
     from vrkit.core.errors import DataError
     from vrkit.measure.latency import analysis as an
+    from vrkit.measure.latency import events as ev
 
     sensor_log = _load_log(args)
     kw = dict(
@@ -328,7 +329,7 @@ def analyze(args: argparse.Namespace) -> int:
             + (", light falls as motion rises" if steady.inverted else "")
         )
     if args.mode in ("onset", "both", "flash"):
-        fn = an.estimate_flash_latency if args.mode == "flash" else an.estimate_onset_latency
+        fn = ev.estimate_flash_latency if args.mode == "flash" else ev.estimate_onset_latency
         ev_kw = dict(kw, threshold=args.threshold, min_pause_s=args.min_pause_ms * 1e-3)
         if args.mode == "flash":
             polarity = "negative" if args.polarity == "negative" else "positive"

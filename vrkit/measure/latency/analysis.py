@@ -1,21 +1,24 @@
-"""Motion-to-photon latency from a sensor log: cross-correlation, onsets and flashes.
+"""Motion-to-photon latency from a sensor log: the steady-state delay of light behind motion.
 
 The rig records a motion reading ``m(t)`` and a photodiode reading ``l(t)`` on one clock while the
 headset shows a luminance gradient driven by the tracked motion (Di Luca 2010), so
-``l(t) = g(m(t - L))`` for a monotone, possibly nonlinear (gamma, saturation) and possibly
-decreasing ``g``. Three numbers come out:
+``l(t) = g(m(t - L))`` for a monotone, possibly nonlinear (gamma, saturation, ADC steps) and
+possibly decreasing ``g``. :func:`estimate_steady_latency` finds ``L``:
 
-* **Steady-state latency** (:func:`estimate_steady_latency`): both signals are put through their
-  own rank transform (which removes any monotone ``g``), then cross-correlated with FFTs; the peak
-  is refined below one sample by a least-squares parabola through the samples around it. The
-  log is cut into segments whose own peaks give a batch-means confidence interval. Under
-  frame-quantised rendering the photodiode sees a held (or pulsed) copy of the motion, and the
-  estimate is the **mean delay from a motion to the centroid of the light that shows it**.
-* **Onset latency** (:func:`estimate_onset_latency`): after each pause, the time from the motion
-  leaving its rest level by ``threshold`` (motion units) to the light showing a pose that far from
-  rest. Prediction can make steady-state latency small while onset latency stays large.
-* **Flash latency** (:func:`estimate_flash_latency`): motion onset makes the app switch the
-  panel from dark to bright (the DK1 latency tester's method); one latency per event.
+1. the log is cut at gaps, clipped to its robust range, low-passed without delay and decimated
+   (:mod:`~vrkit.measure.latency.preprocess`); pauses are left out;
+2. a coarse search rank-correlates the two channels over the searched delays, and a
+   significance test against surrogate lights refuses a light that does not follow the
+   motion;
+3. the fine stage minimises, over the delay, the residual of the light fitted as the best
+   monotone function of the delayed motion (isotonic regression at each delay);
+4. a jackknife over segments of the log gives the 95 % interval.
+
+Under frame-quantised rendering the photodiode sees a held (or pulsed) copy of the motion, and
+the estimate is the **mean delay from a motion to the centroid of the light that shows it**.
+Onset and flash latencies are in :mod:`~vrkit.measure.latency.events`. The correlation helpers
+below (:func:`segment_sums`, :func:`peak_lobe`, :func:`batch_means_interval`) also serve the
+video analysis.
 
 Every function takes samples and returns numbers; nothing here reads a clock. When the data cannot
 support an estimate, a :class:`~vrkit.core.errors.DataError` says why instead of a number.
@@ -30,16 +33,18 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 from scipy import fft as sp_fft
-from scipy import ndimage, optimize, signal, stats
+from scipy import interpolate, optimize, signal, stats
 
 from vrkit.core.errors import DataError, InputError
-from vrkit.measure.latency.sensorlog import (
-    LogChecks,
-    SensorLog,
-    noise_sigma,
-    resample_uniform,
-    validate,
+from vrkit.measure.latency.preprocess import (
+    DisplayInfo,
+    Prepared,
+    auto_threshold,
+    detect_onsets,
+    prepare,
+    still_mask,
 )
+from vrkit.measure.latency.sensorlog import LogChecks, SensorLog, validate
 
 Polarity = Literal["auto", "positive", "negative"]
 
@@ -58,6 +63,47 @@ class CorrelationCurve:
 
 
 @dataclass(frozen=True)
+class Significance:
+    """How far the light's dependence on the motion stands above chance.
+
+    The statistic is the largest rank correlation, over the searched delays, between the
+    filtered motion and light (near 1 for any monotone light response). Its chance level comes
+    from
+    surrogate lights that keep the light's own spectrum and autocorrelation but lose any link
+    to the motion: the light circularly shifted by every delay outside the searched range
+    (and a margin), the light reversed in time, and phase-randomised copies of it.
+
+    Attributes:
+        peak_corr: The statistic at its peak.
+        null_sigma: Robust spread of the surrogates' correlations on Fisher's scale
+            (``atanh``).
+        null_max: Largest surrogate peak over a window as wide as the searched range.
+        surrogate_windows: Surrogate windows behind ``null_max``.
+        z: ``atanh(peak_corr) / null_sigma``.
+        p_value: Chance of a surrogate peak this high within the searched range (Gaussian
+            tail, corrected for the number of independent delays searched).
+    """
+
+    peak_corr: float
+    null_sigma: float
+    null_max: float
+    surrogate_windows: int
+    z: float
+    p_value: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {
+            "peak_corr": self.peak_corr,
+            "null_sigma": self.null_sigma,
+            "null_max": self.null_max,
+            "surrogate_windows": self.surrogate_windows,
+            "z": self.z,
+            "p_value": self.p_value,
+        }
+
+
+@dataclass(frozen=True)
 class SteadyEstimate:
     """Steady-state latency from cross-correlation.
 
@@ -65,13 +111,19 @@ class SteadyEstimate:
         latency_s: The estimate, seconds (after subtracting ``sensor_delay_s``).
         ci_low_s: Lower end of the 95 % confidence interval, seconds (None if too few segments).
         ci_high_s: Upper end, seconds (None if too few segments).
-        peak_corr: Correlation coefficient at the peak (0..1, polarity applied).
+        peak_corr: How well the delayed motion explains the light (0..1): the correlation of
+            the light with the fitted monotone map of the delayed motion.
         inverted: True when light falls as motion rises.
         rate_hz: Rate the analysis ran at.
-        segment_latencies_s: (K,) the per-segment estimates behind the interval.
+        segment_latencies_s: (K,) the per-segment estimates (for the report).
         curve: The correlation curve.
-        samples_used: Reference samples that entered the correlation.
+        samples_used: Reference samples that entered the estimate.
         light_map: The fitted monotone motion-to-light map (light units).
+        display: The panel's refresh and persistence, given or detected (None: not analysed).
+        significance: The test against chance that the light follows the motion.
+        warnings: Assumptions the log seems to break, one line each.
+        lowpass_hz: The zero-phase low-pass corner both channels went through, Hz.
+        info: Counts behind the estimate (gaps, clipped readings, pauses left out).
     """
 
     latency_s: float
@@ -84,6 +136,11 @@ class SteadyEstimate:
     curve: CorrelationCurve
     samples_used: int
     light_map: LightMap | None = None
+    display: DisplayInfo | None = None
+    significance: Significance | None = None
+    warnings: tuple[str, ...] = ()
+    lowpass_hz: float | None = None
+    info: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly summary in milliseconds."""
@@ -98,76 +155,11 @@ class SteadyEstimate:
             "segments": len(self.segment_latencies_s),
             "segment_latencies_ms": (self.segment_latencies_s * 1e3).tolist(),
             "samples_used": self.samples_used,
-        }
-
-
-@dataclass(frozen=True)
-class OnsetEvent:
-    """One movement onset (or flash) and the light's response.
-
-    Attributes:
-        motion_s: When the motion crossed the threshold, seconds since the log's first sample.
-        light_s: When the light responded, seconds since the log's first sample.
-    """
-
-    motion_s: float
-    light_s: float
-
-    @property
-    def latency_s(self) -> float:
-        """Light time minus motion time, seconds."""
-        return self.light_s - self.motion_s
-
-
-@dataclass(frozen=True)
-class EventEstimate:
-    """Per-event latencies (onset or flash mode) and their distribution.
-
-    Attributes:
-        kind: ``"onset"`` or ``"flash"``.
-        events: The events with a light response.
-        skipped: Onsets with no usable response, each with the reason.
-        threshold: Motion threshold used, motion units.
-    """
-
-    kind: str
-    events: list[OnsetEvent]
-    skipped: list[tuple[float, str]] = field(default_factory=list)
-    threshold: float = 0.0
-
-    @property
-    def latencies_s(self) -> NDArray[np.float64]:
-        """(E,) per-event latencies, seconds."""
-        return np.array([e.latency_s for e in self.events], dtype=np.float64)
-
-    @property
-    def latency_s(self) -> float:
-        """Median per-event latency, seconds."""
-        return float(np.median(self.latencies_s))
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly summary in milliseconds."""
-        lat = self.latencies_s * 1e3
-        n = lat.size
-        sem = float(np.std(lat, ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
-        return {
-            "kind": self.kind,
-            "latency_ms": float(np.median(lat)),
-            "mean_ms": float(np.mean(lat)),
-            "p95_ms": float(np.percentile(lat, 95)),
-            "min_ms": float(lat.min()),
-            "max_ms": float(lat.max()),
-            "std_ms": float(np.std(lat, ddof=1)) if n > 1 else 0.0,
-            "mean_ci95_ms": None
-            if n < 3
-            else [
-                float(np.mean(lat) - stats.t.ppf(0.975, n - 1) * sem),
-                float(np.mean(lat) + stats.t.ppf(0.975, n - 1) * sem),
-            ],
-            "events": n,
-            "event_latencies_ms": lat.tolist(),
-            "skipped": [{"motion_s": t, "reason": r} for t, r in self.skipped],
-            "threshold": self.threshold,
+            "display": None if self.display is None else self.display.to_dict(),
+            "significance": None if self.significance is None else self.significance.to_dict(),
+            "warnings": list(self.warnings),
+            "lowpass_hz": self.lowpass_hz,
+            **self.info,
         }
 
 
@@ -210,19 +202,6 @@ def remove_flicker(x: NDArray[np.float64], fs: float, flicker_hz: float) -> NDAr
         )
     sos = signal.butter(4, cutoff, fs=fs, output="sos")
     return signal.sosfiltfilt(sos, x)
-
-
-def _prepare(
-    log: SensorLog,
-    rate_hz: float | None,
-    flicker_hz: float | None,
-    checks: LogChecks | None,
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float]:
-    validate(log, checks)
-    t, m, li = resample_uniform(log, rate_hz)
-    fs = float(rate_hz) if rate_hz else log.rate_hz
-    li = remove_flicker(li, fs, flicker_hz) if flicker_hz else li
-    return t, m, li, fs
 
 
 @dataclass
@@ -466,6 +445,236 @@ def batch_means_interval(
     return segs, latency_s - half, latency_s + half
 
 
+#: Spacing of the delays at which the fine stage evaluates its fit, seconds.
+FINE_STEP_S = 0.0005
+#: Half the number of fine-stage delays (9 in all, +-2 ms).
+FINE_HALF = 4
+#: How far from the coarse peak the fine stage looks before its window moves, seconds.
+FINE_WINDOW_S = 0.01
+
+
+def partner_ok(valid: NDArray[np.bool_], kmin: int, kmax: int) -> NDArray[np.bool_]:
+    """(N,) True at ``t`` when ``valid[t + k]`` holds for every lag ``k`` in ``kmin..kmax``.
+
+    Args:
+        valid: (N,) which samples are real.
+        kmin: Smallest lag, samples.
+        kmax: Largest lag, samples.
+    """
+    n = valid.size
+    bad = np.concatenate([[0], np.cumsum(~valid)])
+    t = np.arange(n)
+    lo, hi = t + kmin, t + kmax + 1
+    inside = (lo >= 0) & (hi <= n)
+    count = bad[np.clip(hi, 0, n)] - bad[np.clip(lo, 0, n)]
+    return inside & (count == 0)
+
+
+def _windows_max(c: NDArray[np.float64], width: int) -> NDArray[np.float64]:
+    """Largest ``|c|`` in each whole window of ``width`` consecutive entries."""
+    k = c.size // width
+    if k == 0:
+        return np.zeros(0)
+    return np.abs(c[: k * width]).reshape(k, width).max(axis=1)
+
+
+def significance_test(
+    a: NDArray[np.float64],
+    w: NDArray[np.float64],
+    b: NDArray[np.float64],
+    b_ok: NDArray[np.bool_],
+    kmin: int,
+    kmax: int,
+    margin: int,
+    *,
+    n_phase: int = 3,
+    seed: int = 0,
+) -> tuple[Significance, NDArray[np.float64]]:
+    """Is the correlation of ``a`` with ``b`` over lags ``kmin..kmax`` above chance?
+
+    The correlation at every circular lag comes from one FFT. The lags outside
+    ``kmin - margin .. kmax + margin`` are circular-shift surrogates of ``b`` (each keeps
+    ``b``'s spectrum and autocorrelation exactly); ``b`` reversed in time and ``n_phase``
+    phase-randomised copies give more. Their robust spread sets the chance level; the
+    searched range holds about ``(kmax - kmin) / ell`` independent lags, ``ell`` being the
+    lag at which the surrogate correlations decorrelate to one half.
+
+    Args:
+        a: (N,) reference signal (motion ranks).
+        w: (N,) reference weights (0 where ``a`` must not enter).
+        b: (N,) partner signal (light ranks), 0 where not ``b_ok``.
+        b_ok: (N,) where ``b`` is real.
+        kmin: Smallest searched lag, samples.
+        kmax: Largest searched lag, samples.
+        margin: Lags either side of the searched range left out of the surrogates.
+        n_phase: Phase-randomised surrogates.
+        seed: Seed of their random phases (the test is reproducible).
+
+    Returns:
+        The test's result and (kmax - kmin + 1,) the correlation over the searched lags.
+    """
+    n = a.size
+    wa = w * a
+    wa = wa - w * (wa.sum() / max(w.sum(), 1e-300))
+    bm = b[b_ok].mean() if b_ok.any() else 0.0
+    bz = np.where(b_ok, b - bm, 0.0)
+    fa = np.conj(sp_fft.rfft(wa))
+    fw = np.conj(sp_fft.rfft(w))
+    ea = float((wa * wa).sum())
+
+    def circ(bb: NDArray[np.float64]) -> NDArray[np.float64]:
+        num = sp_fft.irfft(fa * sp_fft.rfft(bb), n)
+        den = sp_fft.irfft(fw * sp_fft.rfft(bb * bb), n)
+        return num / np.sqrt(np.maximum(ea * den, 1e-300))
+
+    lag = np.arange(n)
+    signed = np.where(lag <= n // 2, lag, lag - n)
+    c = circ(bz)
+    in_range = (signed >= kmin) & (signed <= kmax)
+    curve = c[np.mod(np.arange(kmin, kmax + 1), n)]
+    width = kmax - kmin + 1
+    # circular-shift surrogates: the lags outside the range and its margin, in circular order
+    start = (kmax + margin + 1) % n
+    ring = np.roll(c, -start)
+    ring_len = n - (kmax - kmin + 1 + 2 * margin)
+    shifted = ring[: max(0, ring_len)]
+    nulls = [shifted]
+    rev = circ(np.where(b_ok[::-1], bz[::-1], 0.0))
+    nulls.append(rev)
+    rng = np.random.default_rng(seed)
+    spec = sp_fft.rfft(bz)
+    for _ in range(n_phase):
+        ph = np.exp(2j * np.pi * rng.random(spec.size))
+        ph[0] = 1.0
+        if n % 2 == 0:
+            ph[-1] = 1.0
+        sur = sp_fft.irfft(spec * ph, n)
+        nulls.append(circ(np.where(b_ok, sur, 0.0)))
+    # Correlations are bounded by 1: compare them on Fisher's scale, where chance spreads
+    # them evenly whatever their size.
+    step = 4  # neighbouring lags are nearly equal: every 4th is plenty for the spread
+    fisher = [np.arctanh(np.clip(v[::step], -0.999999, 0.999999)) for v in nulls]
+    pooled = np.concatenate(fisher)
+    med = float(np.median(pooled))
+    sigma = 1.4826 * float(np.median(np.abs(pooled - med)))
+    maxima = np.concatenate([_windows_max(v, width) for v in nulls])
+    # decorrelation lag of the surrogate correlations (in lags)
+    ref = fisher[1] - fisher[1].mean()
+    acf = sp_fft.irfft(np.abs(sp_fft.rfft(ref)) ** 2, ref.size)
+    acf = acf / acf[0] if acf[0] > 0 else acf
+    below = np.flatnonzero(acf[: ref.size // 2] < 0.5)
+    ell = max(1, int(below[0]) * step) if below.size else width
+    peak = float(np.max(np.abs(c[in_range])))
+    z = float(np.arctanh(min(peak, 0.999999))) / sigma if sigma > 0 else math.inf
+    w_eff = max(1.0, width / ell)
+    p = float(min(1.0, 2.0 * w_eff * stats.norm.sf(z)))
+    sig = Significance(
+        peak_corr=peak,
+        null_sigma=sigma,
+        null_max=float(maxima.max()) if maxima.size else 0.0,
+        surrogate_windows=int(maxima.size),
+        z=float(z),
+        p_value=p,
+    )
+    return sig, curve
+
+
+def _vertex(taus: NDArray[np.float64], cost: NDArray[np.float64]) -> tuple[float, float]:
+    """Vertex and curvature of a least-squares parabola through ``cost(taus)``."""
+    x = taus - taus[taus.size // 2]
+    a, b, _ = np.polyfit(x, cost, 2)
+    if not a > 0:
+        return float("nan"), float(a)
+    return float(taus[taus.size // 2] - b / (2 * a)), float(a)
+
+
+@dataclass
+class _Fit:
+    """The fine stage's fit: per-segment residual sums at each evaluated delay."""
+
+    taus: NDArray[np.float64]
+    cost: NDArray[np.float64]  # (T, S)
+    latency_s: float
+    curvature: float
+    at_edge: int | None = None  # -1 / +1: the minimum lies beyond the window's low / high end
+
+
+def _fine_stage(
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    fs: float,
+    ref: NDArray[np.int64],
+    seg_of: NDArray[np.int64],
+    n_seg: int,
+    tau0: float,
+    increasing: bool,
+    tau_lo: float,
+    tau_hi: float,
+) -> _Fit:
+    """Least squares over delay and a monotone map: ``y(t + tau) ~ g(x(t))``.
+
+    At each delay ``tau`` the best monotone ``g`` is an isotonic regression of the light on
+    the motion's order (exact, O(N)); the residual sum is summed per segment. The delay is
+    the vertex of a parabola through the residual sums at 9 delays 0.5 ms apart around the
+    minimum (the grid moves until the minimum is inside it, but not beyond
+    ``tau_lo..tau_hi``: then ``at_edge`` says which way the minimum lies).
+    """
+    t = np.arange(y.size) / fs
+    spline = interpolate.CubicSpline(t, y)
+    order = ref[np.argsort(x[ref], kind="stable")]
+    t_ord = t[order]
+    seg_ord = seg_of[np.searchsorted(ref, order)]
+    cache: dict[int, NDArray[np.float64]] = {}
+
+    def cost_at(step: int) -> NDArray[np.float64]:
+        if step not in cache:
+            yv = spline(t_ord + step * FINE_STEP_S)
+            f = optimize.isotonic_regression(yv, increasing=increasing).x
+            cache[step] = np.bincount(seg_ord, (yv - f) ** 2, minlength=n_seg)
+        return cache[step]
+
+    centre = round(tau0 / FINE_STEP_S)
+    lo_step, hi_step = math.ceil(tau_lo / FINE_STEP_S), math.floor(tau_hi / FINE_STEP_S)
+    at_edge = None
+    for _ in range(80):
+        steps = np.arange(centre - FINE_HALF, centre + FINE_HALF + 1)
+        if steps[0] < lo_step or steps[-1] > hi_step:
+            at_edge = -1 if steps[0] < lo_step else 1
+            break
+        tot = np.array([cost_at(int(s)).sum() for s in steps])
+        i = int(np.argmin(tot))
+        if abs(i - FINE_HALF) <= 1:
+            break
+        centre = int(steps[i])
+    if at_edge is not None:
+        return _Fit(np.zeros(0), np.zeros((0, n_seg)), float("nan"), 0.0, at_edge)
+    taus = steps * FINE_STEP_S
+    cost = np.stack([cost_at(int(s)) for s in steps])
+    lat, curv = _vertex(taus, cost.sum(axis=1))
+    return _Fit(taus, cost, lat, curv)
+
+
+def _jackknife(fit: _Fit, used: NDArray[np.bool_]) -> tuple[NDArray[np.float64], float]:
+    """Leave-one-segment-out estimates and the jackknife standard error, seconds."""
+    tot = fit.cost.sum(axis=1)
+    loo = np.array([_vertex(fit.taus, tot - fit.cost[:, s])[0] for s in np.flatnonzero(used)])
+    k = loo.size
+    if k < 3 or not np.all(np.isfinite(loo)):
+        return loo, float("nan")
+    return loo, float(math.sqrt((k - 1) / k * np.sum((loo - loo.mean()) ** 2)))
+
+
+def _free_fit_ratio(x: NDArray[np.float64], y: NDArray[np.float64], sse_iso: float) -> float:
+    """Residual of the monotone fit over that of a free (binned) fit of ``y`` on ``x``."""
+    bins = min(64, max(4, x.size // 200))
+    edges = np.quantile(x, np.linspace(0, 1, bins + 1))
+    idx = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, bins - 1)
+    cnt = np.bincount(idx, minlength=bins)
+    mean = np.bincount(idx, y, minlength=bins) / np.maximum(cnt, 1)
+    sse_free = float(np.sum((y - mean[idx]) ** 2))
+    return sse_iso / sse_free if sse_free > 0 else 1.0
+
+
 def estimate_steady_latency(
     log: SensorLog,
     *,
@@ -475,42 +684,62 @@ def estimate_steady_latency(
     flicker_hz: float | None = None,
     sensor_delay_s: float = 0.0,
     polarity: Polarity = "auto",
-    n_segments: int = 8,
+    n_segments: int = 16,
     exclude_onsets_s: float = 0.0,
     onset_threshold: float | None = None,
     min_pause_s: float = 0.3,
-    min_corr: float = 0.5,
+    min_corr: float = 0.0,
     checks: LogChecks | None = None,
+    lowpass_hz: float | None = None,
+    alpha: float = 1e-4,
 ) -> SteadyEstimate:
-    """Estimate the steady-state delay of light behind motion by cross-correlation.
+    """Estimate the steady-state delay of light behind motion.
+
+    The method (see also docs/latency.md): the log is cut at its gaps, each channel is clipped
+    to its robust range and put through the same zero-phase low-pass filter
+    (:mod:`~vrkit.measure.latency.preprocess`). Still stretches (pauses) are left out. A
+    coarse search correlates short-term changes of motion and light over the searched delays,
+    and a significance test against surrogate lights refuses a light that does not follow the
+    motion. The fine stage fits the light as a monotone function of the delayed motion by
+    least squares over the delay (isotonic regression at each delay), so a gamma, a
+    saturation or ADC steps do not bias it. A jackknife over 16 segments of the log gives the
+    95 % interval.
+
+    Under frame-quantised rendering the estimate is the mean delay from a motion to the
+    centroid of the light that shows it.
 
     Args:
         log: The sensor log.
         max_latency_s: Largest delay searched, seconds.
         min_latency_s: Smallest delay searched (negative allows over-prediction), seconds.
-        rate_hz: Analysis rate; the log's median rate when None (non-uniform logs are
-            interpolated onto this grid).
-        flicker_hz: Refresh rate of a low-persistence (flashing) panel, Hz: the light is
-            low-passed without delay (:func:`remove_flicker`). None for full persistence.
+        rate_hz: Grid rate before decimation (the log's median rate when None).
+        flicker_hz: The panel's refresh rate, Hz, when known (it is detected otherwise); the
+            low-pass corner is at most a quarter of it.
         sensor_delay_s: Known delay of the photodiode front end (e.g. its RC filter),
             subtracted from the result.
         polarity: ``"positive"`` if light rises with motion, ``"negative"`` if it falls,
             ``"auto"`` to decide from the data (refused when ambiguous).
-        n_segments: Segments for the confidence interval.
-        exclude_onsets_s: Leave out motion samples within this long after a movement onset
-            (and during pauses), so that onset transients do not enter the steady estimate.
+        n_segments: Segments for the jackknife interval (no interval below 3).
+        exclude_onsets_s: Leave out motion samples within this long after a movement onset,
+            so that onset transients (prediction catching up) do not enter the estimate.
         onset_threshold: Onset threshold (motion units) for ``exclude_onsets_s``; automatic
             when None.
-        min_pause_s: Shortest stillness that counts as a pause, seconds.
-        min_corr: Smallest acceptable peak correlation.
+        min_pause_s: Shortest stillness that counts as a pause before an onset, seconds.
+        min_corr: Smallest acceptable rank correlation (0: only the significance test
+            decides).
         checks: Log validation thresholds.
+        lowpass_hz: Low-pass corner, Hz (default 15, at most a quarter of the refresh rate).
+        alpha: Largest chance (p-value) accepted that the light's correlation with the motion
+            is a fluke.
 
     Returns:
-        The estimate with its confidence interval and correlation curve.
+        The estimate with its interval, the correlation curve, the display as detected and
+        the assumptions the log seems to break.
 
     Raises:
-        DataError: The log fails validation, light does not follow motion, the peak lies at
-            the edge of the searched range, or the polarity is ambiguous.
+        DataError: The log fails validation, the light does not follow the motion (not above
+            chance), the peak lies at the edge of the searched range, the polarity is
+            ambiguous, or the motion carries no delay information.
     """
     if not max_latency_s > min_latency_s:
         raise InputError(
@@ -518,37 +747,75 @@ def estimate_steady_latency(
         )
     if n_segments < 1:
         raise InputError(f"n_segments must be at least 1, got {n_segments}")
-    _, m, li, fs = _prepare(log, rate_hz, flicker_hz, checks)
-    n = m.size
+    if polarity not in ("auto", "positive", "negative"):
+        raise InputError(f"polarity must be auto, positive or negative, got {polarity!r}")
+    validate(log, checks)
+    span_s = max_latency_s - min_latency_s
+    p = prepare(
+        log,
+        rate_hz=rate_hz,
+        refresh_hz=flicker_hz,
+        lowpass_hz=lowpass_hz,
+        pad_s=span_s + 0.1,
+        min_run_s=min(1.0, 0.5 * log.duration_s),
+    )
+    fs = p.fs
+    x, y, valid = p.motion, p.light, p.valid
+    n = x.size
     kmin, kmax = math.floor(min_latency_s * fs), math.ceil(max_latency_s * fs)
-    if kmax - kmin + 1 > n // 2:
+    real = int(valid.sum())
+    if kmax - kmin + 1 > real // 2:
         raise DataError(
-            f"sensor log is too short for the searched delays: {n / fs:.2f} s of data for "
+            f"sensor log is too short for the searched delays: {real / fs:.2f} s of data for "
             f"a range of {(kmax - kmin) / fs:.3f} s",
             "record at least twice as long as --max-latency, or lower --max-latency",
         )
-    w = np.ones(n)
+    still = still_mask(x, valid, fs, p.motion_noise)
+    keep = valid & ~still
     if exclude_onsets_s > 0:
-        w = _steady_mask(m, fs, onset_threshold, min_pause_s, exclude_onsets_s)
-        if w.sum() < max(64, 0.05 * n):
-            raise DataError(
-                f"only {int(w.sum())} samples of continuous motion after removing pauses and "
-                f"{exclude_onsets_s * 1e3:.0f} ms after each onset",
-                "record longer stretches of continuous motion",
-            )
-    # Every reference sample must have a light partner at every searched lag; otherwise the
-    # overlap, and with it the correlation, shrinks with the lag and biases the peak.
-    w[: max(0, -kmin)] = 0.0
-    w[n - max(0, kmax) :] = 0.0
-    rm = rank_transform(m)
-    rl = rank_transform(li)
-    sums = segment_sums(rm, w, rl, kmin, kmax, n_segments)
-    c_signed = sums.corr()
-    lags = (np.arange(kmin, kmax + 1)) / fs
+        thr = auto_threshold(x[valid]) if onset_threshold is None else float(onset_threshold)
+        onsets, _, _ = detect_onsets(np.where(valid, x, np.median(x[valid])), fs, thr, min_pause_s)
+        for t0 in onsets:
+            k0 = int(t0 * fs)
+            keep[k0 : k0 + round(exclude_onsets_s * fs)] = False
+    # Ranks over the real samples: any monotone light response becomes (nearly) linear, and
+    # a reading cannot weigh more than its rank.
+    rx = np.zeros(n)
+    ry = np.zeros(n)
+    rx[valid] = rank_transform(x[valid])
+    ry[valid] = rank_transform(y[valid])
+    w = (keep & partner_ok(valid, kmin, kmax)).astype(np.float64)
+    if w.sum() < max(64, 0.05 * real):
+        raise DataError(
+            f"only {int(w.sum())} samples of movement ({w.sum() / fs:.2f} s) remain after "
+            f"leaving out pauses{', onsets' if exclude_onsets_s > 0 else ''} and gaps",
+            "record longer stretches of movement",
+        )
+    margin = max(round(0.25 * fs), kmax - kmin)
+    sig, c_signed = significance_test(rx, w, ry, valid, kmin, kmax, margin)
+    lags = np.arange(kmin, kmax + 1) / fs
     i_pos, i_neg = int(np.argmax(c_signed)), int(np.argmin(c_signed))
+    cp, cn = float(c_signed[i_pos]), float(-c_signed[i_neg])
+    range_txt = f"{min_latency_s * 1e3:.0f}..{max_latency_s * 1e3:.0f} ms"
+    if sig.p_value > alpha or sig.peak_corr <= sig.null_max or sig.peak_corr < min_corr:
+        if sig.peak_corr > 0.9 and sig.null_max > 0.9 * sig.peak_corr:
+            raise DataError(
+                f"the motion is (nearly) periodic: the light correlates {sig.peak_corr:.2f} "
+                f"with it over delays {range_txt}, but a light shifted by whole periods "
+                f"would correlate as well ({sig.null_max:.2f}), so neither the delay nor "
+                "that the light follows the motion can be told",
+                "move irregularly, with pauses of stillness",
+            )
+        raise DataError(
+            f"light does not follow motion: its best correlation with the motion, "
+            f"{sig.peak_corr:.2f} over delays {range_txt}, is not above chance (p = "
+            f"{sig.p_value:.2g}; {sig.surrogate_windows} surrogate lights peak up to "
+            f"{sig.null_max:.2f})",
+            "check the photodiode placement and that the gradient scene follows the tracked "
+            "motion, or widen --max-latency-ms",
+        )
     if polarity == "auto":
-        cp, cn = c_signed[i_pos], -c_signed[i_neg]
-        if min(cp, cn) > 0.85 * max(cp, cn) and max(cp, cn) >= min_corr:
+        if min(cp, cn) > 0.85 * max(cp, cn):
             raise DataError(
                 f"light polarity is ambiguous: correlation +{cp:.2f} at "
                 f"{lags[i_pos] * 1e3:.1f} ms and -{cn:.2f} at {lags[i_neg] * 1e3:.1f} ms "
@@ -556,345 +823,184 @@ def estimate_steady_latency(
                 "pass polarity (positive/negative) or move less regularly",
             )
         sign = 1.0 if cp >= cn else -1.0
-    elif polarity in ("positive", "negative"):
-        sign = 1.0 if polarity == "positive" else -1.0
     else:
-        raise InputError(f"polarity must be auto, positive or negative, got {polarity!r}")
+        sign = 1.0 if polarity == "positive" else -1.0
     c = sign * c_signed
     i = int(np.argmax(c))
-    peak = float(c[i])
-    if peak < min_corr:
-        raise DataError(
-            f"light does not follow motion: best correlation {peak:.2f} (need {min_corr:g}) "
-            f"over delays {min_latency_s * 1e3:.0f}..{max_latency_s * 1e3:.0f} ms",
-            "check the photodiode placement and that the gradient scene follows the tracked "
-            "motion, or widen --max-latency",
-        )
     lo, hi = peak_lobe(
         c,
         lags,
         i,
-        "widen --max-latency / --min-latency",
-        "move irregularly, or narrow --max-latency",
+        "widen --max-latency-ms / --min-latency-ms",
+        "move irregularly, or narrow --max-latency-ms",
     )
-    # Second pass: fit the monotone motion->light map at the coarse delay and correlate the
-    # light with the motion put through it. Both sides then share the map's shape (gamma,
-    # clipping, 8-bit steps), so the correlation peak sits at the delay itself.
-    light_map = None
-    for _ in range(2):
-        light_map = fit_light_map(m, li, kmin + i, increasing=sign > 0)
-        pred = light_map(m)
-        if np.ptp(pred) == 0:
+    tau0 = (kmin + parabolic_peak(c, i)) / fs
+    lobe_lo, lobe_hi = (kmin + lo) / fs, (kmin + hi - 1) / fs
+    # Fine stage, within FINE_WINDOW_S of the coarse peak (moved if the minimum is at its edge):
+    # references whose light partners are real at every delay of the window.
+    centre = tau0
+    for _ in range(20):
+        w_lo = max(lobe_lo, centre - FINE_WINDOW_S)
+        w_hi = min(lobe_hi, centre + FINE_WINDOW_S)
+        pad_k = 3
+        ref = np.flatnonzero(
+            keep & partner_ok(valid, math.floor(w_lo * fs) - pad_k, math.ceil(w_hi * fs) + pad_k)
+        )
+        if ref.size < 64:
+            raise DataError(
+                f"only {ref.size} samples of movement have light at every delay near the peak",
+                "record longer stretches of movement without gaps",
+            )
+        n_seg = max(1, min(n_segments, ref.size // 64))
+        seg_of = np.minimum(np.arange(ref.size) * n_seg // ref.size, n_seg - 1)
+        fit = _fine_stage(x, y, fs, ref, seg_of, n_seg, centre, sign > 0, w_lo, w_hi)
+        if fit.at_edge is None:
             break
-        sums = segment_sums(pred, w, li, kmin, kmax, n_segments)
-        c = sums.corr()
-        i_new = lo + int(np.argmax(c[lo:hi]))
-        done = abs(i_new - i) <= 1
-        i = i_new
-        if done:
-            break
-    k_hat = parabolic_peak(c, i)
-    latency = (kmin + k_hat) / fs - sensor_delay_s
-    seg, ci_lo, ci_hi = batch_means_interval(
-        sums, lo, hi, kmin, fs, min_corr, latency, offset_s=sensor_delay_s
-    )
+        if (fit.at_edge < 0 and w_lo <= lobe_lo) or (fit.at_edge > 0 and w_hi >= lobe_hi):
+            raise DataError(
+                "the best delay lies at the edge of the correlation peak "
+                f"({(w_lo if fit.at_edge < 0 else w_hi) * 1e3:.1f} ms)",
+                "widen --max-latency-ms / --min-latency-ms, or move irregularly",
+            )
+        centre = (w_lo if fit.at_edge < 0 else w_hi) + fit.at_edge * 0.5 * FINE_WINDOW_S
+    else:
+        raise DataError("the fine delay search did not settle", "move irregularly")
+    if not math.isfinite(fit.latency_s):
+        raise DataError(
+            "the light's fit does not change with the delay near the correlation peak: "
+            "the motion carries no delay information",
+            "move more (faster turns) during the recording",
+        )
+    if not min_latency_s <= fit.latency_s <= max_latency_s:
+        raise DataError(
+            f"the best delay, {fit.latency_s * 1e3:.2f} ms, lies outside the searched range "
+            f"{range_txt}",
+            "widen --max-latency-ms / --min-latency-ms",
+        )
+    used = fit.cost.sum(axis=0) > 0
+    loo, se = _jackknife(fit, used)
+    latency = fit.latency_s - sensor_delay_s
+    ci_lo = ci_hi = None
+    if math.isfinite(se):
+        half = float(stats.t.ppf(0.975, loo.size - 1) * se)
+        ci_lo, ci_hi = latency - half, latency + half
+    # Per-segment estimates, the drift across them, and the map at the estimate.
+    seg_lat, seg_t, seg_w = [], [], []
+    t_ref = p.time_s[ref]
+    for s in np.flatnonzero(used):
+        v, a = _vertex(fit.taus, fit.cost[:, s])
+        if math.isfinite(v) and abs(v - fit.latency_s) < 0.05:
+            seg_lat.append(v - sensor_delay_s)
+            seg_t.append(float(np.mean(t_ref[seg_of == s])))
+            seg_w.append(a)
+    warnings: list[str] = []
+    t_all = np.arange(n) / fs
+    spline = interpolate.CubicSpline(t_all, y)
+    order = ref[np.argsort(x[ref], kind="stable")]
+    y_at = spline(t_all[order] + fit.latency_s)
+    g = optimize.isotonic_regression(y_at, increasing=sign > 0).x
+    sse = float(np.sum((y_at - g) ** 2))
+    sst = float(np.sum((y_at - y_at.mean()) ** 2))
+    explained = math.sqrt(max(0.0, 1.0 - sse / sst)) if sst > 0 else 0.0
+    ratio = _free_fit_ratio(x[order], y_at, sse)
+    if ratio > 1.5:
+        warnings.append(
+            f"the light is not a monotone function of the motion: a free fit leaves "
+            f"{ratio:.1f}x less residual (does the gradient wrap, does the photodiode see "
+            "more than one spot, or does the motion sensor drift?)"
+        )
+    _drift_warning(np.array(seg_t), np.array(seg_lat), np.array(seg_w), warnings)
+    _sampling_warnings(log, p, warnings)
+    nb = min(512, order.size)
+    edges = np.linspace(0, order.size, nb + 1).astype(int)
+    counts = np.diff(edges)
+    ok = counts > 0
+    kx = np.add.reduceat(x[order], edges[:-1])[ok] / counts[ok]
+    ky = np.add.reduceat(g, edges[:-1])[ok] / counts[ok]
+    kx, first = np.unique(kx, return_index=True)
+    info = {
+        "pauses_left_out_s": float(np.count_nonzero(valid & still) / fs),
+        "gaps_filled": p.uniform.short_gaps,
+        "gaps_cut": len(p.uniform.long_gaps),
+        "clipped": dict(p.clipped),
+        "monotone_fit_ratio": ratio,
+        "jackknife_se_ms": se * 1e3 if math.isfinite(se) else None,
+    }
     return SteadyEstimate(
         latency_s=float(latency),
         ci_low_s=ci_lo,
         ci_high_s=ci_hi,
-        peak_corr=peak,
+        peak_corr=float(explained),
         inverted=sign < 0,
         rate_hz=fs,
-        segment_latencies_s=seg,
+        segment_latencies_s=np.array(seg_lat),
         curve=CorrelationCurve(lags - sensor_delay_s, c),
-        samples_used=int(w.sum()),
-        light_map=light_map,
+        samples_used=int(ref.size),
+        light_map=LightMap(kx, ky[first]),
+        display=p.display,
+        significance=sig,
+        warnings=tuple(warnings),
+        lowpass_hz=p.lowpass_hz,
+        info=info,
     )
 
 
-def _trailing_minmax(
-    x: NDArray[np.float64], win: int
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Max and min of ``x[t - win : t]`` for each ``t`` (NaN where the window is incomplete)."""
-    hi = ndimage.maximum_filter1d(x, size=win, mode="nearest")
-    lo = ndimage.minimum_filter1d(x, size=win, mode="nearest")
-    # a centred window at c covers [c - win//2, c + (win-1)//2]; the one ending at t-1 is
-    # centred at t - 1 - (win - 1)//2
-    shift = 1 + (win - 1) // 2
-    out_hi = np.full_like(x, np.nan)
-    out_lo = np.full_like(x, np.nan)
-    out_hi[win:] = hi[win - shift : x.size - shift]
-    out_lo[win:] = lo[win - shift : x.size - shift]
-    return out_hi, out_lo
-
-
-def auto_threshold(motion: NDArray[np.float64]) -> float:
-    """Default onset threshold: 8x the motion noise or 1 % of its range, whichever is larger."""
-    return max(8.0 * noise_sigma(motion), 0.01 * float(np.ptp(motion)))
-
-
-def detect_onsets(
-    motion: NDArray[np.float64], fs: float, threshold: float, min_pause_s: float = 0.3
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Find movement onsets after pauses.
-
-    A pause is ``min_pause_s`` during which the motion stays within ``threshold / 4`` of the
-    middle of its range (the rest level); the onset is where the motion, after the pause, first
-    leaves the rest level by ``threshold``, interpolated between samples.
-
-    Args:
-        motion: (N,) uniformly sampled motion.
-        fs: Sample rate, Hz.
-        threshold: Distance from rest that counts as moving, motion units.
-        min_pause_s: Shortest pause, seconds.
-
-    Returns:
-        ``(onsets_s, rest_levels, pause_ends_s)``: (E,) onset times in seconds from the first
-        sample, (E,) the rest level before each, and (E,) the end of each pause (the last
-        sample whose trailing window was still), seconds.
-    """
-    win = max(2, round(min_pause_s * fs))
-    hi, lo = _trailing_minmax(motion, win)
-    with np.errstate(invalid="ignore"):
-        still = (hi - lo) <= 0.5 * threshold
-    ends = np.flatnonzero(still[:-1] & ~still[1:]) + 1  # first sample of a window not still
-    horizon = max(win, round(1.0 * fs))
-    onsets: list[float] = []
-    rests: list[float] = []
-    pause_ends: list[float] = []
-    last_k = -1
-    for e in ends:
-        if e <= last_k:
-            continue
-        # The median of the last still window: robust to the first few samples of movement
-        # that the window already holds.
-        rest = float(np.median(motion[max(0, e - 1 - win) : e - 1]))
-        seg = np.abs(motion[e - 1 : e - 1 + horizon] - rest)
-        away = np.flatnonzero(seg > threshold)
-        if away.size == 0:
-            continue
-        k = e - 1 + int(away[0])
-        if k == last_k:
-            continue
-        last_k = k
-        d0, d1 = abs(motion[k - 1] - rest), abs(motion[k] - rest)
-        frac = (threshold - d0) / (d1 - d0) if d1 > d0 else 1.0
-        onsets.append((k - 1 + float(np.clip(frac, 0.0, 1.0))) / fs)
-        rests.append(rest)
-        pause_ends.append((e - 1) / fs)
-    return np.array(onsets), np.array(rests), np.array(pause_ends)
-
-
-def _first_crossing(
-    x: NDArray[np.float64], start: int, stop: int, level: float, fs: float
-) -> float | None:
-    """Time (s) where ``x`` first rises through ``level`` in ``[start, stop)``, interpolated."""
-    seg = x[start:stop]
-    above = np.flatnonzero(seg > level)
-    if above.size == 0:
-        return None
-    k = start + int(above[0])
-    if k == 0 or x[k - 1] > level:
-        return k / fs
-    frac = (level - x[k - 1]) / (x[k] - x[k - 1])
-    return (k - 1 + float(frac)) / fs
-
-
-def _steady_mask(
-    m: NDArray[np.float64],
-    fs: float,
-    threshold: float | None,
-    min_pause_s: float,
-    exclude_s: float,
-) -> NDArray[np.float64]:
-    thr = auto_threshold(m) if threshold is None else float(threshold)
-    onsets, _, _ = detect_onsets(m, fs, thr, min_pause_s)
-    w = np.ones(m.size)
-    win = max(2, round(min_pause_s * fs))
-    hi, lo = _trailing_minmax(m, win)
-    with np.errstate(invalid="ignore"):
-        w[(hi - lo) <= thr] = 0.0  # pauses
-    for t0 in onsets:
-        k0 = int(t0 * fs)
-        w[k0 : k0 + round(exclude_s * fs)] = 0.0
-    return w
-
-
-def estimate_onset_latency(
-    log: SensorLog,
-    *,
-    threshold: float | None = None,
-    min_pause_s: float = 0.3,
-    max_latency_s: float = 0.5,
-    rate_hz: float | None = None,
-    flicker_hz: float | None = None,
-    sensor_delay_s: float = 0.0,
-    polarity: Polarity = "auto",
-    checks: LogChecks | None = None,
-) -> EventEstimate:
-    """Latency from each movement onset (after a pause) to the light's first response.
-
-    The light is first mapped onto the motion's scale by matching quantiles (so a gamma or
-    saturating gradient does not matter); an event's latency is the time from the motion
-    leaving its rest level by ``threshold`` to the mapped light doing the same.
-
-    Args:
-        log: The sensor log (gradient scene, with pauses in the motion).
-        threshold: Motion distance from rest that counts as moved, motion units; automatic
-            when None: the largest of 8x the motion noise, 1 % of its range, and the motion
-            that moves the light by 12x its noise at the gradient's typical slope.
-        min_pause_s: Shortest stillness before an onset, seconds.
-        max_latency_s: Longest response time searched, seconds.
-        rate_hz: Analysis rate (log's median rate when None).
-        flicker_hz: Refresh rate of a flashing panel, Hz (see :func:`remove_flicker`).
-        sensor_delay_s: Known photodiode front-end delay to subtract, seconds.
-        polarity: Light polarity; ``"auto"`` uses the steady-state correlation's sign.
-        checks: Log validation thresholds.
-
-    Returns:
-        The per-event latencies.
-
-    Raises:
-        DataError: The log fails validation, has no pauses followed by motion, or the light
-            never responds.
-    """
-    _, m, li, fs = _prepare(log, rate_hz, flicker_hz, checks)
-    thr = auto_threshold(m) if threshold is None else float(threshold)
-    steady = estimate_steady_latency(
-        log,
-        max_latency_s=max_latency_s,
-        rate_hz=rate_hz,
-        flicker_hz=flicker_hz,
-        polarity=polarity,
-        checks=checks,
-        n_segments=1,
-    )
-    light_map = steady.light_map
-    noise = noise_sigma(li)
-    if threshold is None and light_map is not None:
-        # An automatic threshold must also move the light clearly out of its noise: at the
-        # gradient's typical slope (over the middle 80 % of the motion) by 12 noise levels.
-        m_lo, m_hi = np.percentile(m, [10.0, 90.0])
-        l_lo, l_hi = light_map(np.array([m_lo, m_hi]))
-        if m_hi > m_lo and l_hi != l_lo:
-            thr = max(thr, 12.0 * noise * (m_hi - m_lo) / abs(float(l_hi - l_lo)))
-    onsets, rests, pause_ends = detect_onsets(m, fs, thr, min_pause_s)
-    if onsets.size == 0:
-        raise DataError(
-            f"no movement onsets found: the motion never rests for {min_pause_s * 1e3:.0f} ms "
-            f"within {thr / 4:.4g} of a rest level and then moves by {thr:.4g}",
-            "record pauses of stillness between movements (or lower --min-pause)",
+def _drift_warning(
+    t: NDArray[np.float64], lat: NDArray[np.float64], wt: NDArray[np.float64], out: list[str]
+) -> None:
+    """Warn when the per-segment delays drift steadily over the log."""
+    if t.size < 4 or np.ptp(t) <= 0:
+        return
+    wt = np.maximum(wt, 0) / max(float(np.max(wt)), 1e-300)
+    X = np.stack([np.ones_like(t), t - t.mean()], axis=1)
+    W = np.diag(wt)
+    try:
+        cov = np.linalg.inv(X.T @ W @ X)
+    except np.linalg.LinAlgError:
+        return
+    beta = cov @ X.T @ W @ lat
+    res = lat - X @ beta
+    dof = max(1, t.size - 2)
+    s2 = float(res @ W @ res) / dof
+    se = math.sqrt(max(s2 * cov[1, 1], 0.0))
+    drift = float(beta[1] * np.ptp(t))
+    if abs(drift) > 0.25e-3 and abs(beta[1]) > 4 * se:
+        out.append(
+            f"the delay drifts by {drift * 1e3:+.2f} ms over the log (from "
+            f"{(beta[0] - beta[1] * np.ptp(t) / 2) * 1e3:.2f} to "
+            f"{(beta[0] + beta[1] * np.ptp(t) / 2) * 1e3:.2f} ms): the motion and light "
+            "clocks drift apart, or the latency changes; the estimate is its mean"
         )
-    win = max(2, round(0.5 * min_pause_s * fs))
-    hold = max(1, round(0.002 * fs))  # a response must last 2 ms, not be one noise spike
-    events: list[OnsetEvent] = []
-    skipped: list[tuple[float, str]] = []
-    for t0, rest, t_pe in zip(onsets, rests, pause_ends, strict=True):
-        k0 = round(t0 * fs)
-        kp = round(t_pe * fs)  # end of the pause; with prediction light may move before k0
-        k_end = min(m.size, k0 + round(max_latency_s * fs))
-        direction = 1.0 if m[min(m.size - 1, k0 + 1)] > rest else -1.0
-        # The light level that shows the motion `thr` away from rest, relative to rest.
-        g0, g1 = light_map(np.array([rest, rest + direction * thr]))
-        step = float(g1 - g0)
-        if abs(step) < 10 * noise:
-            skipped.append((float(t0), "gradient too flat (or saturated) at this pose"))
-            continue
-        pre = li[max(0, kp - win) : kp]
-        l_rest = float(np.median(pre))
-        # Crossing of the light level the map gives for rest + threshold (absolute, so that an
-        # 8-bit rounding of the rest brightness does not move the level).
-        sig = np.sign(step) * (li - g1)
-        if np.max(np.abs(pre - l_rest)) > 0.5 * abs(step):
-            skipped.append((float(t0), "light not at rest before the onset"))
-            continue
-        above = sig[kp:k_end] > 0
-        # first sample that starts a run of `hold` samples above the level
-        runs = np.convolve(above.astype(int), np.ones(hold, int), "valid") == hold
-        first = np.flatnonzero(runs)
-        if first.size == 0:
-            skipped.append(
-                (float(t0), f"light did not respond within {max_latency_s * 1e3:.0f} ms")
-            )
-            continue
-        k = kp + int(first[0])
-        tl = _first_crossing(sig, k, k + 1, 0.0, fs) if k > 0 else k / fs
-        events.append(OnsetEvent(float(t0), float(tl) - sensor_delay_s))
-    if not events:
-        reasons = sorted({r for _, r in skipped})
-        raise DataError(
-            f"{onsets.size} movement onsets but no light response to any: {reasons}",
-            "check the photodiode, the gradient scene and --max-latency; if the gradient is "
-            "too flat at rest, raise --threshold",
+
+
+def _sampling_warnings(log: SensorLog, p: Prepared, out: list[str]) -> None:
+    """Irregular sampling, gaps, clipping and coarse light steps."""
+    dt = np.diff(log.t_ns).astype(np.float64)
+    med = float(np.median(dt))
+    jitter = 1.4826 * float(np.median(np.abs(dt - med))) / med if med > 0 else 0.0
+    if jitter > 0.05:
+        out.append(
+            f"irregular sampling: the sample interval jitters by {jitter * 100:.0f} % of "
+            f"{med * 1e-6:.3f} ms (both channels must be read at their stamped instant)"
         )
-    return EventEstimate("onset", events, skipped, thr)
-
-
-def estimate_flash_latency(
-    log: SensorLog,
-    *,
-    threshold: float | None = None,
-    min_pause_s: float = 0.3,
-    max_latency_s: float = 0.5,
-    rate_hz: float | None = None,
-    flicker_hz: float | None = None,
-    sensor_delay_s: float = 0.0,
-    polarity: Literal["positive", "negative"] = "positive",
-    checks: LogChecks | None = None,
-) -> EventEstimate:
-    """Flash mode: per-event time from a motion onset to the panel flashing.
-
-    The app switches the panel from dark to bright (``polarity="positive"``) when it sees the
-    motion start, as the DK1 latency tester did. An event's light time is where the light
-    crosses halfway between the log's dark and bright levels (5th and 95th percentiles).
-
-    Args:
-        log: The sensor log.
-        threshold: Motion onset threshold (motion units); automatic when None.
-        min_pause_s: Shortest stillness before an onset, seconds.
-        max_latency_s: Longest response time searched, seconds.
-        rate_hz: Analysis rate (log's median rate when None).
-        flicker_hz: Refresh rate of a flashing panel, Hz (see :func:`remove_flicker`).
-        sensor_delay_s: Known photodiode front-end delay to subtract, seconds.
-        polarity: ``"positive"`` for a dark-to-bright flash, ``"negative"`` for bright-to-dark.
-        checks: Log validation thresholds.
-
-    Returns:
-        The per-event latencies.
-
-    Raises:
-        DataError: The log fails validation, has no onsets, or never flashes after one.
-    """
-    _, m, li, fs = _prepare(log, rate_hz, flicker_hz, checks)
-    x = li if polarity == "positive" else -li
-    thr = auto_threshold(m) if threshold is None else float(threshold)
-    dark, bright = np.percentile(x, [5, 95])
-    level = 0.5 * (dark + bright)
-    onsets, _, _ = detect_onsets(m, fs, thr, min_pause_s)
-    if onsets.size == 0:
-        raise DataError(
-            f"no movement onsets found: the motion never rests for {min_pause_s * 1e3:.0f} ms "
-            f"within {thr:.4g} and then moves",
-            "record pauses of stillness between movements (or lower --min-pause)",
+    u = p.uniform
+    if u.long_gaps or u.dropped_runs:
+        total = sum(g for _, g in u.long_gaps)
+        out.append(
+            f"the log has {len(u.long_gaps)} gaps longer than 50 ms ({total:.3g} s in all); "
+            f"the runs between them were analysed apart"
+            + (f", {u.dropped_runs} runs under 1 s left out" if u.dropped_runs else "")
         )
-    events: list[OnsetEvent] = []
-    skipped: list[tuple[float, str]] = []
-    for t0 in onsets:
-        k0 = round(t0 * fs)
-        if x[k0] > level:
-            skipped.append((float(t0), "panel already bright at the motion onset"))
-            continue
-        tl = _first_crossing(x, k0, min(x.size, k0 + round(max_latency_s * fs)), level, fs)
-        if tl is None:
-            skipped.append(
-                (float(t0), f"no flash within {max_latency_s * 1e3:.0f} ms of the onset")
-            )
-            continue
-        events.append(OnsetEvent(float(t0), tl - sensor_delay_s))
-    if not events:
-        reasons = sorted({r for _, r in skipped})
-        raise DataError(
-            f"{onsets.size} movement onsets but no flash after any: {reasons}",
-            "check that the flash scene is running and the photodiode sees the panel",
+    levels = np.unique(log.light).size
+    if levels < 40:
+        out.append(
+            f"the light takes only {levels} distinct values: coarse ADC steps blur the "
+            "delay (raise the photodiode's gain or the ADC resolution)"
         )
-    return EventEstimate("flash", events, skipped, thr)
+    top = float(np.max(log.light))
+    at_top = float(np.mean(log.light == top))
+    if at_top > 0.02:
+        out.append(
+            f"the light sits at its maximum ({top:g}) in {at_top * 100:.0f} % of the "
+            "readings: the photodiode or its ADC saturates there (no delay information)"
+        )

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from vrkit.measure.latency.analysis import CorrelationCurve, EventEstimate, SteadyEstimate
+from vrkit.measure.latency.analysis import CorrelationCurve, SteadyEstimate
+from vrkit.measure.latency.events import EventEstimate
 from vrkit.measure.latency.sensorlog import SensorLog
 
 
