@@ -141,8 +141,9 @@ def _refresh_line(x: NDArray[np.float64], fs: float) -> tuple[float | None, floa
 
     Frame steps and pulses are sharp, so the size of the light's difference has a line at
     every multiple of the refresh rate, folded about the Nyquist frequency when the sampling
-    is slower than the harmonics. A harmonic sum over 6 harmonics (folded) is scored for every candidate from
-    40 to 250 Hz; a smooth room-light flicker (one line, no harmonics) scores low.
+    is slower than the harmonics. A sum over 6 (folded) harmonics is scored for every
+    candidate from 40 to 250 Hz; a smooth room-light flicker (one line, no harmonics) scores
+    low, and a line at a multiple of the mains frequency is reported as possibly the room's.
     """
     seg = x[: fast_len_below(min(x.size, 1 << 18) - 1) + 1]
     # |difference|: frame steps go both ways with the motion, their size keeps the rhythm
