@@ -367,9 +367,8 @@ def generate(rig: Rig | None = None, **changes: object) -> GenLog:
         else:
             c_rest, c_thr = code_of(np.array([rest, rest + direction * rig.threshold]))
             if c_thr in (0.0, 255.0) or c_thr == c_rest:
-                continue
-            d = math.copysign(1.0, c_thr - c_rest)
-            past = d * (code - c_rest) >= d * (c_thr - c_rest)
+                continue  # the gradient is clipped there: no frame can show it
+            past = direction * (shown - rest) >= rig.threshold
         fr = np.flatnonzero((pose_t > start - 0.2) & past & (vsync + mid * scan > tm - 0.05))
         if fr.size == 0:
             continue

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -63,12 +64,33 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Estimate the delay of the photodiode's light behind the motion sensor by "
         "cross-correlation (steady state), per movement onset, or per flash.",
     )
-    q.add_argument("log", nargs="?", type=Path, help="CSV with t_s,motion,light rows")
+    q.add_argument(
+        "log", nargs="?", type=Path, help="sensor log: t_s,motion,light CSV or a Latency-Test CSV"
+    )
+    q.add_argument(
+        "--format",
+        choices=("auto", "vrkit", "latency-test"),
+        default="auto",
+        help="log format: vrkit (t_s,motion,light), latency-test (rpavlik/Latency-Test's "
+        "us,drx,dry,drz,brightness; the gyro is integrated), auto: from the header or columns "
+        "(serial: vrkit unless given)",
+    )
+    q.add_argument(
+        "--gyro-axis",
+        choices=("auto", "x", "y", "z"),
+        default="auto",
+        help="latency-test: the gyro axis to integrate (auto: the one that turns most)",
+    )
     q.add_argument("--serial", metavar="PORT", help="record live from this serial port instead")
     q.add_argument("--duration", type=float, default=30.0, help="serial: seconds to record")
     q.add_argument("--baud", type=int, default=1_000_000, help="serial: baud rate")
     q.add_argument("--timeout", type=float, default=2.0, help="serial: seconds to wait a line")
-    q.add_argument("--save", type=Path, help="serial: also save the recorded log as CSV")
+    q.add_argument(
+        "--save",
+        type=Path,
+        help="serial: save the recording as CSV, line by line as it arrives (kept when the "
+        "port fails or Ctrl-C stops it)",
+    )
     q.add_argument(
         "--mode",
         choices=("steady", "onset", "both", "flash"),
@@ -78,13 +100,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     q.add_argument("--max-latency-ms", type=float, default=500.0, help="largest delay searched")
     q.add_argument("--min-latency-ms", type=float, default=-50.0, help="smallest delay searched")
-    q.add_argument("--flicker-hz", type=float, help="low-persistence panel refresh rate, Hz")
+    q.add_argument(
+        "--flicker-hz",
+        type=float,
+        help="the panel's refresh rate, Hz (detected from the light when not given)",
+    )
     q.add_argument(
         "--sensor-delay-ms", type=float, default=0.0, help="photodiode delay to subtract"
     )
     q.add_argument("--polarity", choices=("auto", "positive", "negative"), default="auto")
     q.add_argument("--threshold", type=float, help="onset threshold in motion units")
     q.add_argument("--min-pause-ms", type=float, default=300.0, help="stillness before an onset")
+    q.add_argument(
+        "--min-events",
+        type=int,
+        default=3,
+        help="onset/flash: fewest usable events for a result (default 3)",
+    )
     q.add_argument(
         "--exclude-onsets-ms",
         type=float,
@@ -253,9 +285,8 @@ def pipeline(args: argparse.Namespace) -> int:
 # --- analyze ---------------------------------------------------------------------------------
 
 
-def _load_log(args: argparse.Namespace) -> Any:
-    from vrkit.measure.latency.sensorlog import load_csv, save_csv
-
+def _load_log(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The log to analyse (from a file or a serial port) and what reading it involved."""
     if args.serial and args.log:
         raise InputError("give either a log file or --serial PORT, not both")
     if args.serial:
@@ -277,6 +308,9 @@ def _load_log(args: argparse.Namespace) -> Any:
                 baudrate=args.baud,
                 timeout_s=args.timeout,
                 progress=progress,
+                save=args.save,
+                fmt="vrkit" if args.format == "auto" else args.format,
+                axis=args.gyro_axis,
             )
         finally:
             bar.close()
@@ -284,12 +318,131 @@ def _load_log(args: argparse.Namespace) -> Any:
             log.warning(
                 "%d malformed serial lines skipped (first %r)", stats.bad_lines, stats.first_bad
             )
-        if args.save:
-            save_csv(sensor_log, args.save)
-        return sensor_log
+        span = sensor_log.duration_s
+        if not stats.complete:
+            why = {
+                "disconnected": f"the port {args.serial} failed ({stats.end_detail})",
+                "silent": f"{args.serial} sent nothing for {args.timeout:g} s",
+                "interrupted": "stopped by Ctrl-C",
+            }[stats.ended]
+            log.warning(
+                "recording ended early: %s after %d lines (%.2f s of the %g s asked for); "
+                "analysing what was received",
+                why,
+                stats.lines,
+                span,
+                args.duration,
+            )
+        if stats.saved is not None:
+            log.warning("recording saved to %s (%d lines)", stats.saved, stats.lines)
+        info = {
+            "source": args.serial,
+            "format": "vrkit" if args.format == "auto" else args.format,
+            "notes": list(stats.notes),
+            "recording": {
+                "ended": stats.ended,
+                "detail": stats.end_detail,
+                "lines": stats.lines,
+                "rig_s": span,
+                "asked_s": args.duration,
+                "bad_lines": stats.bad_lines,
+                "saved": None if stats.saved is None else str(stats.saved),
+            },
+        }
+        return sensor_log, info
     if not args.log:
         raise InputError("give a sensor log CSV or --serial PORT", "see vrkit latency analyze -h")
-    return load_csv(args.log)
+    from vrkit.measure.latency.logformats import load_log
+
+    loaded = load_log(args.log, args.format, args.gyro_axis)
+    return loaded.log, {"source": str(args.log), "format": loaded.fmt, "notes": list(loaded.notes)}
+
+
+def _finite(x: Any) -> Any:
+    """``x`` with every non-finite float replaced by None (JSON has no NaN)."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_finite(v) for v in x]
+    return x
+
+
+def _median_interval(lat_ms: list[float]) -> tuple[float, float] | None:
+    """95 % distribution-free interval of a median from order statistics (None below 6)."""
+    from scipy import stats
+
+    n = len(lat_ms)
+    if n < 6:
+        return None
+    s = sorted(lat_ms)
+    lo = int(stats.binom.ppf(0.025, n, 0.5))
+    hi = int(stats.binom.isf(0.025, n, 0.5))
+    return s[max(0, lo - 1)], s[min(n - 1, hi)]
+
+
+def _report(
+    args: argparse.Namespace,
+    steady: Any,
+    events: Any,
+    event_error: str | None,
+    display: Any,
+    sensor_delay_ms: float,
+) -> list[str]:
+    """The side-by-side text report: steady state, onset / flash, display, warnings."""
+    rows = [("", "latency", "95 % interval", "based on")]
+    if steady is not None:
+        ms = steady.latency_s * 1e3
+        ci = (
+            f"{steady.ci_low_s * 1e3:.2f} .. {steady.ci_high_s * 1e3:.2f} ms"
+            if steady.ci_low_s is not None
+            else "(too few segments)"
+        )
+        value = f"{ms:.2f} ms" if ms >= 0 else f"light leads by {-ms:.2f} ms"
+        moving = steady.samples_used / steady.rate_hz
+        rows.append(
+            ("steady state", value, ci, f"{moving:.1f} s of movement, "
+             f"{len(steady.segment_latencies_s)} segments")
+        )  # fmt: skip
+    if events is not None:
+        d = events.to_dict()
+        mci = _median_interval(d["event_latencies_ms"])
+        ci = "(fewer than 6 events)" if mci is None else f"{mci[0]:.2f} .. {mci[1]:.2f} ms"
+        rows.append((f"{events.kind} (median)", f"{d['latency_ms']:.2f} ms", ci, events.summary()))
+    elif event_error is not None:
+        rows.append(("onset", "not measured", "", event_error))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [
+        f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip()
+        for r in rows
+    ]
+    if display is not None:
+        lines.append(
+            display.describe()
+            + f"; photodiode delay {sensor_delay_ms:g} ms "
+            + ("(given)" if args.sensor_delay_ms else "(assumed)")
+        )
+    if steady is not None and steady.significance is not None:
+        sig = steady.significance
+        p_txt = f"p = {sig.p_value:.1g}" if sig.p_value >= 1e-12 else "p < 1e-12"
+        lines.append(
+            f"light follows motion: rank correlation {sig.peak_corr:.3f} ({p_txt} against "
+            f"{sig.surrogate_windows} surrogate lights, which peak at {sig.null_max:.2f}); "
+            f"monotone fit explains r = {steady.peak_corr:.4f}"
+            + ("; light falls as motion rises" if steady.inverted else "")
+        )
+    if steady is not None and events is not None and events.kind == "onset":
+        gap = (events.latency_s - steady.latency_s) * 1e3
+        frame = 1e3 / display.refresh_hz if display is not None and display.refresh_hz else 16.7
+        if gap > frame:
+            lines.append(
+                f"onsets take {gap:.1f} ms longer than the steady state: the app predicts "
+                "the pose (a predictor cannot foresee a movement's start)"
+            )
+    for w in [] if steady is None else steady.warnings:
+        lines.append(f"warning: {w}")
+    return lines
 
 
 def analyze(args: argparse.Namespace) -> int:
@@ -298,16 +451,21 @@ def analyze(args: argparse.Namespace) -> int:
     from vrkit.measure.latency import analysis as an
     from vrkit.measure.latency import events as ev
 
-    sensor_log = _load_log(args)
+    sensor_log, source = _load_log(args)
+    for note in source.get("notes", []):
+        log.info("%s", note)
+    flicker = args.flicker_hz
+    if flicker is not None and not flicker > 0:
+        raise InputError(f"--flicker-hz must be positive, got {flicker}")
     kw = dict(
         rate_hz=None,
-        flicker_hz=args.flicker_hz,
+        flicker_hz=flicker,
         sensor_delay_s=args.sensor_delay_ms * 1e-3,
         max_latency_s=args.max_latency_ms * 1e-3,
     )
     steady = events = None
-    doc: dict[str, Any] = {"mode": args.mode, "samples": len(sensor_log)}
-    lines = []
+    event_error = None
+    doc: dict[str, Any] = {"mode": args.mode, "samples": len(sensor_log), **source}
     if args.mode in ("steady", "both"):
         steady = an.estimate_steady_latency(
             sensor_log,
@@ -321,13 +479,7 @@ def analyze(args: argparse.Namespace) -> int:
         doc["steady"] = steady.to_dict()
         doc["latency_ms"] = steady.latency_s * 1e3
         doc["ci95_ms"] = doc["steady"]["ci95_ms"]
-        ci = doc["ci95_ms"]
-        lines.append(
-            f"steady-state latency {steady.latency_s * 1e3:.2f} ms"
-            + (f" (95 % CI {ci[0]:.2f}..{ci[1]:.2f} ms)" if ci else " (too few segments for a CI)")
-            + f", peak correlation {steady.peak_corr:.3f}"
-            + (", light falls as motion rises" if steady.inverted else "")
-        )
+        doc["leads"] = steady.latency_s < 0
     if args.mode in ("onset", "both", "flash"):
         fn = ev.estimate_flash_latency if args.mode == "flash" else ev.estimate_onset_latency
         ev_kw = dict(kw, threshold=args.threshold, min_pause_s=args.min_pause_ms * 1e-3)
@@ -336,27 +488,26 @@ def analyze(args: argparse.Namespace) -> int:
         else:
             polarity = args.polarity
         try:
-            events = fn(sensor_log, polarity=polarity, **ev_kw)
+            events = fn(sensor_log, polarity=polarity, min_events=args.min_events, **ev_kw)
         except DataError as exc:
             if args.mode != "both":
                 raise
-            doc["onset"] = {"error": str(exc)}
-            lines.append(f"onset latency: not measurable: {exc}")
+            event_error = str(exc)
+            doc["onset"] = {"error": event_error}
         if events is not None:
             d = events.to_dict()
             doc[events.kind] = d
             if "latency_ms" not in doc:
                 doc["latency_ms"] = d["latency_ms"]
-            lines.append(
-                f"{events.kind} latency median {d['latency_ms']:.2f} ms over {d['events']} events "
-                f"(p95 {d['p95_ms']:.2f}, min {d['min_ms']:.2f}, max {d['max_ms']:.2f} ms)"
-                + (f", {len(events.skipped)} onsets skipped" if events.skipped else "")
-            )
+    display = steady.display if steady is not None else events.display if events else None
+    doc["display"] = None if display is None else display.to_dict()
+    doc["warnings"] = [] if steady is None else list(steady.warnings)
     if args.plot:
         from vrkit.measure.latency.plots import plot_log_analysis
 
         plot_log_analysis(args.plot, sensor_log, steady, events)
-    _emit(args, doc, "\n".join(lines))
+    lines = _report(args, steady, events, event_error, display, args.sensor_delay_ms)
+    _emit(args, _finite(doc), "\n".join(lines))
     return 0
 
 

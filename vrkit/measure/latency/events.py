@@ -170,6 +170,11 @@ class _Signals:
 def _runs(
     log: SensorLog, rate_hz: float | None, flicker_hz: float | None
 ) -> tuple[list[_Signals], float, DisplayInfo]:
+    m_lo, m_hi = clip_limits(log.motion)
+    l_lo, l_hi = clip_limits(log.light)
+    log = SensorLog(
+        log.t_ns, np.clip(log.motion, m_lo, m_hi), np.clip(log.light, l_lo, l_hi), log.origin_s
+    )
     u = uniform_runs(log, rate_hz, min_run_s=0.5)
     if not u.runs:
         raise DataError(
@@ -182,14 +187,12 @@ def _runs(
     refresh = flicker_hz
     if refresh is None and display.persistence == "low":
         refresh = display.refresh_hz
-    m_lo, m_hi = clip_limits(log.motion)
-    l_lo, l_hi = clip_limits(log.light)
     out = []
     for r in u.runs:
-        li = np.clip(r.light, l_lo, l_hi)
+        li = r.light
         if refresh and r.light.size > 64:
             li = remove_flicker(li, fs, refresh)
-        out.append(_Signals(r.start_s, np.clip(r.motion, m_lo, m_hi), li))
+        out.append(_Signals(r.start_s, r.motion, li))
     return out, fs, display
 
 

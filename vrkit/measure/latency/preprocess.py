@@ -293,6 +293,15 @@ def prepare(
     Raises:
         DataError: No run is long enough, or the sample rate is too low for the filter.
     """
+    m_lo, m_hi = clip_limits(log.motion)
+    l_lo, l_hi = clip_limits(log.light)
+    clipped = {
+        "motion": int(np.count_nonzero((log.motion < m_lo) | (log.motion > m_hi))),
+        "light": int(np.count_nonzero((log.light < l_lo) | (log.light > l_hi))),
+    }
+    log = SensorLog(
+        log.t_ns, np.clip(log.motion, m_lo, m_hi), np.clip(log.light, l_lo, l_hi), log.origin_s
+    )
     u = uniform_runs(log, rate_hz, min_run_s=min_run_s)
     if not u.runs:
         longest = max(
@@ -316,18 +325,12 @@ def prepare(
         )
     q = max(1, math.floor(fs / max(target_hz, 8.0 * corner)))
     fa = fs / q
-    m_lo, m_hi = clip_limits(log.motion)
-    l_lo, l_hi = clip_limits(log.light)
-    clipped = {
-        "motion": int(np.count_nonzero((log.motion < m_lo) | (log.motion > m_hi))),
-        "light": int(np.count_nonzero((log.light < l_lo) | (log.light > l_hi))),
-    }
     pad = math.ceil(pad_s * fa) + 4
     spread = max(1, round(0.25 * fs / corner))  # a long filled gap's error spreads this far
     parts_m, parts_l, parts_v, parts_t = [], [], [], []
     for k, run in enumerate(u.runs):
-        m = lowpass(np.clip(run.motion, m_lo, m_hi), fs, corner)[::q]
-        li = lowpass(np.clip(run.light, l_lo, l_hi), fs, corner)[::q]
+        m = lowpass(run.motion, fs, corner)[::q]
+        li = lowpass(run.light, fs, corner)[::q]
         bad = ndimage.binary_dilation(run.filled, iterations=spread) if run.filled.any() else None
         v = np.ones(m.size, bool) if bad is None else ~bad[::q]
         t = run.start_s + np.arange(m.size) / fa
@@ -350,7 +353,7 @@ def prepare(
     motion = np.concatenate(parts_m)
     light = np.concatenate(parts_l)
     valid = np.concatenate(parts_v)
-    raw_noise = noise_sigma(np.clip(longest.motion, m_lo, m_hi))
+    raw_noise = noise_sigma(longest.motion)
     return Prepared(
         fs=fa,
         raw_rate_hz=fs,
@@ -439,9 +442,10 @@ def detect_onsets(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Find movement onsets after pauses.
 
-    A pause is ``min_pause_s`` during which the motion stays within ``threshold / 4`` of the
-    middle of its range (the rest level); the onset is where the motion, after the pause, first
-    leaves the rest level by ``threshold``, interpolated between samples.
+    A pause is ``min_pause_s`` during which the motion, smoothed by a 20 Hz zero-phase low-pass
+    (so that sensor noise does not break the stillness), stays within ``threshold / 4`` of the
+    middle of its range (the rest level); the onset is where the raw motion, after the pause,
+    first leaves the rest level by ``threshold``, interpolated between samples.
 
     Args:
         motion: (N,) uniformly sampled motion.
@@ -455,7 +459,8 @@ def detect_onsets(
         sample whose trailing window was still), seconds.
     """
     win = max(2, round(min_pause_s * fs))
-    hi, lo = trailing_minmax(motion, win)
+    smooth = lowpass(motion, fs, 20.0) if fs > 100 and motion.size > 64 else motion
+    hi, lo = trailing_minmax(smooth, win)
     with np.errstate(invalid="ignore"):
         still = (hi - lo) <= 0.5 * threshold
     ends = np.flatnonzero(still[:-1] & ~still[1:]) + 1  # first sample of a window not still

@@ -261,7 +261,17 @@ def split_rows(text: str) -> list[list[str]]:
     return rows
 
 
-def _parse_rows(text_rows: list[list[str]], source: str) -> SensorLog:
+def rows_to_log(text_rows: list[list[str]], source: str) -> SensorLog:
+    """A log from ``t_s,motion,light`` CSV rows (header row optional, columns in any order).
+
+    Args:
+        text_rows: The rows, split into cells.
+        source: Name of the input for error messages.
+
+    Raises:
+        DataError: No data rows, a header without the three columns, or a row that is not
+            three numbers (named, counting data rows from 1).
+    """
     rows = [r for r in text_rows if r and any(c.strip() for c in r)]
     if rows and rows[0] and rows[0][0].strip().lower() in ("t_s", "t", "time", "time_s"):
         header = [c.strip().lower() for c in rows[0]]
@@ -332,12 +342,12 @@ def load_csv(path: str | Path) -> SensorLog:
         InputError: The file does not exist.
         DataError: A row is not three numbers, or the file is binary.
     """
-    return _parse_rows(split_rows(read_text(path)), str(Path(path)))
+    return rows_to_log(split_rows(read_text(path)), str(Path(path)))
 
 
 def parse_csv_text(text: str, source: str = "<text>") -> SensorLog:
     """Parse CSV text with ``t_s,motion,light`` rows (header optional)."""
-    return _parse_rows(split_rows(text.lstrip("\ufeff")), source)
+    return rows_to_log(split_rows(text.lstrip("\ufeff")), source)
 
 
 def save_csv(log: SensorLog, path: str | Path) -> Path:
