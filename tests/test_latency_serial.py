@@ -11,6 +11,7 @@ import tty
 import numpy as np
 import pytest
 import serial
+from latency_gen import Rig, generate
 
 from vrkit.core.errors import DataError, InputError
 from vrkit.measure.latency.analysis import estimate_steady_latency
@@ -147,3 +148,65 @@ def test_cli_records_from_a_tty_device(tmp_path, capsys):
     np.testing.assert_array_equal(got.light, log.light[i0 : i0 + len(got)])
     # 7 s of paused motion carry little delay information: a wide, but honest, estimate
     assert abs(doc["latency_ms"] - sim.true_latency_s * 1e3) < 5.0
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal (POSIX)")
+def test_rig_that_disconnects_mid_recording_keeps_every_line_and_is_analysed(
+    tmp_path, capsys, caplog
+):
+    """The cable is pulled after 12 s of a 30 s recording: the --save file holds every line
+    that arrived (streamed as it came), and the analysis runs on them."""
+    from vrkit.cli import main
+
+    gen = generate(Rig(seed=21, latency_s=0.045, duration_s=12.0, refresh_hz=90))
+    lines = [
+        f"{t:.6f},{m:.4f},{v:.0f}\n" for t, m, v in zip(gen.t_s, gen.motion, gen.light, strict=True)
+    ]
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    saved = tmp_path / "rec.csv"
+    partial = tmp_path / ".rec.csv.partial"
+    seen_partial = []
+
+    def rig() -> None:
+        data = "".join(lines).encode()
+        for i in range(0, len(data), 4096):
+            os.write(master, data[i : i + 4096])
+            time.sleep(0.002)
+        deadline = time.monotonic() + 10.0
+        # wait until the reader has written the last line, then pull the cable
+        while time.monotonic() < deadline:
+            if partial.exists() and partial.read_text().endswith(lines[-1]):
+                break
+            time.sleep(0.02)
+        seen_partial.append(partial.exists())
+        os.close(master)
+
+    thread = threading.Thread(target=rig, daemon=True)
+    thread.start()
+    argv = ["latency", "analyze", "--serial", os.ttyname(slave), "--duration", "30",
+            "--timeout", "3", "--max-latency-ms", "200", "--save", str(saved),
+            "--json"]  # fmt: skip
+    try:
+        code = main(argv)
+    finally:
+        thread.join(5.0)
+        os.close(slave)
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert seen_partial == [True]  # streamed while recording, under a temporary name
+    assert not partial.exists()  # and renamed when the recording ended
+    assert "recording ended early: the port" in caplog.text and "failed" in caplog.text
+    doc = json.loads(out.out)
+    assert doc["recording"]["ended"] == "disconnected"
+    # every line from the port's opening to the disconnect is in the file, unchanged (lines
+    # sent before the port opened, and the first after it, which may be cut, are not)
+    text = saved.read_text()
+    assert text.startswith("t_s,motion,light\n")
+    body = text[len("t_s,motion,light\n") :]
+    k = len(lines) - body.count("\n")
+    assert 1 <= k < 0.2 * len(lines)
+    assert body == "".join(lines[k:])
+    got = load_csv(saved)
+    assert len(got) == len(lines) - k == doc["recording"]["lines"]
+    assert abs(doc["latency_ms"] - gen.truth_s * 1e3) < 0.5
