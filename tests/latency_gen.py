@@ -389,24 +389,37 @@ def generate(rig: Rig | None = None, **changes: object) -> GenLog:
     )
 
 
-def sweep(n: int = 60, seed: int = 100) -> list[Rig]:
-    """``n`` rigs spread over the issue's space: delays 5..100 ms, panels 60..144 Hz, full and
-    low persistence, gamma 1.8..2.6, linear or saturating photodiodes with 8..12-bit ADCs,
-    point or averaged sampling, multi-sine or random-walk motion with smooth or abrupt pauses,
-    mains flicker, sensor clock drift and dropped samples (20 s at 1 kHz)."""
+def sweep(n: int = 60, seed: int = 100, low_persistence: bool = False) -> list[Rig]:
+    """``n`` rigs spread over the issue's space (20 s at 1 kHz each).
+
+    Delays 5..100 ms; sample-and-hold panels at 60, 72, 90, 120 and 144 Hz (some with an LCD's
+    pixel response), their clocks up to 200 ppm off the rig's; rolling scan-out seen by a
+    photodiode over 2..30 % of the rows; gamma 1.8..2.6; linear or saturating photodiodes;
+    8..12-bit ADCs read at a point or averaged over the sample interval; multi-sine or
+    random-walk motion with 1..3 smooth or abrupt pauses; room light flickering at twice the
+    mains frequency; the motion sensor's clock up to 5 ppm off; dropped samples.
+
+    Args:
+        n: Number of rigs.
+        seed: Seed of the draw.
+        low_persistence: Low-persistence panels (1..3 ms pulses) instead, every rig
+            averaging between reports (point samples alias the pulses).
+
+    Returns:
+        The rigs.
+    """
     rng = np.random.default_rng(seed)
     rigs = []
     refresh = [60.0, 72.0, 90.0, 120.0, 144.0]
     for i in range(n):
-        low = i % 6 == 5
         rigs.append(
             Rig(
                 latency_s=float(np.round(rng.uniform(0.005, 0.100), 4)),
                 refresh_hz=refresh[i % 5],
                 display_ppm=float(rng.uniform(-200, 200)),
-                persistence="low" if low else "full",
+                persistence="low" if low_persistence else "full",
                 pulse_s=float(rng.uniform(0.001, 0.003)),
-                pixel_tau_s=0.0 if low or i % 3 else float(rng.uniform(0.001, 0.004)),
+                pixel_tau_s=0.0 if low_persistence or i % 3 else float(rng.uniform(0.001, 0.004)),
                 motion="walk" if i % 2 else "multisine",
                 pauses=int(rng.integers(1, 4)),
                 pause_s=float(rng.uniform(0.6, 1.6)),
@@ -415,15 +428,13 @@ def sweep(n: int = 60, seed: int = 100) -> list[Rig]:
                 response="saturating" if i % 3 == 0 else "linear",
                 saturation=float(rng.uniform(0.3, 0.8)),
                 adc_bits=int(rng.choice([8, 10, 12])),
-                # a low-persistence panel's pulses alias against point samples: such rigs
-                # average between reports (see docs/latency.md)
-                aperture="point" if i % 2 == 0 and not low else "box",
+                aperture="box" if low_persistence or i % 2 else "point",
                 inverted=bool(i % 7 == 3),
                 room_light=float(rng.choice([0.0, 0.02, 0.05])),
                 mains_hz=float(rng.choice([50.0, 60.0])),
                 sensor_ppm=float(rng.uniform(-5, 5)),
                 diode_rows=(0.3, 0.3 + float(rng.uniform(0.02, 0.3))),
-                seed=1000 + i,
+                seed=1000 + i + (5000 if low_persistence else 0),
             )
         )
     return rigs

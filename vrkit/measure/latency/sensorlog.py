@@ -466,17 +466,22 @@ def validate(log: SensorLog, checks: LogChecks | None = None) -> SensorLog:
             f"{m_noise:.3g} (need {c.min_motion_range_noise:g}x the noise)",
             "move the headset (or the motion sensor) during the recording",
         )
-    l_range = float(np.ptp(log.light))
-    l_noise = noise_sigma(log.light)
-    if l_range == 0.0:
+    if float(np.ptp(log.light)) == 0.0:
         raise DataError(
             f"light signal is constant: every reading is {log.light[0]:.6g}",
             "check that the photodiode sees the panel and the gradient scene is running",
         )
-    if l_range < c.min_light_range_noise * l_noise:
+    # Judged on the light averaged over 25 ms (a frame at 40 Hz or more), so that a
+    # low-persistence panel's pulses (huge sample-to-sample steps) do not pass for noise.
+    w = max(1, round(0.025 * log.rate_hz))
+    smooth = log.light if w == 1 else np.convolve(log.light, np.ones(w) / w, mode="valid")
+    l_range = float(np.ptp(smooth)) if smooth.size > 1 else 0.0
+    l_noise = noise_sigma(smooth) if smooth.size > 2 else 0.0
+    if l_range == 0.0 or l_range < c.min_light_range_noise * l_noise:
         raise DataError(
             f"light signal is only noise: range {l_range:.6g} against sample-to-sample noise "
-            f"{l_noise:.3g} (need {c.min_light_range_noise:g}x the noise)",
+            f"{l_noise:.3g} (need {c.min_light_range_noise:g}x the noise; both over 25 ms "
+            "averages)",
             "check that the photodiode sees the panel and the gradient scene is running",
         )
     return log
