@@ -186,7 +186,7 @@ def test_light_unrelated_to_motion_rejected():
         estimate_steady_latency(SensorLog(t, m, other[: t.size]))
     rng = np.random.default_rng(1)
     # white noise: refused by the significance test (it may also fail the noise check)
-    with pytest.raises(DataError, match="light signal is only noise|does not follow motion"):
+    with pytest.raises(DataError, match=r"light signal is only noise|does not follow motion"):
         estimate_steady_latency(SensorLog(t, m, rng.permutation(li)))
 
 
