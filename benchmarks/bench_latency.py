@@ -1,8 +1,9 @@
 """Sensor-log latency analysis: a 60 s log at 10 kHz (600 000 samples per signal).
 
-``vrkit`` row: :func:`estimate_steady_latency` end to end (validation, resampling, rank
-transform, per-segment FFT correlation over 0.55 s of lags, monotone light map and second pass,
-sub-sample peak, batch-means confidence interval). Baseline: one plain numpy FFT
+``vrkit`` row: :func:`estimate_steady_latency` end to end (validation, gap split, robust clip,
+zero-phase low-pass of both channels and decimation to 1 kHz, display detection, rank
+correlation over 0.55 s of lags with the surrogate significance test, least squares over delay
+and an isotonic light map, jackknife interval). Baseline: one plain numpy FFT
 cross-correlation of the same two arrays and its argmax, the least any correlation method does.
 The ratio says what the extra robustness costs. The log comes from the rig simulator (40 ms,
 90 Hz panel, default imperfections); the note reports the estimate's error against its truth.

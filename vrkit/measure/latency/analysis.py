@@ -33,7 +33,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 from scipy import fft as sp_fft
-from scipy import interpolate, optimize, signal, stats
+from scipy import optimize, signal, stats
 
 from vrkit.core.errors import DataError, InputError
 from vrkit.measure.latency.preprocess import (
@@ -605,6 +605,34 @@ class _Fit:
     at_edge: int | None = None  # -1 / +1: the minimum lies beyond the window's low / high end
 
 
+def shifted(
+    y: NDArray[np.float64], idx: NDArray[np.int64], shift: float
+) -> NDArray[np.float64]:
+    """``y`` at ``idx + shift`` (samples, any real shift): cubic convolution (Keys, a = -1/2).
+
+    One shift for every sample means one set of four weights: four gathers and sums, much
+    cheaper than evaluating a spline. Accurate to third order for smooth (low-passed) signals.
+
+    Args:
+        y: (N,) uniformly sampled signal.
+        idx: (K,) sample indices; ``idx + shift`` must stay 1 sample inside ``y``.
+        shift: The shift, samples.
+
+    Returns:
+        (K,) the interpolated values.
+    """
+    k = math.floor(shift)
+    f = shift - k
+    w = (
+        ((-0.5 * f + 1.0) * f - 0.5) * f,
+        (1.5 * f - 2.5) * f * f + 1.0,
+        ((-1.5 * f + 2.0) * f + 0.5) * f,
+        (0.5 * f - 0.5) * f * f,
+    )
+    i = idx + k
+    return w[0] * y[i - 1] + w[1] * y[i] + w[2] * y[i + 1] + w[3] * y[i + 2]
+
+
 def _fine_stage(
     x: NDArray[np.float64],
     y: NDArray[np.float64],
@@ -625,16 +653,13 @@ def _fine_stage(
     minimum (the grid moves until the minimum is inside it, but not beyond
     ``tau_lo..tau_hi``: then ``at_edge`` says which way the minimum lies).
     """
-    t = np.arange(y.size) / fs
-    spline = interpolate.CubicSpline(t, y)
     order = ref[np.argsort(x[ref], kind="stable")]
-    t_ord = t[order]
     seg_ord = seg_of[np.searchsorted(ref, order)]
     cache: dict[int, NDArray[np.float64]] = {}
 
     def cost_at(step: int) -> NDArray[np.float64]:
         if step not in cache:
-            yv = spline(t_ord + step * FINE_STEP_S)
+            yv = shifted(y, order, step * FINE_STEP_S * fs)
             f = optimize.isotonic_regression(yv, increasing=increasing).x
             cache[step] = np.bincount(seg_ord, (yv - f) ** 2, minlength=n_seg)
         return cache[step]
@@ -905,10 +930,8 @@ def estimate_steady_latency(
             seg_t.append(float(np.mean(t_ref[seg_of == s])))
             seg_w.append(a)
     warnings: list[str] = []
-    t_all = np.arange(n) / fs
-    spline = interpolate.CubicSpline(t_all, y)
     order = ref[np.argsort(x[ref], kind="stable")]
-    y_at = spline(t_all[order] + fit.latency_s)
+    y_at = shifted(y, order, fit.latency_s * fs)
     g = optimize.isotonic_regression(y_at, increasing=sign > 0).x
     sse = float(np.sum((y_at - g) ** 2))
     sst = float(np.sum((y_at - y_at.mean()) ** 2))
@@ -1002,7 +1025,8 @@ def _sampling_warnings(log: SensorLog, p: Prepared, out: list[str]) -> None:
             f"the runs between them were analysed apart"
             + (f", {u.dropped_runs} runs under 1 s left out" if u.dropped_runs else "")
         )
-    levels = np.unique(log.light).size
+    step = max(1, log.light.size // 50_000)
+    levels = np.unique(log.light[::step]).size
     if levels < 40:
         out.append(
             f"the light takes only {levels} distinct values: coarse ADC steps blur the "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import itertools
 import math
 import os
@@ -117,7 +118,7 @@ class SensorLog:
         """Time from the first to the last sample, seconds (0 for fewer than 2 samples)."""
         return float(self.t_ns[-1] - self.t_ns[0]) * 1e-9 if len(self) > 1 else 0.0
 
-    @property
+    @functools.cached_property
     def rate_hz(self) -> float:
         """Median sample rate in Hz (0 when it cannot be told)."""
         if len(self) < 2:
@@ -474,7 +475,11 @@ def validate(log: SensorLog, checks: LogChecks | None = None) -> SensorLog:
     # Judged on the light averaged over 25 ms (a frame at 40 Hz or more), so that a
     # low-persistence panel's pulses (huge sample-to-sample steps) do not pass for noise.
     w = max(1, round(0.025 * log.rate_hz))
-    smooth = log.light if w == 1 else np.convolve(log.light, np.ones(w) / w, mode="valid")
+    if w == 1 or log.light.size <= w:
+        smooth = log.light
+    else:
+        csum = np.concatenate([[0.0], np.cumsum(log.light - log.light[0])])
+        smooth = (csum[w:] - csum[:-w]) / w
     l_range = float(np.ptp(smooth)) if smooth.size > 1 else 0.0
     l_noise = noise_sigma(smooth) if smooth.size > 2 else 0.0
     if l_range == 0.0 or l_range < c.min_light_range_noise * l_noise:
