@@ -141,3 +141,54 @@ def test_video_simulate_then_analyze(tmp_path, capsys):
     got = _json(capsys, ["latency", "video", str(clip), "--json", "--plot", str(plot)])
     assert abs(got["latency_ms"] - 33.0) < 1.0
     assert plot.read_bytes()[:8] == PNG
+
+
+def test_analyze_reports_steady_state_and_onsets_side_by_side(tmp_path, capsys):
+    from latency_gen import Rig, generate
+
+    g = generate(
+        Rig(seed=3, latency_s=0.06, refresh_hz=90.0, pauses=8, pause_s=0.6, duration_s=30.0,
+            threshold=8.0, stop_s=0.0, persistence="low", aperture="box")
+    )  # fmt: skip
+    log = tmp_path / "rig.csv"
+    log.write_text(g.csv_text())
+    argv = ["latency", "analyze", str(log), "--mode", "both", "--threshold", "8",
+            "--max-latency-ms", "200"]  # fmt: skip
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header, steady, onset = lines[:3]
+    assert header.split() == ["latency", "95", "%", "interval", "based", "on"]
+    assert steady.startswith("steady state") and "segments" in steady
+    assert onset.startswith("onset (median)") and "onsets used" in onset
+    assert any(ln.startswith("display 90.0 Hz (detected), low persistence") for ln in lines)
+    assert any("photodiode delay 0 ms (assumed)" in ln for ln in lines)
+    assert any(ln.startswith("light follows motion: rank correlation") for ln in lines)
+    doc = _json(capsys, [*argv, "--json"])
+    assert doc["display"]["persistence"] == "low" and doc["format"] == "vrkit"
+    assert doc["steady"]["significance"]["p_value"] < 1e-6
+    assert abs(doc["latency_ms"] - g.truth_s * 1e3) < 0.5
+    assert doc["onset"]["events"] >= 3 and doc["onset"]["onsets"] >= doc["onset"]["events"]
+    assert all(v >= 0 for v in doc["onset"]["event_latencies_ms"])
+
+
+def test_analyze_reads_latency_test_logs(tmp_path, capsys):
+    from latency_gen import Rig, generate
+
+    g = generate(Rig(seed=8, latency_s=0.035, refresh_hz=72.0))
+    path = tmp_path / "measurements.csv"
+    path.write_text(g.latency_test_text())
+    auto = _json(capsys, ["latency", "analyze", str(path), "--json", "--max-latency-ms", "200"])
+    told = _json(
+        capsys,
+        ["latency", "analyze", str(path), "--json", "--max-latency-ms", "200",
+         "--format", "latency-test", "--gyro-axis", "z"],
+    )  # fmt: skip
+    assert auto["format"] == told["format"] == "latency-test"
+    assert auto["latency_ms"] == pytest.approx(told["latency_ms"], abs=1e-6)
+    assert abs(auto["latency_ms"] - g.truth_s * 1e3) < 0.25
+    assert any("integrated gyro axis z" in n for n in auto["notes"])
+    # read as the wrong format: one line naming the row
+    assert main(["latency", "analyze", str(path), "--format", "vrkit"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("vrkit latency: error: ") and "header ['us', 'drx'" in err
+    assert "--format" in err

@@ -605,9 +605,7 @@ class _Fit:
     at_edge: int | None = None  # -1 / +1: the minimum lies beyond the window's low / high end
 
 
-def shifted(
-    y: NDArray[np.float64], idx: NDArray[np.int64], shift: float
-) -> NDArray[np.float64]:
+def shifted(y: NDArray[np.float64], idx: NDArray[np.int64], shift: float) -> NDArray[np.float64]:
     """``y`` at ``idx + shift`` (samples, any real shift): cubic convolution (Keys, a = -1/2).
 
     One shift for every sample means one set of four weights: four gathers and sums, much

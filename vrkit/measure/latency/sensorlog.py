@@ -262,6 +262,14 @@ def split_rows(text: str) -> list[list[str]]:
     return rows
 
 
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def rows_to_log(text_rows: list[list[str]], source: str) -> SensorLog:
     """A log from ``t_s,motion,light`` CSV rows (header row optional, columns in any order).
 
@@ -286,6 +294,13 @@ def rows_to_log(text_rows: list[list[str]], source: str) -> SensorLog:
             ) from exc
     else:
         order = [0, 1, 2]
+        first = [c.strip() for c in rows[0]] if rows else []
+        if first and not any(_number(c) for c in first):
+            raise DataError(
+                f"{source}: header {first} does not name the columns {list(COLUMNS)}",
+                "for another rig's log pass --format (auto, latency-test), or write the header "
+                "as t_s,motion,light",
+            )
     if not rows:
         raise DataError(f"{source}: no data rows", "record a log with t_s,motion,light rows")
     width = max(order) + 1
