@@ -62,11 +62,13 @@ def plot_log_analysis(
         ax = axes.pop(0)
         ci = None if steady.ci_low_s is None else (steady.ci_low_s * 1e3, steady.ci_high_s * 1e3)
         plot_curve(ax, steady.curve, steady.latency_s * 1e3, ci)
+        display = "" if steady.display is None else f"\n{steady.display.describe()}"
         ax.set_title(
             f"steady-state latency {steady.latency_s * 1e3:.2f} ms "
-            f"(peak correlation {steady.peak_corr:.3f})",
-            fontsize=10,
+            f"(monotone fit r = {steady.peak_corr:.4f}){display}",
+            fontsize=9,
         )
+        ax.set_ylabel("rank correlation")
     if events is not None:
         ax = axes.pop(0)
         lat = events.latencies_s * 1e3
@@ -74,7 +76,9 @@ def plot_log_analysis(
         ax.axvline(float(np.median(lat)), color="k", lw=1)
         ax.set_xlabel(f"{events.kind} latency per event (ms)")
         ax.set_ylabel("events")
-        ax.set_title(f"{events.kind}: median {np.median(lat):.2f} ms over {lat.size}", fontsize=10)
+        ax.set_title(
+            f"{events.kind}: median {np.median(lat):.2f} ms; {events.summary()}", fontsize=9
+        )
     ax = axes.pop(0)
     t = log.t_s - log.t_s[0]
     ax.plot(t, _norm(log.motion), lw=0.8, label="motion (normalised)")
