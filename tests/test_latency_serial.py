@@ -210,3 +210,35 @@ def test_rig_that_disconnects_mid_recording_keeps_every_line_and_is_analysed(
     got = load_csv(saved)
     assert len(got) == len(lines) - k == doc["recording"]["lines"]
     assert abs(doc["latency_ms"] - gen.truth_s * 1e3) < 0.5
+
+
+def test_latency_test_firmware_over_serial(tmp_path):
+    """rpavlik/Latency-Test's log firmware: boot text, zero-rate printouts, its header, then
+    us,drx,dry,drz,brightness lines; the recording is saved in that format, gyro integrated."""
+    gen = generate(Rig(seed=22, latency_s=0.04, duration_s=8.0, refresh_hz=90))
+    text = gen.latency_test_text(header=False)
+    us0 = 123_456_789
+    rows = []
+    for line in text.splitlines():
+        us, rest = line.split(",", 1)
+        rows.append(f"{int(us) + us0},{rest}\n")
+    boot = (
+        "latency_hardware_firmware motion log test v01.00.00\n zeroing out IMU\n"
+        "0.01, -0.02, 0.00\nZero rate: 0.01, -0.02, 0.00\nus,drx,dry,drz,brightness\n"
+    )
+    port = _loop(timeout_s=0.5)
+    firmware = _firmware(port, (boot + "".join(rows)).encode())
+    saved = tmp_path / "lt.csv"
+    got, stats = read_serial_log(port, duration_s=7.0, save=saved, fmt="latency-test")
+    while firmware.is_alive():
+        port.reset_input_buffer()
+        firmware.join(0.05)
+    port.close()
+    assert stats.complete and stats.comments == 1  # the header
+    assert any("integrated gyro axis z" in n for n in stats.notes)
+    lines = saved.read_text().splitlines()
+    assert lines[0] == "us,drx,dry,drz,brightness" and lines[1:] == [
+        r.strip() for r in rows[: len(lines) - 1]
+    ]
+    est = estimate_steady_latency(got, max_latency_s=0.2)
+    assert abs(est.latency_s - gen.truth_s) < 1e-3
