@@ -22,6 +22,7 @@ from vrkit.calibration.intrinsics import IMAGE_SUFFIXES
 from vrkit.calibration.patterns import PatternFrame, PatternSet
 from vrkit.core.documents import read_document
 from vrkit.core.errors import BackendUnavailableError, DataError, InputError
+from vrkit.core.jsonfile import short_repr
 
 CAPTURES_FORMAT = "vrkit.captures"
 CAPTURES_VERSION = 1
@@ -250,8 +251,15 @@ def capture_files(folder: str | Path, pattern: PatternSet) -> dict[str, Path | N
                     f"pattern frames: {sorted(out)}",
                 )
             p = d / str(file)
-            if not p.is_file():
-                raise InputError(f"{index}: capture {file!r} of frame {name!r} does not exist")
+            try:
+                found = p.is_file()
+            except OSError:  # a name too long for the file system
+                found = False
+            if not found:
+                raise InputError(
+                    f"{index}: capture {short_repr(file)} of frame {short_repr(name)} does "
+                    "not exist"
+                )
             out[name] = p
         return out
     for p in sorted(d.iterdir()):

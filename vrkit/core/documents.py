@@ -60,6 +60,9 @@ _ANNOTATIONS = frozenset({"description", "title", "default", "examples"})
 #: Errors looked at to choose the one to report (bounds the cost on a badly broken file).
 _ERRORS_CONSIDERED = 50
 
+#: Keywords of a size cap: the first error, when it is one of these, is reported at once.
+_SIZE_KEYWORDS = frozenset({"maxItems", "maxLength", "maxProperties"})
+
 _TYPE_NAMES = {
     "number": "a number",
     "integer": "an integer",
@@ -265,7 +268,16 @@ def validate_document(
     # it before the fields such a file lacks.
     err = best_match(_identity_validator(kind).iter_errors(data))
     if err is None:
-        err = best_match(itertools.islice(validator(kind).iter_errors(data), _ERRORS_CONSIDERED))
+        errors = validator(kind).iter_errors(data)
+        first = next(errors, None)
+        if first is not None and first.validator in _SIZE_KEYWORDS:
+            # A list or string over its cap: report it now rather than check each of its
+            # (possibly very many) items; the schemas list caps before items for this.
+            err = first
+        elif first is not None:
+            err = best_match(
+                itertools.chain([first], itertools.islice(errors, _ERRORS_CONSIDERED - 1))
+            )
     if err is not None:
         raise error(error_message(err, where or FORMATS[kind]))
 

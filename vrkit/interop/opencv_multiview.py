@@ -133,7 +133,10 @@ def read_detection_file(path: str | Path) -> dict[int, F64]:
             m = re.fullmatch(r"frame_(\d+)", key)
             if not m:
                 continue
-            mat = fs.getNode(key).mat()
+            try:
+                mat = fs.getNode(key).mat()
+            except cv2.error:  # rows x cols does not match the data's length
+                mat = None
             if mat is None or mat.size == 0 or mat.size % 2:
                 raise DataError(
                     f"detection file {str(p)!r}: {key} is not a matrix of (x, y) points"

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from vrkit.core.jsonfile import short_repr
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm")
 
 
@@ -90,8 +92,11 @@ def read_image(path: Path) -> tuple[NDArray[np.uint8] | None, str | None]:
     """Read one image as grey; returns (image, None) or (None, reason)."""
     import cv2
 
-    if not path.is_file():
-        return None, f"{path} does not exist"
+    try:
+        if not path.is_file():
+            return None, f"{short_repr(str(path))} does not exist"
+    except OSError as exc:  # a name too long for the file system
+        return None, f"{short_repr(str(path))} cannot be read: {exc.strerror}"
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         return None, f"{path} is not a readable image"

@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from vrkit.core.documents import read_document
 from vrkit.core.errors import DataError, InputError
+from vrkit.core.jsonfile import short_repr
 from vrkit.tracking.frames import FrameSet, FrameSource, read_image
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,14 @@ class RecordingSource(FrameSource):
                             f"{RECORDING_SCHEMA!r}")  # fmt: skip
         self.camera_names = list(index["cameras"])
         self.frames = index["frames"]
+        n = len(self.camera_names)
+        for k, e in enumerate(self.frames):
+            for key in ("files", "camera_t_ns", "errors"):
+                if key in e and len(e[key]) != n:
+                    raise DataError(
+                        f"{path}: $.frames[{k}].{key} has {len(e[key])} entries for {n} "
+                        f"camera(s) {short_repr(self.camera_names)}; expected one per camera"
+                    )
         self.realtime = realtime
         self._i = 0
         self._t0: tuple[int, int] | None = None
