@@ -33,6 +33,7 @@ from numpy.polynomial import polynomial as npoly
 from numpy.typing import ArrayLike, NDArray
 
 from vrkit.core.errors import InputError, ProfileError
+from vrkit.core.jsonfile import short_repr
 from vrkit.optics.base import CHANNELS, LensModel
 from vrkit.optics.solve import solve_2d, solve_increasing
 
@@ -44,39 +45,80 @@ MIN_SLOPE = 0.01
 RADIUS_CAP = 20.0
 #: Round-trip tolerance (tan units) that a solved inverse must meet or the point is rejected.
 INVERSE_TOL = 1e-9
+#: Most values any coefficient list may hold (a grid's knots per axis; the profile schema caps
+#: each list, and this cap holds for models built in code too).
+MAX_COEFFICIENTS = 64
+#: Most terms of a radial polynomial (``radial.k``, ``osvr.polynomials``): finding a radial
+#: model's usable range costs O(n^3) in the number of terms, so n is capped, not trusted.
+MAX_RADIAL_TERMS = 16
+#: Largest magnitude of a lens coefficient (as the profile schema's ``coefficient``).
+COEFFICIENT_LIMIT = 1e4
 
 
 # --------------------------------------------------------------------------------------------
 # validation helpers
 
 
-def check_coefficients(values: Any, field: str, count: Sequence[int] | None = None) -> F64:
+def check_coefficients(
+    values: Any,
+    field: str,
+    count: Sequence[int] | None = None,
+    max_count: int = MAX_COEFFICIENTS,
+    limit: float = COEFFICIENT_LIMIT,
+) -> F64:
     """Return coefficients as a finite float64 vector or raise naming the field.
+
+    The same rules as the profile schema, for models built in code: numbers (never ``True``,
+    never a string), finite, at most ``limit`` in magnitude, at most ``max_count`` of them.
 
     Args:
         values: A sequence of numbers.
         field: Field path used in the error message, e.g. ``"lens.k"``.
-        count: Allowed lengths, or None for any length >= 1.
+        count: Allowed lengths, or None for any length from 1 to ``max_count``.
+        max_count: Most values accepted when ``count`` is None.
+        limit: Largest magnitude accepted.
 
     Raises:
-        ProfileError: Not a list of finite numbers, or a length not in ``count``.
+        ProfileError: Not a list of finite numbers, a length not allowed, or a value beyond
+            ``limit``; the value is shown cut short.
     """
     if isinstance(values, (str, bytes, dict)) or not isinstance(values, (Sequence, np.ndarray)):
-        raise ProfileError(f"{field} must be a list of numbers, got {values!r}")
+        raise ProfileError(f"{field} must be a list of numbers, got {short_repr(values)}")
+    n = len(values)
+    if count is not None and n not in count:
+        raise ProfileError(
+            f"{field} must have {' or '.join(map(str, count))} values, got {n}: "
+            f"{short_repr(values)}"
+        )
+    if count is None and not 1 <= n <= max_count:
+        raise ProfileError(
+            f"{field} must have 1 to {max_count} values, got {n}: {short_repr(values)}"
+        )
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind not in "iuf":
+            raise ProfileError(f"{field} must be a list of numbers, got {short_repr(values)}")
+    else:
+        for i, v in enumerate(values):
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise ProfileError(f"{field}[{i}] must be a number, got {short_repr(v)}")
     try:
         arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ProfileError(f"{field} must be a list of numbers, got {values!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ProfileError(f"{field} must be a list of numbers, got {short_repr(values)}") from None
     if arr.ndim != 1 or arr.size == 0:
-        raise ProfileError(f"{field} must be a non-empty flat list of numbers, got {values!r}")
-    if count is not None and arr.size not in count:
         raise ProfileError(
-            f"{field} must have {' or '.join(map(str, count))} values, got {arr.size}: {values!r}"
+            f"{field} must be a non-empty flat list of numbers, got {short_repr(values)}"
         )
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
         i = int(bad[0])
         raise ProfileError(f"{field}[{i}] must be a finite number, got {float(arr[i])}")
+    big = np.flatnonzero(np.abs(arr) > limit)
+    if big.size:
+        i = int(big[0])
+        raise ProfileError(
+            f"{field}[{i}] = {float(arr[i]):g} is beyond any real lens (|value| <= {limit:g})"
+        )
     return arr
 
 
@@ -241,7 +283,7 @@ class RadialPolynomialLens(RadialPanelToIdeal):
         channel_scale: Sequence[float] = (1.0, 1.0, 1.0),
         max_panel_radius: float | None = None,
     ) -> None:
-        self.k = check_coefficients(k, "radial.k")
+        self.k = check_coefficients(k, "radial.k", max_count=MAX_RADIAL_TERMS)
         self.channel_scale = _channel_scale(channel_scale, "radial.channel_scale")
         self._user_limit = _positive_or_none(max_panel_radius, "radial.max_panel_radius")
         base = np.zeros(2 * self.k.size + 2)
@@ -297,7 +339,9 @@ class PanotoolsLens(RadialPanelToIdeal):
         max_panel_radius: float | None = None,
     ) -> None:
         if form not in self.FORMS:
-            raise ProfileError(f"panotools.form must be one of {list(self.FORMS)}, got {form!r}")
+            raise ProfileError(
+                f"panotools.form must be one of {list(self.FORMS)}, got {short_repr(form)}"
+            )
         self.form = form
         self.k = check_coefficients(k, "panotools.k", (4,))
         self.chroma = check_coefficients(chroma, "panotools.chroma", (4,))
@@ -341,9 +385,12 @@ def _positive_or_none(value: Any, field: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ProfileError(f"{field} must be a positive number, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ProfileError(f"{field} must be a positive finite number, got {value!r}")
+        raise ProfileError(f"{field} must be a positive number, got {short_repr(value)}")
+    if not (math.isfinite(value) and 0 < value <= COEFFICIENT_LIMIT):
+        raise ProfileError(
+            f"{field} must be a positive finite number <= {COEFFICIENT_LIMIT:g}, got "
+            f"{short_repr(value)}"
+        )
     return float(value)
 
 
@@ -1094,7 +1141,7 @@ class LighthouseLens(ViewportLens):
 def _three(values: Any, field: str) -> list[Any]:
     if isinstance(values, (str, bytes, dict)) or not isinstance(values, (Sequence, np.ndarray)):
         raise ProfileError(
-            f"{field} must be a list of 3 entries (red, green, blue), got {values!r}"
+            f"{field} must be a list of 3 entries (red, green, blue), got {short_repr(values)}"
         )
     if len(values) != 3:
         raise ProfileError(f"{field} must have 3 entries (red, green, blue), got {len(values)}")
@@ -1131,7 +1178,7 @@ class OsvrLens(ViewportLens):
         viewport_tan: Any,
     ) -> None:
         self.polynomials = [
-            check_coefficients(v, f"osvr.polynomials[{i}]")
+            check_coefficients(v, f"osvr.polynomials[{i}]", max_count=MAX_RADIAL_TERMS)
             for i, v in enumerate(_three(polynomials, "osvr.polynomials"))
         ]
         for i, p in enumerate(self.polynomials):
@@ -1224,11 +1271,12 @@ def lens_model_from_dict(data: Any, path: str = "lens") -> LensModel:
             names the field path and the offending value.
     """
     if not isinstance(data, dict):
-        raise ProfileError(f"{path} must be an object with a 'kind', got {data!r}")
+        raise ProfileError(f"{path} must be an object with a 'kind', got {short_repr(data)}")
     kind = data.get("kind")
-    if kind not in MODEL_KINDS:
+    if not isinstance(kind, str) or kind not in MODEL_KINDS:
         raise ProfileError(
-            f"{path}.kind: unknown lens model {kind!r}; expected one of {sorted(MODEL_KINDS)}"
+            f"{path}.kind: unknown lens model {short_repr(kind)}; expected one of "
+            f"{sorted(MODEL_KINDS)}"
         )
     required, optional = _FIELDS[kind]
     params = {k: v for k, v in data.items() if k != "kind"}
@@ -1238,7 +1286,7 @@ def lens_model_from_dict(data: Any, path: str = "lens") -> LensModel:
     unknown = sorted(set(params) - required - optional)
     if unknown:
         raise ProfileError(
-            f"{path}: unknown field(s) {unknown} for a {kind} lens model; "
+            f"{path}: unknown field(s) {short_repr(unknown)} for a {kind} lens model; "
             f"allowed: {sorted(required | optional)}"
         )
     try:

@@ -42,6 +42,9 @@ SCHEMA_FILE = f"{SCHEMA_KIND}.schema.json"
 EYE_NAMES = ("left", "right")
 #: Largest eye render target side :meth:`HeadsetProfile.recommended_eye_size` may reach.
 MAX_EYE_SIZE = 4096
+#: Smallest field of view (degrees, horizontal and vertical, each eye) a profile may give: a
+#: lens that shows the eye less than this is a mistake in its numbers, not a headset.
+MIN_EYE_FOV_DEG = 5.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -458,9 +461,21 @@ def profile_from_dict(data: Any, path: Path | None = None) -> HeadsetProfile:
     # The lens model must be invertible over every panel edge the eye can see. This computes
     # the eye FOVs once; the profile keeps them.
     try:
-        profile.eye_fovs  # noqa: B018
+        fovs = profile.eye_fovs
     except InputError as exc:
         raise ProfileError(f"{where}.{exc}") from None
+    for eye, eye_fov in enumerate(fovs):
+        deg = eye_fov.fov.degrees()
+        spans = {"horizontal": deg["right"] - deg["left"], "vertical": deg["up"] - deg["down"]}
+        for axis, span in spans.items():
+            if not span >= MIN_EYE_FOV_DEG:
+                raise ProfileError(
+                    f"{where}.lenses.{EYE_NAMES[eye]}: the {EYE_NAMES[eye]} eye sees a "
+                    f"{axis} field of view of {span:.2f} deg through this lens, expected at "
+                    f"least {MIN_EYE_FOV_DEG:g} deg",
+                    hint="check the lens coefficients' scale (a lens that shrinks the panel "
+                    "to a point) and fov_limits_deg",
+                )
     return profile
 
 

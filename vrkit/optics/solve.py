@@ -91,8 +91,11 @@ def solve_2d(
     tol = SOLVE_TOL * np.maximum(1.0, np.linalg.norm(target, axis=1))
     ex = np.array([step_h, 0.0])
     ey = np.array([0.0, step_h])
+    # A point no halved step improved stays where it is, so the next iteration would repeat
+    # the same failed search: it is left out from then on (same result, bounded cost).
+    stuck = np.zeros(len(x), dtype=bool)
     for _ in range(max_iter):
-        active = norm > tol
+        active = (norm > tol) & ~stuck
         if not np.any(active):
             break
         xa, ra = x[active], res[active]
@@ -121,4 +124,5 @@ def solve_2d(
                 break
             scale = np.where(pending, scale * 0.5, scale)
         x[active], res[active], norm[active] = new_x, new_res, new_norm
+        stuck[np.flatnonzero(active)[pending]] = True
     return x, norm
