@@ -232,3 +232,16 @@ def test_cli_camera_on_real_photographs_matches_cv2_calibrate_camera(tmp_path, c
     np.testing.assert_allclose(cam.K[[0, 1], [0, 1]], K[[0, 1], [0, 1]], rtol=0.01)
     np.testing.assert_allclose(cam.K[:2, 2], K[:2, 2], atol=2.0)
     assert cam.rms_px < 0.5 * rms
+
+
+def test_folder_of_1x1_images_is_one_line(tmp_path):
+    """Was: an OpenCV assertion (adaptiveThreshold) from 10,000 1x1 PNGs (issue 18)."""
+    for i in range(40):
+        cv2.imwrite(str(tmp_path / f"{i:05d}.png"), np.full((1, 1), 128, np.uint8))
+    with pytest.raises(InputError) as exc:
+        load_image_folder(tmp_path)
+    assert str(exc.value) == (
+        f"image folder {str(tmp_path)!r}: 40 of 40 images are too small for board detection "
+        "(under 32 px a side), first 00000.png (1x1); give the camera's full-resolution "
+        "photographs of the board"
+    )

@@ -234,7 +234,7 @@ def _one_line(exc: pytest.ExceptionInfo) -> str:
         ([[600, 0, 320], [0, 600, 240], [0, 0, 2]], r"third row is \[0.0, 0.0, 2.0\], expected"),
         ([[600, 0, 320], [0, 600, 240], [0.001, 0, 1]], r"third row is \[0.001, 0.0, 1.0\]"),
         ([[600, 0, 320], [3, 600, 240], [0, 0, 1]], r"K\[1\]\[0\] is 3, expected 0"),
-        ([[-600, 0, 320], [0, 600, 240], [0, 0, 1]], r"focal lengths must be > 0 pixels"),
+        ([[-600, 0, 320], [0, 600, 240], [0, 0, 1]], r"focal lengths must be 1 to 1e\+06 pixels"),
         ([[600, 0, 320], [0, 0, 240], [0, 0, 1]], r"fy=0"),
         ([[600, 0, float("nan")], [0, 600, 240], [0, 0, 1]], r"K holds NaN or infinite"),
         ([[600, 0, 1920], [0, 600, 240], [0, 0, 1]], r"principal point \(1920, 240\) px lies"),

@@ -94,6 +94,10 @@ class CameraCalibration:
         return lines
 
 
+#: Smallest image side (pixels) in which a calibration board can be detected.
+MIN_IMAGE_SIDE_PX = 32
+
+
 def load_image_folder(folder: str | Path) -> list[tuple[str, NDArray[np.uint8]]]:
     """Read every image of a folder (sorted by name) as grayscale uint8.
 
@@ -111,11 +115,21 @@ def load_image_folder(folder: str | Path) -> list[tuple[str, NDArray[np.uint8]]]
             f"image folder {str(d)!r} holds no images", f"expected {', '.join(IMAGE_SUFFIXES)}"
         )
     out = []
+    small: list[str] = []
     for p in files:
         img = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
         if img is None:
             raise InputError(f"cannot read image {str(p)!r}")
+        if min(img.shape[:2]) < MIN_IMAGE_SIDE_PX:
+            small.append(f"{p.name} ({img.shape[1]}x{img.shape[0]})")
+            continue
         out.append((p.name, img))
+    if small:
+        raise InputError(
+            f"image folder {str(d)!r}: {len(small)} of {len(files)} images are too small for "
+            f"board detection (under {MIN_IMAGE_SIDE_PX} px a side), first {small[0]}",
+            "give the camera's full-resolution photographs of the board",
+        )
     return out
 
 

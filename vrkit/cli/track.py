@@ -182,11 +182,15 @@ def _run(args: argparse.Namespace) -> int:
                 break
     if not rows:
         raise InputError(f"source {args.source!r} delivered no frames")
-    n_track = sum(r["status"] == "tracking" for r in rows)
+    # A frame tracked with images left out (out of sync, wrong size) is degraded, not tracked.
+    n_degraded = sum(r["status"] == "tracking" and "degraded" in r for r in rows)
+    n_track = sum(r["status"] == "tracking" for r in rows) - n_degraded
+    n_lost = len(rows) - n_track - n_degraded
     summary = {
         "frames": len(rows),
         "tracked": n_track,
-        "lost": len(rows) - n_track,
+        "degraded": n_degraded,
+        "lost": n_lost,
         "latency_ms_median": float(np.median(lat)),
         "latency_ms_p99": float(np.percentile(lat, 99)),
         "events": events,
@@ -197,7 +201,7 @@ def _run(args: argparse.Namespace) -> int:
             summary["rms_error_mm"] = float(np.sqrt(np.mean(e[:, 0] ** 2)))
             summary["rms_error_deg"] = float(np.sqrt(np.mean(e[:, 1] ** 2)))
     write_poses(args.out, rows, summary)
-    print(f"{len(rows)} frames: {n_track} tracked, {len(rows) - n_track} lost; per-frame "
+    print(f"{len(rows)} frames: {n_track} tracked, {n_degraded} degraded, {n_lost} lost; per-frame "
           f"latency median {summary['latency_ms_median']:.2f} ms, p99 "
           f"{summary['latency_ms_p99']:.2f} ms")  # fmt: skip
     for ev in events:

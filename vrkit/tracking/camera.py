@@ -36,6 +36,8 @@ F64 = NDArray[np.float64]
 T_GLCAM_CVCAM: F64 = np.diag([1.0, -1.0, -1.0, 1.0])
 
 RIG_SCHEMA = "vrkit.tracking.rig/1"
+#: Largest rig-frame coordinate of a camera, metres (as ``metres`` in the rig schema).
+MAX_TRANSLATION_M = 1000.0
 
 
 def cv_camera_pose(T_parent_glcam: ArrayLike) -> F64:
@@ -89,6 +91,12 @@ class Camera:
             or not np.allclose(self.T_rig_cam[3], [0.0, 0.0, 0.0, 1.0])
         ):
             raise ProfileError(f"camera {self.name!r}: T_rig_cam is not a rigid transform")
+        t = float(np.max(np.abs(self.T_rig_cam[:3, 3])))
+        if not t <= MAX_TRANSLATION_M:
+            raise ProfileError(
+                f"camera {self.name!r}: T_rig_cam translation is {t:g} m, beyond any rig "
+                f"(|x|, |y|, |z| <= {MAX_TRANSLATION_M:g} m, as the rig schema)"
+            )
 
     # The intrinsics, read-only here: replace ``intrinsics`` to change them.
     @property

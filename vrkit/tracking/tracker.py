@@ -5,6 +5,14 @@ interest per camera; detect (ArUco corners or LED blobs) in all cameras on a thr
 releases the GIL); build 2D-3D correspondences (marker ids, or LED matching / acquisition);
 solve jointly; update the filter. Cameras that deliver no image drop out and come back; the
 tracking state (``tracking`` / ``lost``) and every change of it are reported.
+
+What cannot be trusted is reported, not used: a camera image of another size than the rig
+says, or one whose capture time is out of step with the frame (a decoder that skipped frames,
+a camera whose clock jumped), is left out of that frame with an event naming it, and the frame
+counts as *degraded* (:attr:`TrackResult.degraded`) rather than tracked. A solve whose
+reprojection error is far above the detector's accuracy (a target file whose geometry
+contradicts the detections, e.g. corners listed in reverse order, which gives a mirror-image
+pose) is refused: the frame is lost, with the reason.
 """
 
 from __future__ import annotations
@@ -53,6 +61,8 @@ class TrackResult:
         n_points: 2D-3D correspondences used.
         message: Why the frame was lost, or "".
         events: Human-readable state changes of this frame (dropouts, lost, recovered).
+        degraded: Why images of this frame were left out (size, synchronisation), one entry
+            per camera left out; empty for a clean frame.
     """
 
     index: int
@@ -66,6 +76,7 @@ class TrackResult:
     n_points: int
     message: str = ""
     events: list[str] = field(default_factory=list)
+    degraded: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -81,6 +92,12 @@ class TrackerConfig:
         led_threshold: Grey level for LED blobs.
         led_gate_px: Gate for LED prior matching.
         outlier_px: Solver outlier threshold.
+        max_rms_px: Largest RMS reprojection error of a solve's inliers that is trusted;
+            above it the target's geometry contradicts the detections and the frame is lost.
+        sync_tolerance: A camera image whose own step since its previous image differs from
+            the frame's step by more than this fraction of the frame period, or whose capture
+            time is more than twice that from the frame time (free-running live cameras sit up
+            to half a period apart), is out of sync and left out.
         filter: Filter noise settings.
     """
 
@@ -91,6 +108,8 @@ class TrackerConfig:
     led_threshold: int = 96
     led_gate_px: float = 4.0
     outlier_px: float = 3.0
+    max_rms_px: float = 6.0
+    sync_tolerance: float = 0.5
     filter: FilterConfig = field(default_factory=FilterConfig)
 
 
@@ -112,6 +131,12 @@ class Tracker:
         self._lost_since: int | None = None
         self._active = [True] * len(rig)
         self._checked_size = [False] * len(rig)
+        self._prev_t: int | None = None
+        #: Per camera (frame time, camera time) of its previous image.
+        self._prev_cam: list[tuple[int, int] | None] = [None] * len(rig)
+        self._period_ns: int | None = None
+        self._contradiction_reported = False
+        self.n_degraded = 0
         self._frames_since_full = 0
         self._pool = ThreadPoolExecutor(max(1, self.config.threads), "vrkit-detect")
         self._points = target.points()
@@ -136,19 +161,66 @@ class Tracker:
 
     # -- per-frame steps ---------------------------------------------------------------------
 
-    def _check_images(self, fs: FrameSet, events: list[str]) -> list[int]:
+    def _leave_out(self, reason: str, events: list[str], degraded: list[str]) -> None:
+        msg = f"{reason}; image left out of this frame"
+        log.warning(msg)
+        events.append(msg)
+        degraded.append(reason)
+
+    def _check_sync(self, fs: FrameSet, events: list[str], degraded: list[str]) -> list[bool]:
+        """Per camera: is its image in step with the frame (see :class:`TrackerConfig`)?"""
+        dt_frame = None if self._prev_t is None else fs.t_ns - self._prev_t
+        if dt_frame is not None and dt_frame > 0:
+            self._period_ns = dt_frame if self._period_ns is None else min(
+                self._period_ns, dt_frame
+            )  # fmt: skip
+        ok = [True] * len(fs.images)
+        if self._period_ns is not None:
+            tol = self.config.sync_tolerance * self._period_ns
+            for k, (img, t) in enumerate(zip(fs.images, fs.camera_t_ns, strict=True)):
+                if img is None or t is None:
+                    continue
+                name = self.rig.cameras[k].name
+                prev = self._prev_cam[k]
+                step_frame = None if prev is None else fs.t_ns - prev[0]
+                step_cam = None if prev is None else t - prev[1]
+                if abs(t - fs.t_ns) > 2 * tol:
+                    ok[k] = False
+                    why = f"{(t - fs.t_ns) * 1e-6:+.1f} ms from the frame time"
+                elif step_cam is not None and abs(step_cam - step_frame) > tol:
+                    ok[k] = False
+                    why = (f"its time stepped {step_cam * 1e-6:.1f} ms while the frame "
+                           f"stepped {step_frame * 1e-6:.1f} ms")  # fmt: skip
+                if not ok[k]:
+                    self._leave_out(
+                        f"camera {name!r} frame {fs.index}: out of sync ({why})", events, degraded
+                    )
+        self._prev_t = fs.t_ns
+        for k, (img, t) in enumerate(zip(fs.images, fs.camera_t_ns, strict=True)):
+            if img is not None and t is not None:
+                self._prev_cam[k] = (fs.t_ns, t)
+        return ok
+
+    def _check_images(self, fs: FrameSet, events: list[str], degraded: list[str]) -> list[int]:
         if len(fs.images) != len(self.rig):
             raise InputError(
                 f"frame {fs.index} has {len(fs.images)} camera images but the rig has "
                 f"{len(self.rig)} cameras ({[c.name for c in self.rig.cameras]})",
                 "use the rig file that matches the source",
             )
+        in_sync = self._check_sync(fs, events, degraded)
         active = []
         for k, (cam, img) in enumerate(zip(self.rig.cameras, fs.images, strict=True)):
             ok = img is not None
             if ok and not self._checked_size[k]:
-                cam.check_image(img, f" (frame {fs.index})")
+                cam.check_image(img, f" (frame {fs.index})")  # the wrong rig: stop at once
                 self._checked_size[k] = True
+            elif ok:
+                try:
+                    cam.check_image(img, f" (frame {fs.index})")
+                except DataError as exc:
+                    ok = False
+                    self._leave_out(exc.message, events, degraded)
             if ok != self._active[k]:
                 n_now = sum(im is not None for im in fs.images)
                 if ok:
@@ -159,7 +231,7 @@ class Tracker:
                 log.warning(msg)
                 events.append(msg)
                 self._active[k] = ok
-            if ok:
+            if ok and in_sync[k]:
                 active.append(k)
         return active
 
@@ -216,10 +288,35 @@ class Tracker:
         return obs
 
     def _solve(self, dets: dict[int, object], T_pred: F64 | None) -> PoseSolution:
+        sol = self._solve_unchecked(dets, T_pred)
+        if not sol.rms_px <= self.config.max_rms_px:
+            raise DataError(
+                f"the target's geometry contradicts the detections: RMS reprojection error "
+                f"{sol.rms_px:.1f} px over {sol.n_inliers} points (trusted up to "
+                f"{self.config.max_rms_px:g} px); check the target file (corner order, marker "
+                "size, the right target)"
+            )
+        return sol
+
+    def _solve_unchecked(self, dets: dict[int, object], T_pred: F64 | None) -> PoseSolution:
         if self.target.kind == "aruco":
             obs = self._aruco_observations(dets)
-            return solve_pose(self.rig, obs, self.mode, prior=T_pred,
-                              outlier_px=self.config.outlier_px)  # fmt: skip
+            sol = solve_pose(self.rig, obs, self.mode, prior=T_pred,
+                             outlier_px=self.config.outlier_px)  # fmt: skip
+            # A decoded marker none of whose corners fits while others fit: the target's
+            # geometry contradicts the detections (a planar subset fits a mirror-image pose).
+            bad = sum(
+                int(np.count_nonzero(~m.reshape(-1, 4).any(axis=1)))
+                for o, m in zip(obs, sol.inlier_mask, strict=True)
+                if len(o.pixels) and len(m) == len(o.pixels)
+            )
+            if bad:
+                raise DataError(
+                    f"the target's geometry contradicts the detections: {bad} decoded "
+                    f"marker(s) fit nowhere near the pose the other {sol.n_inliers // 4} give; "
+                    "check the target file (corner order, marker size, the right target)"
+                )
+            return sol
         from vrkit.tracking.constellation import acquire, refine_with_all_cameras
 
         blobs = {k: b for k, b in dets.items() if len(b)}
@@ -246,7 +343,8 @@ class Tracker:
             InputError: The frame set does not fit the rig (camera count or image size).
         """
         events: list[str] = []
-        active = self._check_images(fs, events)
+        degraded: list[str] = []
+        active = self._check_images(fs, events, degraded)
         self.n_frames += 1
         T_pred = None
         if self.status == TRACKING and self.filter.initialized:
@@ -270,6 +368,12 @@ class Tracker:
                     except DataError as exc2:
                         message = str(exc2)
         names = [self.rig.cameras[k].name for k in active]
+        contradiction = "contradicts the detections" in message
+        if contradiction and not self._contradiction_reported:
+            msg = f"not tracked: {message}"
+            log.warning(msg)
+            events.append(msg)
+        self._contradiction_reported = contradiction
         if sol is not None:
             self.filter.update_pose(fs.t_ns, sol.T_world_head, sol.covariance)
             if self.status == LOST:
@@ -277,12 +381,15 @@ class Tracker:
                     f" after {(fs.t_ns - self._lost_since) * 1e-6:.0f} ms"
                 )  # fmt: skip
                 used = [self.rig.cameras[c].name for c in sol.cameras_used]
-                what = "recovered" if self.n_tracked else "acquired"
+                what = "recovered" if self.n_tracked or self.n_degraded else "acquired"
                 msg = f"tracking {what} at frame {fs.index}{ago} with cameras {used}"
                 log.info(msg)
                 events.append(msg)
             self.status = TRACKING
-            self.n_tracked += 1
+            if degraded:
+                self.n_degraded += 1
+            else:
+                self.n_tracked += 1
         elif self.status == TRACKING:
             msg = f"tracking lost at frame {fs.index}: {message}"
             log.warning(msg)
@@ -307,6 +414,7 @@ class Tracker:
             n_points=0 if sol is None else sol.n_inliers,
             message=message,
             events=events,
+            degraded=degraded,
         )
 
     def update_gyro(self, t_ns: int, omega: NDArray) -> None:
@@ -344,6 +452,8 @@ def result_row(r: TrackResult, truth: F64 | None = None) -> dict:
     row["cameras_active"] = " ".join(r.cameras_active)
     row["cameras_used"] = " ".join(r.cameras_used)
     row["message"] = r.message
+    if r.degraded:
+        row["degraded"] = "; ".join(r.degraded)
     if truth is not None and r.measured is not None:
         from vrkit.tracking.solve import pose_error
 

@@ -37,7 +37,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from vrkit.core.documents import validate_document
 from vrkit.core.errors import DataError, ProfileError
-from vrkit.core.jsonfile import parse_json
+from vrkit.core.jsonfile import parse_json, short_repr
 
 F64 = NDArray[np.float64]
 CAMERA_FORMAT = "vrkit.camera"
@@ -49,6 +49,8 @@ FISHEYE_DIST_LENGTH = 4
 OPENCV_SUFFIXES = (".yml", ".yaml", ".xml")
 #: A principal point may lie this fraction of the image size outside the image, no further.
 PRINCIPAL_POINT_MARGIN = 0.25
+#: Focal lengths a camera may have, pixels (as ``focal_px`` in the schemas).
+FOCAL_RANGE_PX = (1.0, 1e6)
 # cv2.undistortPoints: stop at 1e-12 px reprojection error or 100 iterations.
 _UNDISTORT_CRITERIA = (3, 100, 1e-12)  # cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS
 _K_KEYS = ("camera_matrix", "cameraMatrix", "K")
@@ -322,7 +324,9 @@ def _check_K(K: ArrayLike, w: int, h: int) -> F64:
     try:
         K = np.array(K, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ProfileError(f"camera K must be a (3, 3) matrix of numbers, got {K!r}") from None
+        raise ProfileError(
+            f"camera K must be a (3, 3) matrix of numbers, got {short_repr(K)}"
+        ) from None
     if K.shape == (9,):
         K = K.reshape(3, 3)
     if K.shape != (3, 3):
@@ -347,8 +351,12 @@ def _check_K(K: ArrayLike, w: int, h: int) -> F64:
             "K must be [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]",
         )
     fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
-    if fx <= 0 or fy <= 0:
-        raise ProfileError(f"camera focal lengths must be > 0 pixels, got fx={fx:g}, fy={fy:g}")
+    lo, hi = FOCAL_RANGE_PX
+    if not (lo <= fx <= hi and lo <= fy <= hi):
+        raise ProfileError(
+            f"camera focal lengths must be {lo:g} to {hi:g} pixels "
+            f"(as the camera schema), got fx={fx:g}, fy={fy:g}"
+        )
     m = PRINCIPAL_POINT_MARGIN
     if not (-m * w <= cx <= (1 + m) * w and -m * h <= cy <= (1 + m) * h):
         raise ProfileError(
