@@ -133,3 +133,13 @@ def test_shipped_profiles_pass_the_usable_fov_check() -> None:
 def test_panotools_in_code_refuses_bools_in_chroma() -> None:
     with pytest.raises(ProfileError, match=r"panotools.chroma\[1\] must be a number, got false"):
         PanotoolsLens([1, 0.2, 0.2, 0], chroma=[1.0, False, 1.0, 0.0])
+
+
+def test_error_lines_are_cut_in_the_middle() -> None:
+    from vrkit.core.errors import one_line
+
+    assert one_line("a\nb") == "a b"
+    text = one_line("start " + "x" * 60_000_000 + " end")
+    assert len(text) <= 2000
+    assert text.startswith("start xxx") and text.endswith("xxx end")
+    assert "characters cut" in text

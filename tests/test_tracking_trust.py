@@ -163,3 +163,18 @@ def test_track_run_summary_counts_degraded(tmp_path: Path) -> None:
     assert "3 frames: 2 tracked, 1 degraded, 0 lost" in r.stdout
     summary = json.loads(out.read_text())["summary"]
     assert (summary["tracked"], summary["degraded"], summary["lost"]) == (2, 1, 0)
+
+
+def test_target_normal_without_direction_is_refused(tmp_path: Path) -> None:
+    """Was: divided by zero, NaN normals (found by tests/fuzz)."""
+    data = json.loads((REC.parents[2] / ".." / "calibration/tracking-target-headset-leds.json")
+                      .resolve().read_text())  # fmt: skip
+    data["normals"][2] = [0, 0, 0]
+    path = tmp_path / "target.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ProfileError) as exc:
+        Target.load(path)
+    assert str(exc.value).endswith(
+        "normal 2 is [0.0, 0.0, 0.0], which has no direction (a marker with coincident corners, "
+        "or a zero LED normal)"
+    )

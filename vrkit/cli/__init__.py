@@ -13,7 +13,7 @@ import logging
 import sys
 
 from vrkit import __version__
-from vrkit.core.errors import VrkitError
+from vrkit.core.errors import VrkitError, one_line
 
 # Order here is the order in `vrkit --help`.
 COMMAND_MODULES = ["run", "doctor", "info", "profile", "fov", "calibrate", "track", "latency"]
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     except VrkitError as exc:
         if args.debug:
             raise
-        print(f"vrkit {args.command}: error: {exc}", file=sys.stderr)
+        print(one_line(f"vrkit {args.command}: error: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"vrkit {args.command}: interrupted", file=sys.stderr)
@@ -67,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(
-            f"vrkit {args.command}: internal error: {type(exc).__name__}: {exc} "
-            "(run with --debug for the traceback and please report it)",
+            one_line(
+                f"vrkit {args.command}: internal error: {type(exc).__name__}: {exc} "
+                "(run with --debug for the traceback and please report it)"
+            ),
             file=sys.stderr,
         )
         return 1

@@ -6,6 +6,20 @@ prints ``str(error)`` as one line and exits non-zero; a traceback is only shown 
 
 from __future__ import annotations
 
+#: Longest error line the CLI prints; a longer one is cut in the middle (a value from a file
+#: can be megabytes long and must not be echoed whole).
+MAX_LINE_CHARS = 2000
+
+
+def one_line(text: str, limit: int = MAX_LINE_CHARS) -> str:
+    """``text`` on one line (line breaks as spaces), cut in the middle to at most ``limit``."""
+    text = " ".join(text.splitlines())
+    if len(text) <= limit:
+        return text
+    cut = f" ...({len(text) - limit + 40} characters cut)... "
+    keep = (limit - len(cut)) // 2
+    return text[:keep] + cut + text[len(text) - keep :]
+
 
 class VrkitError(Exception):
     """Base of all deliberate vrkit errors.

@@ -102,7 +102,15 @@ class Target:
                     f"target {self.name!r}: {len(self.leds)} LEDs but {len(self.normals)} normals"
                 )
         if len(self.normals):
-            self.normals = self.normals / np.linalg.norm(self.normals, axis=1, keepdims=True)
+            length = np.linalg.norm(self.normals, axis=1, keepdims=True)
+            short = np.flatnonzero(~(length[:, 0] > 1e-9))
+            if short.size:
+                i = int(short[0])
+                raise ProfileError(
+                    f"target {self.name!r}: normal {i} is {self.normals[i].tolist()}, which has "
+                    "no direction (a marker with coincident corners, or a zero LED normal)"
+                )
+            self.normals = self.normals / length
 
     @property
     def marker_ids(self) -> NDArray[np.int64]:
