@@ -455,3 +455,26 @@ def test_one_white_capture_measures_all_three_channels(tmp_path, capsys):
     lens = profile["lenses"]["left"]
     np.testing.assert_allclose(lens["k"], truth["lens"]["k"], rtol=0.01)
     np.testing.assert_allclose(_scale_minus_one(lens), _scale_minus_one(truth["lens"]), rtol=0.01)
+
+
+def test_camera_file_with_flipped_distortion_sign_is_refused(clean_bench, tmp_path, capsys):
+    """Was: dist[0] sign-flipped gave a profile at 4.67 arcmin RMS, under the 5 arcmin
+    acceptance, with k = [0.506, 0.077, 0.328] for a true [0.4, 0.2] (issue 18)."""
+    data = json.loads((clean_bench.out_dir / "camera.json").read_text())
+    data["dist"][0] = -data["dist"][0]
+    (tmp_path / "flipped.json").write_text(json.dumps(data))
+    argv = ["calibrate", "lens", "--captures", str(clean_bench.out_dir / "captures"),
+            "--pattern", str(clean_bench.out_dir / "pattern"), "--model", "radial",
+            "--camera", str(tmp_path / "flipped.json"), "--out", str(tmp_path / "p.json")]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert re.search(
+        r"the captures do not fit the camera file: the radial fit leaves \d\.\d\d camera px RMS "
+        r"in the (red|green|blue) channel, more than dot detection noise explains \(<= 0.3 px\)",
+        err,
+    ), err
+    assert not (tmp_path / "p.json").exists()
+    report = json.loads((tmp_path / "p_report" / "report.json").read_text())
+    assert report["fits"][0]["rms_arcmin"] < 5  # what the arcmin acceptance alone let through
+    assert report["camera_fit"]["ok"] is False
+    assert min(report["camera_fit"]["rms_px"].values()) > 0.3

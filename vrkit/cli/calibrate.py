@@ -252,6 +252,7 @@ def _capture(args: argparse.Namespace) -> int:
 def _lens(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from vrkit.calibration.checks import check_camera_fit
     from vrkit.calibration.export import profile_with_fit, to_cardboard, to_mesh_json, to_openhmd
     from vrkit.calibration.fit import compare_models, fit_lens
     from vrkit.calibration.lens import measure_captures
@@ -314,6 +315,9 @@ def _lens(args: argparse.Namespace) -> int:
             f"the {best.name} fit has an RMS residual of {best_rms:.2f} arcmin "
             f"(> --max-rms-arcmin {args.max_rms_arcmin:g}); profile {str(out)!r} not written"
         )
+    camera_fit = check_camera_fit(best, camera)
+    if refusal is None and not camera_fit.ok:
+        refusal = f"{camera_fit.message}; profile {str(out)!r} not written"
     exports: dict[str, object] = {}
     for key, fn in (("openhmd", to_openhmd), ("cardboard", to_cardboard)):
         try:
@@ -332,6 +336,7 @@ def _lens(args: argparse.Namespace) -> int:
         "comparison": rows,
         "exports": exports,
         "profile": None if refusal else str(out),
+        "camera_fit": camera_fit.to_dict(),
         "refused": refusal,
     }
     (rep / "report.json").write_text(json.dumps(report, indent=1) + "\n")
