@@ -463,9 +463,9 @@ def test_camera_file_with_flipped_distortion_sign_is_refused(clean_bench, tmp_pa
     data = json.loads((clean_bench.out_dir / "camera.json").read_text())
     data["dist"][0] = -data["dist"][0]
     (tmp_path / "flipped.json").write_text(json.dumps(data))
-    argv = ["calibrate", "lens", "--captures", str(clean_bench.out_dir / "captures"),
-            "--pattern", str(clean_bench.out_dir / "pattern"), "--model", "radial",
-            "--camera", str(tmp_path / "flipped.json"), "--out", str(tmp_path / "p.json")]  # fmt: skip
+    argv = ["calibrate", "lens", "--captures", str(clean_bench.out_dir / "captures")]
+    argv += ["--pattern", str(clean_bench.out_dir / "pattern"), "--model", "radial"]
+    argv += ["--camera", str(tmp_path / "flipped.json"), "--out", str(tmp_path / "p.json")]
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert re.search(
