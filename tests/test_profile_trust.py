@@ -143,3 +143,26 @@ def test_error_lines_are_cut_in_the_middle() -> None:
     assert len(text) <= 2000
     assert text.startswith("start xxx") and text.endswith("xxx end")
     assert "characters cut" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (json.dumps(BASE).replace('"refresh_hz": 60', '"refresh_hz": ' + "9" * 400),
+         "$.panel.refresh_hz: expected an integer that fits in 64 bits, got "
+         "99999999999999999999...(400 characters)"),
+        (json.dumps(BASE)[:-1] + ', "x": ' + "[" * 5000 + "]" * 5000 + "}",
+         "is nested too deeply to read"),
+        (json.dumps(BASE).replace('"k": [0.441, 0.156]', '"k": [1e999]'),
+         "$.lenses.left.k[0]: expected a finite number (this one overflows a 64-bit float), got "
+         "1e999"),
+    ],
+)  # fmt: skip
+def test_profile_files_that_break_the_parser_are_one_line(
+    text: str, expected: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(text)
+    with pytest.raises(ProfileError) as exc:
+        load_profile(path)
+    assert expected in str(exc.value) and "\n" not in str(exc.value)
