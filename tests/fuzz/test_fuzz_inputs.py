@@ -34,6 +34,9 @@ MAX_ERROR_CHARS = 1500
 #: Smallest usable field of view per axis that an accepted profile may give (degrees).
 MIN_FOV_DEG = 5.0
 
+# A NaN made silently (numpy's "invalid value" warning) is a wrong number on its way: an error.
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
+
 
 class _CaseTimeoutError(Exception):
     pass
