@@ -1,9 +1,10 @@
 """Find pattern features in captures taken through the lens, with sub-pixel positions.
 
-Dots: background-normalised threshold, connected components, intensity-weighted centroids
-(first image moments) over each dot's dilated footprint; the larger anchor dot fixes grid
-index (0, 0), and the grid is walked outwards from it, predicting each neighbour from the
-positions already found, so that strong lens distortion and a partly visible grid are fine.
+Dots: :func:`vrkit.vision.blobs.find_blobs_adaptive` (background-normalised threshold,
+connected components, intensity-weighted centroids over each dot's grown footprint); the larger
+anchor dot fixes grid index (0, 0), and the grid is walked outwards from it, predicting each
+neighbour from the positions already found, so that strong lens distortion and a partly visible
+grid are fine.
 Checkerboards: ``cv2.findChessboardCornersSB`` (whole board visible) plus ``cornerSubPix``.
 """
 
@@ -17,6 +18,7 @@ from numpy.typing import NDArray
 
 from vrkit.calibration.patterns import ANCHOR_SCALE, PatternFrame
 from vrkit.core.errors import DataError
+from vrkit.vision.blobs import find_blobs_adaptive
 
 
 @dataclass
@@ -34,106 +36,6 @@ class Detection:
     n_blobs: int = 0
 
 
-def _block_reduce(image: NDArray[np.float32], f: int, reduce: str) -> NDArray[np.float32]:
-    """Max or min over ``f`` x ``f`` blocks (edge-padded), (H, W) -> (ceil(H/f), ceil(W/f))."""
-    h, w = image.shape
-    hp, wp = -(-h // f) * f, -(-w // f) * f
-    pad = np.pad(image, ((0, hp - h), (0, wp - w)), mode="edge")
-    blocks = pad.reshape(hp // f, f, wp // f, f)
-    out = blocks.max(axis=(1, 3)) if reduce == "max" else blocks.min(axis=(1, 3))
-    return out.astype(np.float32)
-
-
-def _normalise(image: NDArray[np.float32], spacing_px: float) -> NDArray[np.float32]:
-    """Remove slow background and vignetting: divide by a local maximum envelope.
-
-    The envelope (local max) and background (local min) over ~3 dot pitches are smooth by
-    construction, so they are computed on a max/min-pooled image ``f`` times smaller (``f`` =
-    pitch / 8) and interpolated back: the same result to well under the sensor noise, ~20x
-    faster than full-resolution morphology with a kernel that wide.
-    """
-    import cv2
-
-    h, w = image.shape
-    f = max(1, int(spacing_px // 8))
-    k = int(max(3, 2 * round(spacing_px * 1.5 / f) + 1))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    sigma = spacing_px / f
-
-    def smooth(reduce: str) -> NDArray[np.float32]:
-        small = _block_reduce(image, f, reduce)
-        op = cv2.dilate if reduce == "max" else cv2.erode
-        small = cv2.GaussianBlur(op(small, kernel), (0, 0), sigma)
-        if f == 1:
-            return small
-        big = cv2.resize(
-            small, (small.shape[1] * f, small.shape[0] * f), interpolation=cv2.INTER_LINEAR
-        )
-        return big[:h, :w]
-
-    env, bg = smooth("max"), smooth("min")
-    # Where the local contrast is not well above the sensor noise there is no pattern.
-    noise = 1.4826 * float(np.median(np.abs(image - cv2.blur(image, (3, 3))))) * 1.06
-    span = env - bg
-    out = np.where(span > 6.0 * noise + 2.0, (image - bg) / np.maximum(span, 1e-3), 0.0)
-    return np.clip(out, 0.0, 1.5).astype(np.float32)
-
-
-def find_blobs(
-    image: NDArray[np.float32], spacing_px_est: float | None = None
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Bright blobs in a (H, W) image: intensity-weighted centroids and areas.
-
-    Args:
-        image: (H, W) float or uint8 single-channel image, bright dots on dark.
-        spacing_px_est: Rough dot spacing in camera pixels (estimated when None).
-
-    Returns:
-        ``(centroids (N, 2), areas (N,))`` in camera pixels / pixels squared.
-    """
-    import cv2
-
-    img = np.asarray(image, dtype=np.float32)
-    if spacing_px_est is None:
-        # First pass with a global threshold to estimate the spacing.
-        thr = 0.5 * (float(np.percentile(img, 99.5)) + float(np.percentile(img, 50)))
-        n, _, stats, cents = cv2.connectedComponentsWithStats((img > thr).astype(np.uint8), 8)
-        pts = cents[1:][stats[1:, cv2.CC_STAT_AREA] >= 3]
-        if len(pts) < 4:
-            return np.zeros((0, 2)), np.zeros(0)
-        from scipy.spatial import cKDTree
-
-        d, _ = cKDTree(pts).query(pts, k=2)
-        spacing_px_est = float(np.median(d[:, 1]))
-    norm = _normalise(img, spacing_px_est)
-    mask = (norm > 0.5).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, 8)
-    if n <= 1:
-        return np.zeros((0, 2)), np.zeros(0)
-    # Weighted centroid over each blob's footprint grown by 2 px (captures the blurred rim),
-    # weights are the normalised intensity above a small floor.
-    grown = cv2.dilate(labels.astype(np.float32), np.ones((5, 5), np.uint8)).astype(np.int32)
-    lab = np.where(labels > 0, labels, grown)
-    w = np.clip(norm - 0.05, 0.0, None).astype(np.float64)
-    h, wd = img.shape
-    ys, xs = np.mgrid[0:h, 0:wd]
-    flat = lab.ravel()
-    sw = np.bincount(flat, w.ravel(), minlength=n)
-    sx = np.bincount(flat, (w * xs).ravel(), minlength=n)
-    sy = np.bincount(flat, (w * ys).ravel(), minlength=n)
-    keep = np.arange(n) > 0
-    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
-    bw, bh = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
-    keep &= (area >= 3) & (sw > 0)
-    keep &= (bw < 0.8 * spacing_px_est) & (bh < 0.8 * spacing_px_est)  # not merged / not a blob
-    # Blobs touching the image border are cut: their centroid is wrong.
-    x0, y0 = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
-    keep &= (x0 > 1) & (y0 > 1) & (x0 + bw < wd - 1) & (y0 + bh < h - 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cents = np.stack([sx / sw, sy / sw], axis=1)
-    return cents[keep], area[keep]
-
-
 def detect_dots(image: NDArray[np.float32], frame: PatternFrame) -> Detection:
     """Find and identify the dots of a dot-grid frame in one camera channel.
 
@@ -149,7 +51,8 @@ def detect_dots(image: NDArray[np.float32], frame: PatternFrame) -> Detection:
     """
     from scipy.spatial import cKDTree
 
-    cents, areas = find_blobs(image)
+    blobs = find_blobs_adaptive(image)
+    cents, areas = blobs.centers, blobs.areas.astype(np.float64)
     if len(cents) < 9:
         raise DataError(f"pattern not found: {len(cents)} dots seen, need at least 9")
     tree = cKDTree(cents)

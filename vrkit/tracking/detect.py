@@ -1,5 +1,7 @@
 """Detection: ArUco marker corners and bright LED blobs, in grey images (H, W) uint8.
 
+LED blobs come from the one blob finder, :mod:`vrkit.vision.blobs`.
+
 Calibration boards detect themselves (:meth:`vrkit.vision.board.Board.detect`).
 
 Both detectors accept an optional region of interest (the filter's predicted target box) so that
@@ -15,11 +17,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vrkit.core.errors import InputError
+from vrkit.vision.blobs import Blobs, find_blobs
+from vrkit.vision.blobs import clip_roi as _clip_roi
 from vrkit.vision.board import aruco_dictionary
 from vrkit.vision.corners import refine_marker_corners
 
 F64 = NDArray[np.float64]
 Roi = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive), pixels
+
+__all__ = ["ArucoDetector", "Blobs", "MarkerDetections", "clip_roi", "detect_blobs"]
 
 
 def _as_gray(image: NDArray) -> NDArray[np.uint8]:
@@ -34,15 +40,8 @@ def _as_gray(image: NDArray) -> NDArray[np.uint8]:
 
 
 def clip_roi(roi: Roi | None, width: int, height: int) -> Roi | None:
-    """Clip a region to the image; None when it is empty."""
-    if roi is None:
-        return (0, 0, width, height)
-    x0, y0, x1, y1 = (int(v) for v in roi)
-    x0, y0 = max(x0, 0), max(y0, 0)
-    x1, y1 = min(x1, width), min(y1, height)
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        return None
-    return (x0, y0, x1, y1)
+    """Clip a region to the image; None when it is smaller than 8 x 8 pixels."""
+    return _clip_roi(roi, width, height, min_size=8)
 
 
 @dataclass
@@ -117,21 +116,6 @@ class ArucoDetector:
         return MarkerDetections(ids.ravel().astype(np.int64), c)
 
 
-@dataclass
-class Blobs:
-    """Bright blobs found in one image.
-
-    Attributes:
-        centers: (B, 2) intensity-weighted centroids, pixels.
-        areas: (B,) pixel counts above the threshold.
-        peaks: (B,) brightest grey level in each blob.
-    """
-
-    centers: F64
-    areas: NDArray[np.int64]
-    peaks: NDArray[np.int64]
-
-
 def detect_blobs(
     image: NDArray,
     threshold: int = 96,
@@ -139,49 +123,31 @@ def detect_blobs(
     max_area: int = 400,
     roi: Roi | None = None,
 ) -> Blobs:
-    """Find LED blobs: threshold, connected components, intensity-weighted sub-pixel centroids.
+    """Find LED blobs with :func:`vrkit.vision.blobs.find_blobs`.
 
-    The centroid weights each pixel of a component by its grey level minus a background level
-    (half the threshold), computed for all blobs at once with ``np.bincount``.
+    Each blob's footprint is grown by one pixel so that the centroid sees its dim rim too, and
+    each pixel weighs its grey level minus a background level (half the threshold).
 
     Args:
-        image: (H, W) uint8 grey image.
+        image: (H, W) uint8 grey image (BGR is converted).
         threshold: Grey level a pixel must exceed to belong to a blob.
-        min_area: Smallest blob in pixels (smaller ones are noise).
-        max_area: Largest blob in pixels (larger ones are lamps or reflections).
+        min_area: Smallest blob, pixels above the threshold (smaller ones are noise).
+        max_area: Largest blob, pixels above the threshold (lamps or reflections).
         roi: Optional ``(x0, y0, x1, y1)`` region to search.
 
     Returns:
         Blob centres in full-image pixels, sorted by descending peak brightness.
     """
-    import cv2
-
     img = _as_gray(image)
     r = clip_roi(roi, img.shape[1], img.shape[0])
-    empty = Blobs(np.zeros((0, 2)), np.zeros(0, np.int64), np.zeros(0, np.int64))
     if r is None:
-        return empty
-    x0, y0, x1, y1 = r
-    sub = img[y0:y1, x0:x1]
-    _, mask = cv2.threshold(sub, threshold, 255, cv2.THRESH_BINARY)
-    # grow each blob by one pixel so the centroid sees the blob's dim rim too
-    mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if n <= 1:
-        return empty
-    ys, xs = np.nonzero(labels)
-    lab = labels[ys, xs]
-    wgt = np.maximum(sub[ys, xs].astype(np.float64) - threshold * 0.5, 0.0)
-    sw = np.bincount(lab, wgt, minlength=n)
-    cx = np.bincount(lab, wgt * xs, minlength=n) / np.maximum(sw, 1e-12)
-    cy = np.bincount(lab, wgt * ys, minlength=n) / np.maximum(sw, 1e-12)
-    peak = np.zeros(n, np.int64)
-    np.maximum.at(peak, lab, sub[ys, xs].astype(np.int64))
-    area = stats[:, cv2.CC_STAT_AREA]
-    keep = np.arange(1, n)
-    keep = keep[(area[keep] >= min_area) & (area[keep] <= max_area) & (sw[keep] > 0)]
-    order = keep[np.argsort(-peak[keep], kind="stable")]
-    return Blobs(
-        np.stack([cx[order] + x0, cy[order] + y0], axis=1), area[order].astype(np.int64),
-        peak[order],
-    )  # fmt: skip
+        return Blobs.empty()
+    return find_blobs(
+        img,
+        threshold,
+        weight_floor=0.5 * threshold,
+        grow_px=1,
+        min_area=min_area,
+        max_area=max_area,
+        roi=r,
+    )

@@ -59,6 +59,7 @@ from vrkit.measure.latency.analysis import (
     segment_sums,
 )
 from vrkit.measure.latency.sensorlog import LogChecks, SensorLog, resample_uniform, validate
+from vrkit.vision.blobs import find_blobs
 
 Roi = tuple[int, int, int, int]
 RenderedSide = Literal["auto", "left", "right", "top", "bottom"]
@@ -346,17 +347,10 @@ def _centroid(
     if peak < 4.0 * noise:
         return math.nan, math.nan, 0.0
     r = 4 + 3 * int(math.sqrt(float(np.count_nonzero(smooth > 0.5 * peak))))
-    y0, x0 = max(0, iy - r), max(0, ix - r)
-    win = dev[y0 : iy + r + 1, x0 : ix + r + 1]
-    w = np.clip(win - max(3.0 * noise, 0.1 * peak), 0.0, None)
-    mass = float(w.sum())
-    if mass <= 0:
-        return math.nan, math.nan, 0.0
-    ys = np.arange(win.shape[0], dtype=np.float32)
-    xs = np.arange(win.shape[1], dtype=np.float32)
-    cx = x0 + float(w.sum(axis=0) @ xs) / mass
-    cy = y0 + float(w.sum(axis=1) @ ys) / mass
-    return cx, cy, mass
+    roi = (int(ix) - r, int(iy) - r, int(ix) + r + 1, int(iy) + r + 1)
+    # Every blob in the window belongs to the marker (motion blur and a double exposure
+    # split it): their combined centroid is that of all pixels above the threshold.
+    return find_blobs(dev, max(3.0 * noise, 0.1 * peak), roi=roi).combined()
 
 
 def _tophat(img: NDArray[np.uint8], kernel: NDArray[np.uint8]) -> NDArray[np.float32]:
