@@ -16,7 +16,8 @@ from pathlib import Path
 
 import cv2
 
-from vrkit.measure.latency.video import analyze_video, simulate_video
+from vrkit.measure.latency.simulate import simulate_video
+from vrkit.measure.latency.video import analyze_video
 
 
 def _decode(path: Path) -> int:

@@ -15,7 +15,8 @@ import pytest
 
 from vrkit.core.errors import DataError, InputError
 from vrkit.measure.latency.sensorlog import SensorLog
-from vrkit.measure.latency.video import analyze_video, estimate_position_delay, simulate_video
+from vrkit.measure.latency.simulate import simulate_video
+from vrkit.measure.latency.video import analyze_video, estimate_position_delay
 
 # (latency s, panel refresh Hz, seed, extra simulator options, extra analysis options)
 CASES = [

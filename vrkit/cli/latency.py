@@ -549,7 +549,7 @@ def simulate_cmd(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() in (".mp4", ".avi", ".mkv", ".mov"):
         try:
-            from vrkit.measure.latency.video import simulate_video
+            from vrkit.measure.latency.simulate import simulate_video
         except ImportError as exc:
             raise BackendUnavailableError(
                 f"video simulation is not available in this build ({exc})"

@@ -39,6 +39,10 @@ _AV_FORMAT = {"gray": "gray", "bgr": "bgr24", "rgb": "rgb24"}
 FOURCC_CODECS = {"mp4v": "mpeg4", "MJPG": "mjpeg", "FFV1": "ffv1", "avc1": "libx264"}
 
 
+#: Lossy encoders given OpenCV's quality settings (so files match ``cv2.VideoWriter``'s).
+_QUALITY_CODECS = {"mpeg4", "mjpeg"}
+
+
 def _ns(pts: int, time_base: Fraction) -> int:
     """``pts * time_base`` seconds as integer nanoseconds (exact, rounded half to even)."""
     return round(pts * time_base * 1_000_000_000)
@@ -297,6 +301,13 @@ class VideoWriter:
             self._stream.codec_context.time_base = self.time_base
             default_fmt = {"mjpeg": "yuvj420p", "ffv1": "yuv420p"}.get(codec, "yuv420p")
             self._stream.pix_fmt = pix_fmt or default_fmt
+            if codec in _QUALITY_CODECS:
+                # As OpenCV's FFmpeg writer: a bit rate the encoder never reaches, quality
+                # bounded by the quantiser (qmin 3), an intra frame every 12 frames.
+                cc = self._stream.codec_context
+                cc.bit_rate = min(int(1.5 * w * h * fps * 64), 2**31 - 1)
+                cc.qmin = 3
+                cc.gop_size = 12
         except (av.error.FFmpegError, ValueError, OSError) as exc:
             self.discard()
             raise InputError(

@@ -1,4 +1,12 @@
-"""A sensor-log simulator with a known latency and the imperfections of a real rig.
+"""Simulators with a known latency and the imperfections of a real rig: sensor logs and videos.
+
+:func:`simulate` writes a photodiode/encoder sensor log (below); :func:`simulate_video` a
+high-speed video of a physical and a rendered marker for
+:func:`vrkit.measure.latency.video.analyze_video`: a panel refreshing at 60-120 Hz with
+scan-out, pixel response and either full or low persistence, a camera with finite exposure
+(motion blur), sensor noise and lossy compression, and motion with pauses.
+
+The sensor-log simulator:
 
 The model, in the order the signal travels:
 
@@ -30,7 +38,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,6 +47,7 @@ from scipy import optimize, signal
 
 from vrkit.core.errors import InputError
 from vrkit.measure.latency.sensorlog import SensorLog
+from vrkit.vision.video import VideoWriter
 
 
 @dataclass(frozen=True)
@@ -418,3 +428,248 @@ def photodiode_from_frames(
         )
     cum = np.concatenate([[0.0], np.cumsum(lum[:-1] * np.diff(start))])
     return (np.interp(t + h, start, cum) - np.interp(t - h, start, cum)) / (2 * h)
+
+
+# --------------------------------------------------------------------------------------------
+# High-speed video of a physical and a rendered marker (for vrkit.measure.latency.video)
+
+
+@dataclass(frozen=True)
+class VideoSimConfig:
+    """Parameters of a simulated high-speed video (seconds, Hz, pixels, grey levels).
+
+    Attributes:
+        size: ``(width, height)`` of the video.
+        refresh_hz: Panel refresh rate.
+        persistence: ``"hold"`` (each frame shown for the whole period) or ``"low"`` (a
+            pulse of ``pulse_s`` per frame; the panel's grey background flashes too).
+        pulse_s: Pulse length of a low-persistence panel.
+        response_s: Pixel response time constant (first order) of a full-persistence panel.
+        scanout_s: Time to scan the whole panel (None: 90 % of a refresh period).
+        marker_row: Where the rendered marker sits down the panel, 0 (top) to 1 (bottom).
+        pose_jitter_s: Standard deviation of the pose sample time.
+        exposure_s: Camera exposure (None: a whole frame interval, the recommended "360-degree
+            shutter"; shorter exposures make the estimate depend on the phase between the
+            camera and the panel, see docs/latency-video.md).
+        blur_samples: Sub-exposure samples for motion blur.
+        noise: Sensor noise, grey levels (standard deviation at black; grows with signal).
+        codec: Encoder: an OpenCV FourCC (``"mp4v"``, ``"MJPG"``, ``"FFV1"``) or an FFmpeg
+            encoder name (:class:`vrkit.vision.video.VideoWriter`).
+        amplitude_px: Half the physical marker's travel, pixels.
+        rendered_scale: Rendered travel over physical travel (negative: mirrored).
+        marker_sigma_px: Radius (Gaussian sigma) of the physical and rendered markers.
+        move_s: (min, max) length of a movement.
+        pause_s: (min, max) length of a pause.
+        container_fps: Frame rate written into the file (None: ``fps``); a slow-motion
+            file stores its playback rate, e.g. 30.
+        rolling_shutter_s: Camera readout time from the top row to the bottom row (0: a
+            global shutter); each marker is exposed at the time of its centre row.
+        rendered_row: Height of the rendered marker's centre in the video, 0 (top) to 1.
+    """
+
+    size: tuple[int, int] = (320, 240)
+    refresh_hz: float = 90.0
+    persistence: Literal["hold", "low"] = "hold"
+    pulse_s: float = 0.002
+    response_s: float = 0.001
+    scanout_s: float | None = None
+    marker_row: float = 0.5
+    pose_jitter_s: float = 0.0003
+    exposure_s: float | None = None
+    blur_samples: int = 8
+    noise: float = 2.0
+    codec: str = "mp4v"
+    amplitude_px: float = 55.0
+    rendered_scale: float = -0.8
+    marker_sigma_px: float = 3.0
+    move_s: tuple[float, float] = (0.8, 1.6)
+    pause_s: tuple[float, float] = (0.2, 0.5)
+    container_fps: float | None = None
+    rolling_shutter_s: float = 0.0
+    rendered_row: float = 0.5
+
+
+def _sim_motion(
+    t: NDArray[np.float64], cfg: VideoSimConfig, rng: np.random.Generator
+) -> NDArray[np.float64]:
+    """Motion in [-1, 1] on the grid ``t``: smooth irregular moves separated by pauses."""
+    env = np.zeros_like(t)
+    now = t[0] + 0.3
+    while now < t[-1]:
+        start = now + rng.uniform(*cfg.pause_s)
+        end = start + rng.uniform(*cfg.move_s)
+        ramp = 0.08
+        u = np.clip((t - start) / ramp, 0, 1)
+        d = np.clip((end - t) / ramp, 0, 1)
+        env = np.maximum(env, (0.5 - 0.5 * np.cos(np.pi * u)) * (0.5 - 0.5 * np.cos(np.pi * d)))
+        now = end
+    vel = np.zeros_like(t)
+    for _ in range(6):
+        f = rng.uniform(0.4, 2.0)
+        vel += np.cos(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi)) / f
+    vel *= env
+    pos = np.cumsum(vel) * (t[1] - t[0])
+    lo, hi = float(pos.min()), float(pos.max())
+    return 2.0 * (pos - lo) / max(hi - lo, 1e-12) - 1.0
+
+
+def _add_blob(
+    img: NDArray[np.float32],
+    xy: NDArray[np.float64],
+    w: NDArray[np.float64],
+    sigma: float,
+    colour: NDArray[np.float32],
+) -> None:
+    """Add weighted Gaussian dots at ``xy`` (J, 2) px with weights ``w`` (J,) to ``img``.
+
+    The dots are separable, so their sum over a window around them is ``gy.T @ gx``; ``img``
+    is (H, W, 3) and ``colour`` (3,) scales each channel.
+    """
+    H, W = img.shape[:2]
+    keep = w > 0
+    if not np.any(keep):
+        return
+    xy, w = xy[keep], w[keep]
+    r = 4.0 * sigma
+    x0, x1 = max(0, math.floor(xy[:, 0].min() - r)), min(W, math.ceil(xy[:, 0].max() + r) + 1)
+    y0, y1 = max(0, math.floor(xy[:, 1].min() - r)), min(H, math.ceil(xy[:, 1].max() + r) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return
+    xs = np.arange(x0, x1, dtype=np.float64)
+    ys = np.arange(y0, y1, dtype=np.float64)
+    gx = np.exp(-0.5 * ((xs[None, :] - xy[:, 0:1]) / sigma) ** 2)
+    gy = np.exp(-0.5 * ((ys[None, :] - xy[:, 1:2]) / sigma) ** 2) * w[:, None]
+    blob = (gy.T @ gx).astype(np.float32)
+    img[y0:y1, x0:x1] += blob[..., None] * colour
+
+
+def simulate_video(
+    path: str | Path,
+    *,
+    latency_s: float,
+    fps: float = 240.0,
+    duration_s: float = 4.0,
+    seed: int = 0,
+    **options: Any,
+) -> Path:
+    """Write a synthetic high-speed video of a physical and a rendered marker.
+
+    The left part of the frame shows the physical marker (a green LED moving along a slanted,
+    slightly curved path), the right part a grey panel with the rendered marker (white, moving
+    horizontally, mirrored and scaled). Panel frame ``k`` reaches the marker's row at
+    ``d_k = phase + k / refresh + marker_row * scanout``; its pose was sampled at
+    ``s_k = d_k + c - latency_s + jitter`` where ``c`` is the photon centre of the frame
+    (``period / 2 + response_s`` for a full-persistence panel, ``pulse_s / 2`` for low
+    persistence), so ``latency_s`` is the mean pose-to-photon-centroid delay that
+    :func:`~vrkit.measure.latency.video.analyze_video` estimates. Each camera frame ``i``
+    integrates light over an exposure centred on ``i / fps``.
+
+    Args:
+        path: Output file (``.mp4`` for mp4v, ``.avi`` for MJPG/FFV1); written under a
+            temporary name and renamed when complete.
+        latency_s: The delay to build in, seconds.
+        fps: Camera frame rate.
+        duration_s: Video length, seconds.
+        seed: Random seed (motion, phase, jitter, noise).
+        **options: Fields of :class:`VideoSimConfig`.
+
+    Returns:
+        The path written.
+
+    Raises:
+        InputError: An option is unknown or out of range, or the writer cannot open the file.
+    """
+    try:
+        cfg = VideoSimConfig(**options)
+    except TypeError as exc:
+        raise InputError(f"unknown simulate_video option: {exc}") from exc
+    if not (fps > 0 and duration_s > 0 and cfg.refresh_hz > 0):
+        raise InputError(
+            f"fps, duration_s and refresh_hz must be positive, got {fps}, {duration_s}, "
+            f"{cfg.refresh_hz}"
+        )
+    if cfg.persistence not in ("hold", "low"):
+        raise InputError(f"persistence must be hold or low, got {cfg.persistence!r}")
+    path = Path(path)
+    rng = np.random.default_rng(seed)
+    W, H = cfg.size
+    n = round(duration_s * fps)
+    period = 1.0 / cfg.refresh_hz
+    exposure = cfg.exposure_s if cfg.exposure_s is not None else 1.0 / fps
+    scanout = cfg.scanout_s if cfg.scanout_s is not None else 0.9 * period
+    J = max(1, int(cfg.blur_samples))
+
+    # Motion on a fine grid covering every pose sample.
+    t0, t1 = -abs(latency_s) - 2 * period - 0.2, duration_s + 0.2
+    fine = np.arange(t0, t1, 1.0 / 4000.0)
+    u = _sim_motion(fine, cfg, rng)
+
+    def motion(t: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.interp(t, fine, u)
+
+    # Physical marker: a slanted path with a little curvature (a marker on a swinging rod).
+    c_p = np.array([0.27 * W, 0.5 * H])
+    ang = math.radians(25.0)
+    d_p = np.array([math.cos(ang), math.sin(ang)])
+    n_p = np.array([-d_p[1], d_p[0]])
+
+    def physical(t: NDArray[np.float64]) -> NDArray[np.float64]:
+        m = motion(t)[..., None]
+        return c_p + cfg.amplitude_px * (m * d_p + 0.12 * m * m * n_p)
+
+    # Panel frames and their pose samples.
+    phase = rng.uniform(0, period)
+    k0 = math.floor((-exposure - phase - scanout) / period) - 2
+    k1 = math.ceil((duration_s + exposure) / period) + 2
+    ks = np.arange(k0, k1)
+    d = phase + ks * period + cfg.marker_row * scanout
+    centre = period / 2 + cfg.response_s if cfg.persistence == "hold" else cfg.pulse_s / 2
+    s = d + centre - latency_s + rng.normal(0.0, cfg.pose_jitter_s, ks.size)
+    c_r = np.array([0.73 * W, cfg.rendered_row * H])
+    r_xy = c_r + np.column_stack(
+        [cfg.rendered_scale * cfg.amplitude_px * motion(s), np.zeros(ks.size)]
+    )
+
+    # Static background: dark room, a grey panel on the right, a rod holder on the left.
+    # A low-persistence panel is dark between flashes: its grey flashes with the marker.
+    bg = np.full((H, W), 18.0, np.float32)
+    panel = (slice(int(0.12 * H), int(0.88 * H)), slice(int(0.5 * W), int(0.96 * W)), slice(None))
+    bg[panel[:2]] = 60.0 if cfg.persistence == "hold" else 22.0
+    bg[int(0.9 * H) : H, int(0.05 * W) : int(0.45 * W) + 1] = 35.0
+
+    writer = VideoWriter(path, (W, H), float(cfg.container_fps or fps), codec=cfg.codec)
+    green = np.array([0.45, 1.0, 0.45], np.float32)  # BGR
+    white = np.ones(3, np.float32)
+    base = np.repeat(bg[..., None], 3, axis=2)
+    # Sensor noise: a bank of noise frames, cropped at random offsets for each video frame.
+    m = 32
+    bank = rng.standard_normal((4, H + m, W + m, 3), dtype=np.float32) * np.float32(cfg.noise)
+    try:
+        for i in range(n):
+            sub = i / fps + ((np.arange(J) + 0.5) / J - 0.5) * exposure  # (J,)
+            img = base.copy()
+            # A rolling shutter exposes each row later than the one above it.
+            sub_p = sub + cfg.rolling_shutter_s * c_p[1] / H
+            sub_r = sub + cfg.rolling_shutter_s * c_r[1] / H
+            _add_blob(img, physical(sub_p), np.full(J, 210.0 / J), cfg.marker_sigma_px, green)
+            # Which panel frames light the marker at each sub-sample, and how much.
+            k = np.searchsorted(d, sub_r, side="right") - 1
+            age = sub_r - d[k]
+            if cfg.persistence == "hold":
+                a_new = 1.0 - np.exp(-age / max(cfg.response_s, 1e-9))
+                idx = np.concatenate([k, k - 1])
+                wts = np.concatenate([a_new, 1.0 - a_new]) * (170.0 / J)
+            else:
+                idx = k
+                lit = age < cfg.pulse_s
+                wts = lit * (190.0 * min(1.0, period / 8 / cfg.pulse_s) / J)
+                img[panel] += np.float32(60.0 * lit.mean())
+            _add_blob(img, r_xy[idx], wts, 1.2 * cfg.marker_sigma_px, white)
+            oy, ox = rng.integers(0, m, 2)
+            img += bank[i % 4, oy : oy + H, ox : ox + W] * (1.0 + img * np.float32(1 / 128))
+            np.clip(img + 0.5, 0, 255, out=img)
+            writer.write(img.astype(np.uint8))
+    except BaseException:
+        writer.discard()
+        raise
+    return writer.close()
