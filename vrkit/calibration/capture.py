@@ -1,9 +1,10 @@
 """Image sources for captures, and the capture folder (``captures.json``).
 
-One interface over a live camera (``cv2.VideoCapture`` on a device index), a video file and a
-folder of images: :meth:`FrameSource.grab` returns the average of ``n`` frames (averaging
-reduces sensor noise by sqrt(n)). :func:`record_captures` shows each pattern frame, grabs it
-and writes the capture folder in the documented format (``docs/calibration.md``).
+One interface over a live camera (``cv2.VideoCapture`` on a device index), a video file (PyAV,
+:mod:`vrkit.vision.video`) and a folder of images: :meth:`FrameSource.grab` returns the average
+of ``n`` frames (averaging reduces sensor noise by sqrt(n)). :func:`record_captures` shows each
+pattern frame, grabs it and writes the capture folder in the documented format
+(``docs/calibration.md``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from vrkit.calibration.patterns import PatternFrame, PatternSet
 from vrkit.core.documents import read_document
 from vrkit.core.errors import BackendUnavailableError, DataError, InputError
 from vrkit.core.jsonfile import short_repr
+from vrkit.vision.video import VideoReader
 
 CAPTURES_FORMAT = "vrkit.captures"
 CAPTURES_VERSION = 1
@@ -82,7 +84,7 @@ def _to_rgb(frame: NDArray[Any]) -> NDArray[np.uint8]:
 
 
 class _CvCapture(FrameSource):
-    """A ``cv2.VideoCapture`` (device or file)."""
+    """A ``cv2.VideoCapture`` (a live device)."""
 
     def __init__(self, target: int | str, name: str) -> None:
         import cv2
@@ -131,14 +133,29 @@ class CameraSource(_CvCapture):
             self._cap.read()
 
 
-class VideoSource(_CvCapture):
-    """Frames of a video file, in order."""
+class VideoSource(FrameSource):
+    """Frames of a video file, in order (the one video reader, :mod:`vrkit.vision.video`)."""
 
     def __init__(self, path: str | Path) -> None:
         p = Path(path)
         if not p.is_file():
             raise InputError(f"video file {str(p)!r} does not exist")
-        super().__init__(str(p), f"video {p.name}")
+        self.name = f"video {p.name}"
+        self._reader: VideoReader | None = VideoReader(p, colour="rgb")
+        self._frames = iter(self._reader)
+
+    def read(self) -> NDArray[np.uint8]:
+        """The next frame."""
+        frame = next(self._frames, None)
+        if frame is None:
+            raise DataError(f"{self.name}: no more frames")
+        return frame.image
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
 
 class FolderSource(FrameSource):

@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from vrkit.core.errors import InputError
+from vrkit.core.errors import DataError, InputError
 from vrkit.tracking.frames import IMAGE_SUFFIXES, FrameSet, FrameSource, read_image, to_gray
 from vrkit.tracking.record import RecordingSource
+from vrkit.vision.video import VideoReader
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,10 @@ class ImageFolderSource(FrameSource):
 
 
 class VideoFileSource(FrameSource):
-    """One video file per camera; the frame time is the first camera's container timestamp.
+    """One video file per camera; the frame time is the first camera's presentation time.
+
+    Frames and their exact presentation timestamps (integer ns) come from the one video
+    reader, :class:`vrkit.vision.video.VideoReader`.
 
     Args:
         paths: One video file per camera.
@@ -86,40 +90,35 @@ class VideoFileSource(FrameSource):
     """
 
     def __init__(self, paths: list[str | Path], names: list[str] | None = None) -> None:
-        import cv2
-
-        self.caps = []
+        self.readers: list[VideoReader] = []
         for p in paths:
             if not Path(p).is_file():
+                self.close()
                 raise InputError(f"video file {str(p)!r} does not exist")
-            cap = cv2.VideoCapture(str(p))
-            if not cap.isOpened():
+            try:
+                self.readers.append(VideoReader(p, colour="bgr"))
+            except DataError as exc:
+                self.close()
                 raise InputError(
                     f"cannot open video {str(p)!r}", "is it a video file ffmpeg reads?"
-                )
-            self.caps.append(cap)
+                ) from exc
+        self._frames = [iter(r) for r in self.readers]
         self.camera_names = names or [Path(p).stem for p in paths]
-        self.live = [True] * len(self.caps)
+        self.live = [True] * len(self.readers)
         self._i = 0
 
     def read(self) -> FrameSet | None:
         """Next frame of every video; None once all have ended."""
-        import cv2
-
         if not any(self.live):
             return None
         imgs, errs, ts = [], [], []
-        for k, cap in enumerate(self.caps):
-            img = None
-            if self.live[k]:
-                t_ms = cap.get(cv2.CAP_PROP_POS_MSEC)
-                ok, img = cap.read()
-                if not ok:
-                    self.live[k] = False
-                    img = None
-            imgs.append(to_gray(img))
-            errs.append(None if img is not None else f"{self.camera_names[k]}: video ended")
-            ts.append(round(t_ms * 1e6) if img is not None else None)
+        for k, frames in enumerate(self._frames):
+            frame = next(frames, None) if self.live[k] else None
+            if frame is None:
+                self.live[k] = False
+            imgs.append(to_gray(frame.image) if frame is not None else None)
+            errs.append(None if frame is not None else f"{self.camera_names[k]}: video ended")
+            ts.append(frame.pts_ns if frame is not None else None)
         if not any(im is not None for im in imgs):
             return None
         t = next(t for t in ts if t is not None)
@@ -128,10 +127,10 @@ class VideoFileSource(FrameSource):
         return fs
 
     def close(self) -> None:
-        """Release the captures; safe to call twice."""
-        for cap in self.caps:
-            cap.release()
-        self.caps = []
+        """Close the files; safe to call twice."""
+        for r in self.readers:
+            r.close()
+        self.readers = []
 
 
 class LiveCameraSource(FrameSource):
