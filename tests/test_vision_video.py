@@ -129,3 +129,37 @@ def test_truncated_and_corrupt_files_are_one_line(tmp_path, capfd):
     assert capfd.readouterr().err == ""  # FFmpeg's own log lines stay silent
     with pytest.raises(InputError, match=r"^video file not found: .*nothing\.mp4; check the path$"):
         VideoReader(tmp_path / "nothing.mp4")
+
+
+def test_tracking_video_files_carry_exact_presentation_times(tmp_path):
+    from vrkit.tracking.sources import VideoFileSource
+
+    pts = [int(t) for t in PTS_NS]
+    a = write_with_pyav(tmp_path / "a.mp4", pts)
+    b = write_with_pyav(tmp_path / "b.mp4", pts[:10])
+    with VideoFileSource([a, b]) as src:
+        sets = list(src)
+    assert len(sets) == len(pts)
+    assert [fs.t_ns for fs in sets] == pts
+    assert [fs.camera_t_ns[1] for fs in sets[:10]] == pts[:10]
+    assert sets[10].images[1] is None and sets[10].errors[1] == "b: video ended"
+    assert sets[0].images[0].shape == (48, 64)
+
+
+def test_latency_video_reports_lost_frames(tmp_path):
+    from vrkit.measure.latency.simulate import simulate_video
+    from vrkit.measure.latency.video import analyze_video
+
+    src = simulate_video(tmp_path / "v.mp4", latency_s=0.02, seed=2, duration_s=3.0)
+    lost = tmp_path / "lost.mp4"
+    with VideoReader(src, colour="bgr") as r, VideoWriter(lost, (r.width, r.height), 240) as w:
+        for f in r:
+            if not 300 <= f.index < 303:  # three frames lost at 1.25 s
+                w.write(f.image, f.pts_ns)
+    res = analyze_video(lost)
+    gap = [m for m in res.warnings if "gap(s) in the container's frame times" in m]
+    assert gap == [
+        "1 gap(s) in the container's frame times (the first before frame 300: 16.667 ms where "
+        "4.167 ms is usual): frames were lost"
+    ]
+    assert res.frames == 717 and abs(res.latency_ms - 20.0) < 1.5
