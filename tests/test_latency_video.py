@@ -215,3 +215,39 @@ def test_position_delay_recovers_a_shift_exactly_enough():
     assert abs(est.latency_s - 0.0173) < 0.2e-3
     assert est.inverted
     assert est.ci_low_s < est.latency_s < est.ci_high_s
+
+
+def test_stages_run_one_by_one_give_the_same_result(video_25ms):
+    from vrkit.measure.latency.video import (
+        analyze_video,
+        assign_roles,
+        decode_video,
+        estimate_latency,
+        locate_markers,
+        motion_signal,
+        track_positions,
+    )
+
+    video = decode_video(
+        video_25ms, fps=None, progress=None, marker_px=None, memory_mb=1024, motion=True
+    )
+    assert video.n == 720 and video.pts_ns.dtype == np.int64 and video.stamps == "container"
+    assert video.t_s[1] == pytest.approx(1 / 240, abs=1e-9) and video.gaps == []
+    regions = locate_markers(video, None)
+    assert not regions.given and len(regions.rois) == 2
+    positions = track_positions(video, regions, video.iter_frames())
+    assert all(p.xy.shape == (720, 2) and p.mass.shape == (720,) for p in positions)
+    tracks = tuple(motion_signal(video.path, "a marker", p) for p in positions)
+    roles = assign_roles(video.path, tracks, regions, "auto")
+    res = estimate_latency(
+        video,
+        roles,
+        max_latency_s=0.25,
+        min_latency_s=-0.05,
+        upsample=4,
+        n_segments=None,
+        min_corr=0.5,
+        rolling_shutter_s=0.0,
+    )
+    assert res.latency_ms == analyze_video(video_25ms).latency_ms
+    assert roles.roles == "staircase" and res.rendered.roi[0] > res.physical.roi[0]
