@@ -28,7 +28,8 @@ class FrameWriter:
 
     Args:
         out_dir: Existing, writable folder.
-        video_fps: Write ``panel.mp4`` at this frame rate, or None for no video.
+        video_fps: Write ``panel.mp4`` at this frame rate, or None for no video
+            (:class:`vrkit.vision.video.VideoWriter`: renamed into place when complete).
         max_pending: Frames queued before ``submit`` blocks.
         png_compression: zlib level 0-9 (1 is fast and still lossless).
     """
@@ -98,17 +99,22 @@ class FrameWriter:
                 self._error = exc
         try:
             if self._video is not None:
-                self._video.close()
+                # A failed run leaves no panel.mp4 rather than a truncated one.
+                if self._error is not None:
+                    self._video.discard()
+                else:
+                    self._video.close()
         except BaseException as exc:  # reported by close()
             self._error = self._error or exc
 
     def _write_video(self, rgba: NDArray[np.uint8]) -> None:
-        if self._video is None:
-            import imageio.v2 as imageio
-
-            self._video = imageio.get_writer(
-                str(self.video_path), fps=self._video_fps, codec="libx264", quality=8,
-                macro_block_size=2, pixelformat="yuv420p", ffmpeg_log_level="error",
-            )  # fmt: skip
         h, w = rgba.shape[:2]
-        self._video.append_data(np.ascontiguousarray(rgba[: h - h % 2, : w - w % 2, :3]))
+        if self._video is None:
+            from vrkit.vision.video import VideoWriter
+
+            # H.264 in yuv420p needs even sizes; CRF 10 is near-lossless.
+            self._video = VideoWriter(
+                self.video_path, (w - w % 2, h - h % 2), self._video_fps, codec="libx264",
+                pix_fmt="yuv420p", options={"crf": "10"},
+            )  # fmt: skip
+        self._video.write(rgba[: h - h % 2, : w - w % 2, 2::-1])  # RGBA -> BGR

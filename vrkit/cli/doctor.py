@@ -95,9 +95,9 @@ def _check_cameras() -> tuple[bool, str, str]:
 
 
 def _check_video() -> tuple[bool, str, str]:
-    import imageio_ffmpeg
+    from vrkit.vision.video import ffmpeg_version
 
-    return True, f"ffmpeg {imageio_ffmpeg.get_ffmpeg_version()} for MP4 output", ""
+    return True, f"{ffmpeg_version()} for video reading and MP4 output", ""
 
 
 def _check_serial() -> tuple[bool, str, str]:

@@ -43,6 +43,12 @@ FOURCC_CODECS = {"mp4v": "mpeg4", "MJPG": "mjpeg", "FFV1": "ffv1", "avc1": "libx
 _QUALITY_CODECS = {"mpeg4", "mjpeg"}
 
 
+def ffmpeg_version() -> str:
+    """PyAV's and its FFmpeg libraries' versions, e.g. ``"PyAV 18.1.0 (libavcodec 61.19.101)"``."""
+    v = av.library_versions.get("libavcodec", ())
+    return f"PyAV {av.__version__} (libavcodec {'.'.join(str(x) for x in v)})"
+
+
 def _ns(pts: int, time_base: Fraction) -> int:
     """``pts * time_base`` seconds as integer nanoseconds (exact, rounded half to even)."""
     return round(pts * time_base * 1_000_000_000)
