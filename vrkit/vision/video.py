@@ -257,9 +257,9 @@ class VideoWriter:
             without a time is stamped ``i / fps``).
         codec: FFmpeg encoder name (``"mpeg4"``, ``"mjpeg"``, ``"ffv1"``, ``"libx264"``) or an
             OpenCV FourCC from :data:`FOURCC_CODECS`.
-        time_base: Time base of the stream, seconds per pts unit; None: ``1 / fps`` when fps
-            is an integer, else 1/90000 (MPEG's clock). Use a fine one (e.g. 1/100000) for
-            variable-rate clips.
+        time_base: Time base of the stream, seconds per pts unit; None: ``1 / fps`` (fps as
+            a fraction with a denominator up to 1001, e.g. 30000/1001). Give a finer one for
+            variable-rate clips (e.g. 1/10000; mpeg4 allows at most 65535 units a second).
         pix_fmt: Pixel format of the encoded video; None: the encoder's usual one.
         options: Encoder options (FFmpeg ``-opt value`` pairs as strings).
 
@@ -292,7 +292,7 @@ class VideoWriter:
             )
         rate = Fraction(fps).limit_denominator(1001)
         if time_base is None:
-            time_base = 1 / rate if rate.denominator == 1 else Fraction(1, 90000)
+            time_base = 1 / rate
         self.time_base = Fraction(time_base)
         self.size = (w, h)
         self.fps = float(fps)
