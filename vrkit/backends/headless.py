@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from vrkit.backends.base import Backend, Capabilities, RunConfig
-from vrkit.backends.layout import frame_from_pose_source, panel_layout
+from vrkit.backends.layout import frame_from_pose_source, latch_warp, panel_layout, warp_fields
 from vrkit.backends.runrecord import RunRecord, clock_name, panel_header, prepare_out_dir
 from vrkit.backends.writer import FrameWriter
 from vrkit.core.errors import InputError
@@ -74,7 +74,7 @@ class HeadlessBackend(Backend):
         try:
             self.msaa_samples = choose_samples(self.config.msaa, self._ctx.max_samples)
             self.eyes = EyeTargets(self._ctx, self.layout.eye_sizes, self.msaa_samples)
-            self.compositor = PanelCompositor(self._ctx, self.layout)
+            self.compositor = PanelCompositor(self._ctx, self.layout, warp=self.config.warp)
             if out is not None:
                 self._writer = FrameWriter(out, self.config.fps if self.config.video else None)
         except BaseException:
@@ -113,10 +113,15 @@ class HeadlessBackend(Backend):
         return self.eyes.targets
 
     def end_frame(self, frame: FrameInfo) -> None:
-        """Compose the panel, wait for the GPU, read back and queue the images."""
+        """Late-latch the pose, compose (and warp) the panel, read back and queue the images."""
         assert self.eyes is not None and self.compositor is not None
+        assert self.layout is not None and self._pose_source is not None
         ctx = self.gl
-        self.compositor.compose([fb.color for fb in self.eyes.framebuffers])
+        warp = None
+        if self.compositor.warp != "off":
+            now = self.clock.now_ns()
+            warp = latch_warp(frame, self._pose_source, self.layout, now, self.compositor.warp)
+        self.compositor.compose([fb.color for fb in self.eyes.framebuffers], warp=warp)
         frame.timing["submit_ns"] = self.clock.now_ns()
         fence = ctx.fence()
         ctx.wait_fence(fence)
@@ -131,7 +136,7 @@ class HeadlessBackend(Backend):
                 panel,
             )
         if self._record is not None:
-            self._record.add(frame)
+            self._record.add(frame, **warp_fields(frame, self.compositor.warp))
         self._index += 1
 
     def close(self) -> None:

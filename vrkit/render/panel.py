@@ -50,8 +50,10 @@ def warp_rotation(rendered: EyeView, newest: EyeView) -> NDArray[np.float64]:
         newest: The eye view predicted for the display time from the newest pose.
 
     Returns:
-        (3, 3) rotation matrix.
+        (3, 3) rotation matrix; exactly the identity when both orientations are equal.
     """
+    if np.array_equal(rendered.pose.orientation, newest.pose.orientation):
+        return np.eye(3)
     r_space_render = matrix_from_quat(rendered.pose.orientation)
     r_space_new = matrix_from_quat(newest.pose.orientation)
     return r_space_render.T @ r_space_new
