@@ -23,7 +23,12 @@ from vrkit.math.stereo import eye_views
 from vrkit.math.transforms import matrix_from_quat, quat_from_axis_angle, quat_multiply
 from vrkit.optics.profile import load_profile
 from vrkit.render.distortion import layout_for_profile
-from vrkit.render.panel import PanelCompositor, check_warp_mode, warp_rotation
+from vrkit.render.panel import (
+    PanelCompositor,
+    check_warp_mode,
+    side_by_side_layout,
+    warp_rotation,
+)
 
 OFFSET = 2.0  # added to every direction component: 0 on the panel means "black" (no content)
 
@@ -137,8 +142,10 @@ def revealed_mask(fresh, views_a, layout):
 
 
 def warp_case(gl, profile_name, pose_a, pose_b, mode="rotation"):
-    profile = load_profile(profile_name)
-    layout = layout_for_profile(profile, eye_size=(480, 540))
+    if profile_name is None:  # no lens: the identity mesh, undistorted side by side
+        layout = side_by_side_layout((480, 540))
+    else:
+        layout = layout_for_profile(load_profile(profile_name), eye_size=(480, 540))
     comp = PanelCompositor(gl, layout, warp=mode)
     fresh_comp = PanelCompositor(gl, layout)
     try:
@@ -165,6 +172,7 @@ def within_1px(panel, fresh, visible, revealed):
 @pytest.mark.parametrize(
     ("profile_name", "b"),
     [
+        (None, (3.0, 1.0, 0.0)),
         ("generic-1440x1600", (3.0, 0.0, 0.0)),
         ("generic-1440x1600", (5.0, 2.0, 0.0)),
         ("cardboard-v1", (1.0, -2.0, 3.0)),

@@ -35,6 +35,16 @@ WARP_MODES = ("off", "rotation", "rotation+scanline")
 #: What the warp shows where the rotated view leaves the eye image: its edge repeated, or black.
 UNCOVERED_POLICIES = ("clamp", "black")
 
+#: Cells per side of the mesh the warp draws an undistorted (identity) eye with.
+WARP_MIN_CELLS = 32
+
+
+def _is_identity(mesh: EyeMesh) -> bool:
+    """True when the mesh shows the eye image undistorted over its viewport."""
+    v = mesh.vertices
+    return mesh.achromatic and np.array_equal(v[:, 2:4], (v[:, :2] + 1) / 2)
+
+
 #: One eye's warp: a (3, 3) rotation, or ``(start, end)`` rotations for the scan-line warp.
 Warp = NDArray[np.float64] | tuple[NDArray[np.float64], NDArray[np.float64]]
 
@@ -188,6 +198,11 @@ class PanelCompositor:
             self._vaos.append(vao)
         if self.warp != "off":
             for mesh, fov in zip(meshes, self.layout.fovs, strict=True):
+                # The warp's projection is not linear in the panel position: a mesh must be
+                # fine enough for linear interpolation to follow it (a 1x1 identity quad spans
+                # the whole Fov and would warp its centre by twice the rotation).
+                if len(mesh.vertices) < (WARP_MIN_CELLS + 1) ** 2 and _is_identity(mesh):
+                    mesh = identity_mesh(WARP_MIN_CELLS, WARP_MIN_CELLS)
                 vbo = self.ctx.buffer(tan_vertices(mesh, fov.tangents()))
                 ibo = self.ctx.index_buffer(mesh.indices)
                 stride = 8 * 4
@@ -206,10 +221,7 @@ class PanelCompositor:
                 self._warp_vaos.append(vao)
         self.layout.meshes = list(meshes)
         self._achromatic = all(m.achromatic for m in meshes)
-        self._identity = [
-            m.achromatic and np.array_equal(m.vertices[:, 2:4], (m.vertices[:, :2] + 1) / 2)
-            for m in meshes
-        ]
+        self._identity = [_is_identity(m) for m in meshes]
         self.program = self._program(self._achromatic, False)
         self._program(self._achromatic, True)  # both encodings ready before the first frame
         if self.warp != "off":

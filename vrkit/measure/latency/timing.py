@@ -202,10 +202,10 @@ class FrameTimingRecorder:
         frames = doc.get("frames") if isinstance(doc, dict) else None
         if not isinstance(frames, list) or not frames:
             raise DataError(f"{p} has no per-frame records under 'frames'")
-        virtual = (
-            doc.get("backend") == "headless"
-            or doc.get("display_clock") == "virtual"
-            or "virtual" in str(doc.get("clock", ""))
+        declared = doc.get("display_clock")  # a paced headless run says "host"
+        virtual = declared == "virtual" or (
+            declared is None
+            and (doc.get("backend") == "headless" or "virtual" in str(doc.get("clock", "")))
         )
         rec = cls.from_frames(frames, "virtual" if virtual else "host")
         if not np.any(rec.timestamps() != _MISSING):
