@@ -310,8 +310,14 @@ def test_run_json_records_the_warp_and_each_stage_pose_age(tmp_path):
             return super().drawables()
 
     clock = ManualClock(0)
-    config = RunConfig(frames=4, eye_size=(64, 64), out_dir=tmp_path, clock=clock,
-                       pose_source=SampledMotion(look_around), warp="rotation+scanline")  # fmt: skip
+    config = RunConfig(
+        frames=4,
+        eye_size=(64, 64),
+        out_dir=tmp_path,
+        clock=clock,
+        pose_source=SampledMotion(look_around),
+        warp="rotation+scanline",
+    )
     with HeadlessBackend(config) as backend:
         run_scene(backend, Slow())
     frames = json.loads((tmp_path / "run.json").read_text())["frames"]
@@ -346,9 +352,14 @@ def test_scanline_warp_matches_a_rolling_scan_out_reference(gl):
     fresh_comp = PanelCompositor(gl, layout)
     try:
         v0, v1, vmid = views(pose(0.0)), views(pose(1.0)), views(pose(0.5))
-        warp = [(warp_rotation(a, b0), warp_rotation(a, b1)) for a, b0, b1 in zip(va, v0, v1)]
+        warp = [
+            (warp_rotation(a, b0), warp_rotation(a, b1))
+            for a, b0, b1 in zip(va, v0, v1, strict=True)
+        ]
         scanned = compose_directions(gl, scan, va, warp)
-        one = compose_directions(gl, single, va, [warp_rotation(a, b) for a, b in zip(va, vmid)])
+        one = compose_directions(
+            gl, single, va, [warp_rotation(a, b) for a, b in zip(va, vmid, strict=True)]
+        )
         knots = np.linspace(0, 1, 9)
         fresh = np.stack([compose_directions(gl, fresh_comp, views(pose(s))) for s in knots])
     finally:
