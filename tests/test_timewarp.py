@@ -382,3 +382,13 @@ def test_scanline_warp_matches_a_rolling_scan_out_reference(gl):
     )
     assert ok >= 0.95
     assert one_ok < 0.9  # a single rotation is off by up to 2 degrees at the top and bottom
+
+
+def test_overlay_shows_the_warp_mode():
+    from vrkit.backends.overlay import WARP_LABELS, overlay_geometry, seven_segment_rects
+
+    plain = overlay_geometry([16.0], fps=60, period_ms=16.7)
+    for mode, label in WARP_LABELS.items():
+        tris = overlay_geometry([16.0], fps=60, period_ms=16.7, warp=mode)
+        # two triangles (six vertices) per seven-segment rectangle of the label
+        assert len(tris) - len(plain) == 6 * len(seven_segment_rects(label, 0, 0, 12)), mode
