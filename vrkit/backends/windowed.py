@@ -248,6 +248,7 @@ class WindowBackend(Backend):
         warp = None
         if self.compositor.warp != "off":
             assert self.layout is not None and self.pose_source is not None
+            ctx.poll_events()  # input that arrived while rendering (mouse look) counts too
             now = self.clock.now_ns()
             warp = latch_warp(frame, self.pose_source, self.layout, now, self.compositor.warp)
         self.compositor.compose([fb.color for fb in self.eyes.framebuffers], warp=warp)
