@@ -1,6 +1,6 @@
 """The compositor pacer under a manual clock, with render times from a recorded run.
 
-``tests/data/render_times_room_llvmpipe.json`` holds the per-frame CPU render times of
+``tests/data/render_times_room_llvmpipe.csv`` holds the per-frame CPU render times of
 ``examples/room.py`` recorded by ``vrkit latency pipeline examples/room.py --backend headless
 --frames 80 --fps 90 --warp off --out DIR`` (``render_end_cpu_ns - render_start_ns`` of
 ``DIR/timing.json``) on Mesa llvmpipe. The loop below is the frame loop's shape: plan, sleep to
@@ -10,7 +10,6 @@ finish. Nothing here reads a real clock.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +18,11 @@ import pytest
 from vrkit.backends.pacing import CompositorPacer
 from vrkit.core.clock import ManualClock
 
-DATA = Path(__file__).parent / "data" / "render_times_room_llvmpipe.json"
+DATA = Path(__file__).parent / "data" / "render_times_room_llvmpipe.csv"
 
 
 def recorded_render_times() -> np.ndarray:
-    return np.asarray(json.loads(DATA.read_text())["render_ns"], dtype=np.int64)
+    return np.loadtxt(DATA, dtype=np.int64, comments="#", skiprows=3)
 
 
 def run(pacer: CompositorPacer, clock: ManualClock, render_ns: np.ndarray):

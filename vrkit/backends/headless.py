@@ -194,7 +194,7 @@ class HeadlessBackend(Backend):
             if paced
             else "display_time_ns is virtual (t0 + (k + 1) * period); "
             f"timing values are {clock} ns",
-            display_clock="host" if paced else "virtual",
+            **({"display_clock": "host"} if paced else {}),
             frames_rendered=len(record),
             period_ns=self.period_ns,
             **panel_header(self.layout),
