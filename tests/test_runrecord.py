@@ -21,7 +21,7 @@ from vrkit.math.stereo import eye_views
 HEADLESS_KEYS = ["vrkit_version", "backend", "clock", "frames_rendered", "period_ns",
                  "panel_size", "eye_sizes", "viewports", "fov", "distorted", "ipd_m",
                  "canting_deg", "video", "frames"]  # fmt: skip
-FRAME_KEYS = ["index", "display_time_ns", "head_pose", "timing"]
+FRAME_KEYS = ["index", "display_time_ns", "warp", "pose_age_ns", "head_pose", "timing"]
 
 
 def _frame(k: int) -> FrameInfo:

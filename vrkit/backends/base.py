@@ -71,6 +71,9 @@ class RunConfig:
         fps: Nominal frame rate for backends without a display clock.
         msaa: MSAA samples per pixel for the eye images (0 or 1: off), or None for 4 where
             the GL supports it (:func:`vrkit.render.targets.choose_samples`).
+        warp: Timewarp of the panel pass on backends that compose the panel
+            (:data:`vrkit.render.panel.WARP_MODES`): ``"rotation"`` re-samples the head pose
+            just before the distortion pass and rotates the eye images to it.
         clock: Where the backend and the frame loop read the time (integer ns): the host's
             monotonic clock, or a :class:`~vrkit.core.clock.ManualClock` for a reproducible
             run (headless: identical ``run.json`` and pixels from run to run).
@@ -89,6 +92,7 @@ class RunConfig:
     monitor: str | None = None
     fps: float = 60.0
     msaa: int | None = None
+    warp: str = "rotation"
     clock: Clock = field(default_factory=MonotonicClock)
     extra: dict[str, Any] = field(default_factory=dict)
 

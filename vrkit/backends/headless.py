@@ -5,6 +5,13 @@ is the run's clock when the run opened, so a scripted head motion gives the same
 machine. The pipeline timestamps in each frame's ``timing`` are readings of the run's clock
 (``RunConfig.clock``): the host's CLOCK_MONOTONIC, or a manual clock, under which two runs of a
 scene give byte-identical ``run.json`` and images.
+
+With ``config.extra["paced"]`` the panel clock is simulated on the run's clock instead: display
+slots ``t0 + k * period``, and a :class:`~vrkit.backends.pacing.CompositorPacer` decides when
+each frame wakes (sleeping on the run clock: a :class:`~vrkit.core.clock.ManualClock` just
+advances) and which slot it is for, so pose ages at scan-out are real durations on that clock
+(``extra["pace_margin_ns"]`` and ``extra["compose_ns"]`` set the pacer's margin and compositor
+time, 1 ms each by default).
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ import logging
 from typing import Any
 
 from vrkit.backends.base import Backend, Capabilities, RunConfig
-from vrkit.backends.layout import frame_from_pose_source, panel_layout
+from vrkit.backends.layout import frame_from_pose_source, latch_warp, panel_layout, warp_fields
+from vrkit.backends.pacing import CompositorPacer, FramePlan
 from vrkit.backends.runrecord import RunRecord, clock_name, panel_header, prepare_out_dir
 from vrkit.backends.writer import FrameWriter
 from vrkit.core.errors import InputError
@@ -58,6 +66,9 @@ class HeadlessBackend(Backend):
         self.last_panel = None
         #: MSAA samples per pixel of the eye images (1: off), chosen when the run opens.
         self.msaa_samples = 1
+        #: The pacer on a simulated panel clock (``extra["paced"]``), else None.
+        self.pacer: CompositorPacer | None = None
+        self._plan: FramePlan | None = None
 
     @property
     def gl(self) -> GLContext:
@@ -74,7 +85,7 @@ class HeadlessBackend(Backend):
         try:
             self.msaa_samples = choose_samples(self.config.msaa, self._ctx.max_samples)
             self.eyes = EyeTargets(self._ctx, self.layout.eye_sizes, self.msaa_samples)
-            self.compositor = PanelCompositor(self._ctx, self.layout)
+            self.compositor = PanelCompositor(self._ctx, self.layout, warp=self.config.warp)
             if out is not None:
                 self._writer = FrameWriter(out, self.config.fps if self.config.video else None)
         except BaseException:
@@ -83,6 +94,13 @@ class HeadlessBackend(Backend):
         if out is not None:
             self._record = RunRecord(out, self.name)
         self._t0 = self.clock.now_ns()
+        if self.config.extra.get("paced"):
+            self.pacer = CompositorPacer(
+                self.period_ns,
+                self._t0,
+                margin_ns=int(self.config.extra.get("pace_margin_ns", 1_000_000)),
+                compose_ns=int(self.config.extra.get("compose_ns", 1_000_000)),
+            )
         self._pose_source = self.config.pose_source or ScriptedMotion(look_around, self._t0)
         log.info(
             "headless: %d frames, panel %dx%d, MSAA %dx, %s",
@@ -98,6 +116,10 @@ class HeadlessBackend(Backend):
             return None
         assert self.layout is not None and self._pose_source is not None
         display_ns = self._t0 + (self._index + 1) * self.period_ns
+        if self.pacer is not None:
+            self._plan = self.pacer.plan(self.clock.now_ns())
+            self.clock.sleep_ns(self._plan.wake_ns - self.clock.now_ns())
+            display_ns = self._plan.display_ns
         return frame_from_pose_source(
             self._index,
             self._pose_source,
@@ -113,10 +135,20 @@ class HeadlessBackend(Backend):
         return self.eyes.targets
 
     def end_frame(self, frame: FrameInfo) -> None:
-        """Compose the panel, wait for the GPU, read back and queue the images."""
+        """Late-latch the pose, compose (and warp) the panel, read back and queue the images."""
         assert self.eyes is not None and self.compositor is not None
+        assert self.layout is not None and self._pose_source is not None
         ctx = self.gl
-        self.compositor.compose([fb.color for fb in self.eyes.framebuffers])
+        warp = None
+        fields = {}
+        if self.pacer is not None and self._plan is not None:
+            start = frame.timing.get("render_start_ns", frame.timing["pose_sample_ns"])
+            missed = self.pacer.finished(self._plan, start, self.clock.now_ns())
+            fields = {"missed_deadline": missed, "skipped_slots": self._plan.skipped}
+        if self.compositor.warp != "off":
+            now = self.clock.now_ns()
+            warp = latch_warp(frame, self._pose_source, self.layout, now, self.compositor.warp)
+        self.compositor.compose([fb.color for fb in self.eyes.framebuffers], warp=warp)
         frame.timing["submit_ns"] = self.clock.now_ns()
         fence = ctx.fence()
         ctx.wait_fence(fence)
@@ -131,7 +163,7 @@ class HeadlessBackend(Backend):
                 panel,
             )
         if self._record is not None:
-            self._record.add(frame)
+            self._record.add(frame, **fields, **warp_fields(frame, self.compositor.warp))
         self._index += 1
 
     def close(self) -> None:
@@ -155,9 +187,14 @@ class HeadlessBackend(Backend):
             return
         record, self._record = self._record, None
         assert self.layout is not None
+        clock = clock_name(self.clock)
+        paced = self.pacer is not None
         record.write(
-            "display_time_ns is virtual (t0 + (k + 1) * period); "
-            f"timing values are {clock_name(self.clock)} ns",
+            f"display_time_ns and timing values are {clock} ns (simulated panel clock)"
+            if paced
+            else "display_time_ns is virtual (t0 + (k + 1) * period); "
+            f"timing values are {clock} ns",
+            **({"display_clock": "host"} if paced else {}),
             frames_rendered=len(record),
             period_ns=self.period_ns,
             **panel_header(self.layout),
@@ -171,4 +208,9 @@ class HeadlessBackend(Backend):
             "out_dir": str(self.config.out_dir) if self.config.out_dir else None,
             "video": bool(self.config.video),
             "msaa_samples": self.msaa_samples,
+            **(
+                {"missed_deadlines": self.pacer.missed, "skipped_slots": self.pacer.skipped}
+                if self.pacer is not None
+                else {}
+            ),
         }

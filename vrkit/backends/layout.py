@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from vrkit.backends.base import RunConfig
 from vrkit.core.types import FrameInfo
 from vrkit.math.stereo import DEFAULT_IPD_M, eye_views
 from vrkit.poses.base import PoseSource
 from vrkit.render.distortion import layout_for_profile
-from vrkit.render.panel import PanelLayout, side_by_side_layout
+from vrkit.render.panel import PanelLayout, Warp, side_by_side_layout, warp_rotation
 
 DEFAULT_EYE_SIZE = (960, 1080)
 
@@ -71,3 +73,54 @@ def frame_from_pose_source(
     frame.timing["pose_sample_ns"] = now_ns
     frame.timing["predicted_display_ns"] = display_ns
     return frame
+
+
+def latch_warp(
+    frame: FrameInfo, source: PoseSource, layout: PanelLayout, now_ns: int, mode: str
+) -> list[Warp]:
+    """Late latching: sample the pose again just before the distortion pass; per-eye warps.
+
+    Polls ``source`` at ``now_ns``, predicts the head pose for the frame's display time (and,
+    for ``"rotation+scanline"``, for the end of its scan-out one period later) and returns per
+    eye the rotation from the newest eye pose to the one the frame was rendered with
+    (:func:`~vrkit.render.panel.warp_rotation`). Stamps ``warp_pose_sample_ns`` into the frame's
+    timing.
+
+    Args:
+        frame: The rendered frame (its ``views`` are the render poses).
+        source: The head-pose source.
+        layout: The panel layout (eye placement).
+        now_ns: Host time of the late pose sample, nanoseconds.
+        mode: ``"rotation"`` or ``"rotation+scanline"``.
+
+    Returns:
+        Per eye a (3, 3) rotation, or ``(start, end)`` rotations for the scan-line warp.
+    """
+    source.poll(now_ns)
+    frame.timing["warp_pose_sample_ns"] = int(now_ns)
+
+    def rotations(display_ns: int) -> list[Any]:
+        views = eye_views(
+            source.pose_at(display_ns), *layout.fovs, ipd_m=layout.ipd_m, cant_rad=layout.cant_rad
+        )
+        return [warp_rotation(r, n) for r, n in zip(frame.views, views, strict=True)]
+
+    start = rotations(frame.predicted_display_time_ns)
+    if mode != "rotation+scanline":
+        return start
+    end = rotations(frame.predicted_display_time_ns + frame.period_ns)
+    return list(zip(start, end, strict=True))
+
+
+def warp_fields(frame: FrameInfo, mode: str) -> dict[str, Any]:
+    """Per-frame ``run.json`` fields: the warp mode and each stage's pose age at display.
+
+    ``pose_age_ns`` maps ``render`` (the pose the eye images were rendered with) and, with a
+    warp, ``warp`` (the late-latched pose the distortion pass used) to ``display time -
+    sample time`` in ns.
+    """
+    display = frame.predicted_display_time_ns
+    ages = {"render": display - frame.timing["pose_sample_ns"]}
+    if "warp_pose_sample_ns" in frame.timing:
+        ages["warp"] = display - frame.timing["warp_pose_sample_ns"]
+    return {"warp": mode, "pose_age_ns": ages}

@@ -30,6 +30,7 @@ GLYPHS = {
     "0": "abcdef", "1": "bc", "2": "abdeg", "3": "abcdg", "4": "bcfg", "5": "acdfg",
     "6": "acdefg", "7": "abc", "8": "abcdefg", "9": "abcdfg", "-": "g", " ": "",
     "F": "aefg", "P": "abefg", "S": "acdfg", "E": "adefg", "r": "eg", "o": "cdeg",
+    "t": "defg", "c": "deg", "n": "ceg", "A": "abcefg",
 }  # fmt: skip
 _GLYPH_MASKS = {ch: np.array([s in segs for s in "abcdefg"]) for ch, segs in GLYPHS.items()}
 
@@ -88,7 +89,7 @@ def quads_to_triangles(
     return verts.reshape(-1, 6).astype(np.float32)
 
 
-OVERLAY_BOX = (8.0, 8.0, 232.0, 92.0)  # x, y, w, h in window pixels (top-left origin)
+OVERLAY_BOX = (8.0, 8.0, 232.0, 108.0)  # x, y, w, h in window pixels (top-left origin)
 OVERLAY_BACKGROUND = (0.0, 0.0, 0.0, 0.65)
 FPS_COLOR = (0.3, 1.0, 0.35, 1.0)
 MS_COLOR = (1.0, 0.85, 0.2, 1.0)
@@ -96,8 +97,16 @@ BAR_OK_COLOR = (0.3, 0.85, 1.0, 0.9)
 BAR_LATE_COLOR = (1.0, 0.3, 0.25, 0.95)
 
 
+#: Seven-segment labels of the timewarp modes (``vrkit run --warp``) in the overlay.
+WARP_LABELS = {"off": "oFF", "rotation": "rot", "rotation+scanline": "rot ScAn"}
+WARP_COLOR = (0.75, 0.75, 1.0, 1.0)
+
+
 def overlay_geometry(
-    frame_times_ms: list[float] | NDArray[np.float64], fps: float, period_ms: float
+    frame_times_ms: list[float] | NDArray[np.float64],
+    fps: float,
+    period_ms: float,
+    warp: str | None = None,
 ) -> NDArray[np.float32]:
     """Triangles of the overlay: box, FPS and frame-time digits, and a frame-time bar graph.
 
@@ -110,6 +119,7 @@ def overlay_geometry(
         frame_times_ms: Recent frame times, oldest first (the last 64 are drawn).
         fps: Frames per second to print.
         period_ms: The display period in milliseconds (target line and colour threshold).
+        warp: The run's timewarp mode, shown under the FPS (:data:`WARP_LABELS`), or None.
     """
     bx, by, bw, bh = OVERLAY_BOX
     rects = [np.array([[bx, by, bw, bh]])]
@@ -123,6 +133,10 @@ def overlay_geometry(
     d = seven_segment_rects(ms_text, bx + 150, by + 8, 22)
     rects.append(d)
     colors.append(np.tile(MS_COLOR, (len(d), 1)))
+    if warp is not None:
+        d = seven_segment_rects(WARP_LABELS.get(warp, "-"), bx + 8, by + 36, 12)
+        rects.append(d)
+        colors.append(np.tile(WARP_COLOR, (len(d), 1)))
     base_y, graph_h = by + bh - 8, 46.0
     full_ms = 2.0 * period_ms
     if len(times):

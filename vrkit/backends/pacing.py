@@ -9,6 +9,7 @@ made-up times.
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -97,3 +98,121 @@ class FramePacer:
         """Mean presented frame rate over the last ``frames`` intervals (0 before two frames)."""
         recent = list(self.intervals_ns)[-frames:]
         return 1e9 / float(np.mean(recent)) if recent else 0.0
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """When to start a frame and which display slot it is for (host clock ns).
+
+    Attributes:
+        display_ns: Start of scan-out of the frame's slot (the predicted display time).
+        deadline_ns: The frame's rendering must be done by then: ``display_ns`` less the
+            compositor's time (late latch, warp, hand-off).
+        wake_ns: When to sample the pose and start rendering: the deadline less the render
+            estimate and the margin, or now when that has passed but the deadline still holds.
+        skipped: Display slots given up for this frame (it could not make the earlier ones).
+    """
+
+    display_ns: int
+    deadline_ns: int
+    wake_ns: int
+    skipped: int = 0
+
+
+class CompositorPacer:
+    """Late-start pacing for a compositor on a fixed display grid, as Monado's ``u_pacing``.
+
+    Pure logic on integer nanoseconds: :meth:`plan` takes ``now_ns`` and returns when to wake
+    and which slot ``anchor_ns + k * period_ns`` the frame is for; :meth:`finished` takes the
+    measured render start and end. The render estimate is the largest render time among the
+    last ``history`` frames (a frame that once took long is expected to again), so the pacer
+    starts as late as that allows, leaving ``margin_ns`` of slack. A frame that cannot make
+    its slot's deadline even starting now moves to the next slot (counted as skipped); one that
+    finishes after its deadline is counted as missed.
+
+    Args:
+        period_ns: Display period, ns.
+        anchor_ns: Display time of one slot (e.g. the first vblank), ns.
+        margin_ns: Slack kept between the expected end of rendering and the deadline, ns.
+        compose_ns: Time the compositor needs between the deadline and scan-out, ns.
+        history: Render times the estimate looks back over.
+        initial_estimate_ns: The estimate before any frame was measured (default half a
+            period).
+    """
+
+    def __init__(
+        self,
+        period_ns: int,
+        anchor_ns: int,
+        margin_ns: int = 1_000_000,
+        compose_ns: int = 1_000_000,
+        history: int = 30,
+        initial_estimate_ns: int | None = None,
+    ) -> None:
+        if period_ns <= 0:
+            raise ValueError(f"period_ns must be positive, got {period_ns}")
+        if margin_ns < 0 or compose_ns < 0 or compose_ns >= period_ns:
+            raise ValueError(
+                f"need margin_ns >= 0 and 0 <= compose_ns < period_ns, got {margin_ns}, "
+                f"{compose_ns}"
+            )
+        if history < 1:
+            raise ValueError(f"history must be at least 1 frame, got {history}")
+        self.period_ns = int(period_ns)
+        self.anchor_ns = int(anchor_ns)
+        self.margin_ns = int(margin_ns)
+        self.compose_ns = int(compose_ns)
+        self._initial = self.period_ns // 2 if initial_estimate_ns is None else initial_estimate_ns
+        self.render_ns: deque[int] = deque(maxlen=history)
+        self._last_display_ns: int | None = None
+        #: Frames planned, frames that missed their deadline, display slots skipped.
+        self.frames = 0
+        self.missed = 0
+        self.skipped = 0
+
+    @property
+    def estimate_ns(self) -> int:
+        """Render time the pacer plans with: the largest of the recent ones."""
+        return max(self.render_ns) if self.render_ns else int(self._initial)
+
+    def _slot_after(self, t_ns: int) -> int:
+        """The first slot display time strictly after ``t_ns``."""
+        k = (t_ns - self.anchor_ns) // self.period_ns + 1
+        return self.anchor_ns + k * self.period_ns
+
+    def plan(self, now_ns: int) -> FramePlan:
+        """The next frame: its display slot, deadline and wake-up time.
+
+        The slot is the first one after the previous frame's whose deadline the estimate can
+        still meet starting now; the frame wakes ``estimate + margin`` before that deadline
+        (or now, when that has passed).
+
+        Args:
+            now_ns: Current host time, ns.
+        """
+        est = self.estimate_ns
+        last = self._last_display_ns
+        display = self._slot_after(now_ns if last is None else last)
+        skipped = 0
+        while now_ns + est > display - self.compose_ns:
+            display += self.period_ns
+            skipped += 1
+        deadline = display - self.compose_ns
+        wake = max(now_ns, deadline - est - self.margin_ns)
+        self._last_display_ns = display
+        self.frames += 1
+        self.skipped += skipped
+        return FramePlan(display, deadline, wake, skipped)
+
+    def finished(self, plan: FramePlan, render_start_ns: int, render_end_ns: int) -> bool:
+        """Record a frame's measured render time; True when it missed its deadline.
+
+        Args:
+            plan: The frame's plan.
+            render_start_ns: When rendering started (the pose sample), ns.
+            render_end_ns: When it was done and ready for the compositor, ns.
+        """
+        self.render_ns.append(max(0, int(render_end_ns) - int(render_start_ns)))
+        missed = render_end_ns > plan.deadline_ns
+        self.missed += int(missed)
+        return bool(missed)

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vrkit.backends.base import Backend, RunConfig
-from vrkit.backends.layout import frame_from_pose_source, panel_layout
+from vrkit.backends.layout import frame_from_pose_source, latch_warp, panel_layout, warp_fields
 from vrkit.backends.overlay import Overlay, overlay_geometry
 from vrkit.backends.pacing import FramePacer
 from vrkit.backends.runrecord import RunRecord, clock_name, panel_header, prepare_out_dir
@@ -141,7 +141,7 @@ class WindowBackend(Backend):
             ctx = self._ctx
             self.msaa_samples = choose_samples(self.config.msaa, ctx.max_samples)
             self.eyes = EyeTargets(ctx, self.layout.eye_sizes, self.msaa_samples)
-            self.compositor = PanelCompositor(ctx, self.layout)
+            self.compositor = PanelCompositor(ctx, self.layout, warp=self.config.warp)
             self._blit = ctx.program("blit.vert", "blit.frag")
             self.overlay = Overlay(ctx)
             self.pose_source = self.config.pose_source or MouseKeyboardPose()
@@ -245,7 +245,13 @@ class WindowBackend(Backend):
         assert self.eyes is not None and self.compositor is not None and self.pacer is not None
         assert self._blit is not None and self.overlay is not None
         ctx = self.gl
-        self.compositor.compose([fb.color for fb in self.eyes.framebuffers])
+        warp = None
+        if self.compositor.warp != "off":
+            assert self.layout is not None and self.pose_source is not None
+            ctx.poll_events()  # input that arrived while rendering (mouse look) counts too
+            now = self.clock.now_ns()
+            warp = latch_warp(frame, self.pose_source, self.layout, now, self.compositor.warp)
+        self.compositor.compose([fb.color for fb in self.eyes.framebuffers], warp=warp)
         window = ctx.framebuffer_size
         self._check_display("presenting a frame")  # a dead connection gives garbage sizes
         if min(window) > 0:  # 0x0 while minimised: nothing to draw
@@ -260,7 +266,9 @@ class WindowBackend(Backend):
             ctx.draw_fullscreen_triangle()
         if self.show_overlay and min(window) > 0:
             times = [t * 1e-6 for t in self.pacer.intervals_ns]
-            geometry = overlay_geometry(times, self.pacer.fps(), self.pacer.period_ns * 1e-6)
+            geometry = overlay_geometry(
+                times, self.pacer.fps(), self.pacer.period_ns * 1e-6, self.compositor.warp
+            )
             self.overlay.draw(window, geometry)
         if self.capture:
             self.last_window = ctx.read_window_rgba()
@@ -274,7 +282,7 @@ class WindowBackend(Backend):
         frame.timing["present_ns"] = swap_end + sleep_ns
         if self._record is not None:
             with self._record_lock:
-                self._record.add(frame)
+                self._record.add(frame, **warp_fields(frame, self.compositor.warp))
         self.frames_presented += 1
         self._index += 1
 

@@ -55,6 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--fps", type=float, default=90.0, help="frame rate without a display clock")
     q.add_argument("--out", type=Path, help="folder for timing.json, timing.csv and plots")
     q.add_argument("--pose-source", help="scripted|static|replay:FILE|tracker[:ARGS]")
+    q.add_argument(
+        "--warp",
+        default="rotation",
+        metavar="MODE",
+        help="timewarp on panels vrkit composes: off, rotation (default), rotation+scanline",
+    )
     common(q)
     q.set_defaults(func=pipeline)
 
@@ -227,14 +233,19 @@ def pipeline(args: argparse.Namespace) -> int:
         from vrkit.backends.base import RunConfig
         from vrkit.backends.registry import open_backend
         from vrkit.poses.factory import make_pose_source
+        from vrkit.render.panel import check_warp_mode
 
+        check_warp_mode(args.warp)
         if args.frames < 2:
             raise InputError(f"--frames must be at least 2, got {args.frames}")
         if args.fps <= 0:
             raise InputError(f"--fps must be positive, got {args.fps}")
         scene = load_scene(src)
         config = RunConfig(
-            frames=args.frames, fps=args.fps, pose_source=make_pose_source(args.pose_source)
+            frames=args.frames,
+            fps=args.fps,
+            pose_source=make_pose_source(args.pose_source),
+            warp=args.warp,
         )
         backend = open_backend(args.backend, config)
         backend_name = backend.name
@@ -261,16 +272,16 @@ def pipeline(args: argparse.Namespace) -> int:
         "frames": len(rec),
         "summary": {k: v.to_dict() for k, v in summary.items()},
     }
-    lines = [f"{'stage':<18} {'median':>8} {'p95':>8} {'p99':>8} {'max':>8}  (ms)"]
+    lines = [f"{'stage':<24} {'median':>8} {'p95':>8} {'p99':>8} {'max':>8}  (ms)"]
     for name, s in summary.items():
         if not s.negative:
             flag = ""
-        elif name == "submit_to_display":
+        elif name in ("submit_to_display", "motion_to_photon_warped"):
             flag = f"  ({s.negative} frames submitted after their predicted display: missed)"
         else:
             flag = f"  ({s.negative} frames with the stamps out of order)"
         lines.append(
-            f"{name:<18} {s.median_ms:8.3f} {s.p95_ms:8.3f} {s.p99_ms:8.3f} {s.max_ms:8.3f}{flag}"
+            f"{name:<24} {s.median_ms:8.3f} {s.p95_ms:8.3f} {s.p99_ms:8.3f} {s.max_ms:8.3f}{flag}"
         )
     note = (
         " (no display: headless display times are virtual, so this is pose to GPU done)"

@@ -61,6 +61,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="anti-aliasing samples per pixel for the eye images: 0 (off), 2, 4, 8, 16 "
         "(default: 4 where the GPU supports it)",
     )
+    p.add_argument(
+        "--warp",
+        default="rotation",
+        metavar="MODE",
+        help="timewarp on panels vrkit composes (headless, sim, display): off, rotation "
+        "(default: the pose is sampled again just before the distortion pass and the eye "
+        "images rotated to it), rotation+scanline (blended down the panel's scan-out)",
+    )
     p.add_argument("--monitor", help="display backend: monitor name or index (see `vrkit doctor`)")
     p.add_argument(
         "--no-vsync", action="store_true", help="windowed backends: do not wait for vblank"
@@ -92,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             f"--msaa must be one of {', '.join(map(str, MSAA_CHOICES))}, got {args.msaa}"
         )
+    from vrkit.render.panel import check_warp_mode
+
+    check_warp_mode(args.warp)
     scene = load_scene(args.scene)
     profile = None
     if args.profile:
@@ -114,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         monitor=args.monitor,
         fps=args.fps,
         msaa=args.msaa,
+        warp=args.warp,
         extra={"openxr_gl": args.openxr_gl},
     )
     backend = open_backend(args.backend, config)

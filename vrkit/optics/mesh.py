@@ -78,6 +78,29 @@ class EyeMesh:
         return bool(np.array_equal(v[:, 2:4], v[:, 4:6]) and np.array_equal(v[:, 2:4], v[:, 6:8]))
 
 
+def tan_vertices(mesh: EyeMesh, tangents: Sequence[float]) -> NDArray[np.float32]:
+    """The mesh's vertices with each channel's eye uv turned into the tan-angle direction it shows.
+
+    The timewarp pass (``shaders/panel_warp.vert``) rotates these directions and projects them
+    back into the eye image; the eye image spans ``tangents`` (its render Fov), so uv ``(u, v)``
+    is the direction ``(tan_left + u (tan_right - tan_left), tan_down + v (tan_up - tan_down))``
+    (x / -z and y / -z in the eye frame: +x right, +y up, -z forward).
+
+    Args:
+        mesh: A baked mesh (uv into the eye image).
+        tangents: ``(tan_left, tan_right, tan_up, tan_down)`` of the eye image's render Fov.
+
+    Returns:
+        (N, 8) float32 ``[x, y, tx_r, ty_r, tx_g, ty_g, tx_b, ty_b]``.
+    """
+    tl, tr, tu, td = (float(t) for t in tangents)
+    v = mesh.vertices.astype(np.float64)
+    out = v.copy()
+    out[:, 2::2] = tl + v[:, 2::2] * (tr - tl)
+    out[:, 3::2] = td + v[:, 3::2] * (tu - td)
+    return out.astype(np.float32)
+
+
 def grid_indices(cols: int, rows: int) -> NDArray[np.uint32]:
     """Triangle indices for a (rows + 1) x (cols + 1) vertex grid stored row by row.
 

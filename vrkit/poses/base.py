@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from vrkit.core.types import Pose
 from vrkit.math.transforms import quat_from_axis_angle, quat_multiply
+from vrkit.poses.predict import PosePredictor
 
 
 class PoseSource(ABC):
@@ -94,3 +95,38 @@ def look_around(
     q = quat_multiply(quat_from_axis_angle([0, 1, 0], yaw), quat_from_axis_angle([1, 0, 0], pitch))
     sway = 0.02 * math.sin(w * t_s)
     return Pose([sway, height_m, 0.0], q)
+
+
+class SampledMotion(PoseSource):
+    """A scripted head motion seen only through samples, as a tracker sees a real head.
+
+    Each :meth:`poll` takes one sample of ``func`` at the poll time; :meth:`pose_at` answers
+    from the samples with a :class:`~vrkit.poses.predict.PosePredictor`, extrapolating at most
+    ``max_horizon_ns`` past the newest one. With ``max_horizon_ns=0`` it holds the newest
+    sample: a frame then shows the head where it was when its pose was sampled, which is what
+    latency measurements need (the pipeline's delay shows on the panel).
+
+    Args:
+        func: Maps seconds since ``start_ns`` to ``T_space_head``.
+        start_ns: Time (ns) that counts as t = 0.
+        max_horizon_ns: Prediction horizon past the newest sample, ns (0: hold).
+    """
+
+    name = "sampled"
+
+    def __init__(
+        self, func: Callable[[float], Pose], start_ns: int = 0, max_horizon_ns: int = 0
+    ) -> None:
+        self._func = func
+        self._start_ns = int(start_ns)
+        self._samples = PosePredictor(max_horizon_ns=max_horizon_ns)
+
+    def poll(self, now_ns: int) -> None:
+        """Sample the motion at ``now_ns``."""
+        self._samples.add(now_ns, self._func((now_ns - self._start_ns) * 1e-9))
+
+    def pose_at(self, when_ns: int) -> Pose:
+        """The pose predicted from the samples (the motion at ``when_ns`` before any poll)."""
+        if self._samples.newest is None:
+            return self._func((when_ns - self._start_ns) * 1e-9)
+        return self._samples.predict(when_ns)

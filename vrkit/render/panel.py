@@ -5,20 +5,84 @@ the panel (NDC) and one texture coordinate into the eye image per colour channel
 pre-distortion and chromatic correction are baked into those coordinates on the CPU, in numpy
 (:mod:`vrkit.optics.mesh`), so the shader only samples: three texture reads per fragment. The
 identity mesh gives the undistorted, side-by-side panel.
+
+Timewarp (``warp`` other than ``"off"``): the vertices carry, per channel, the tan-angle
+direction the lens shows there (:func:`~vrkit.optics.mesh.tan_vertices`) instead of the eye uv;
+``shaders/panel_warp.vert`` rotates them by ``R_render_new`` (the newest predicted eye
+orientation seen from the one the eye was rendered with, :func:`warp_rotation`) and projects
+them into the eye image with its render Fov: a 3x3 multiply per vertex, nothing per pixel.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from vrkit.core.types import Fov
+from vrkit.core.errors import InputError
+from vrkit.core.types import EyeView, Fov
 from vrkit.gl.context import GLContext
 from vrkit.gl.resources import Framebuffer, Program, Texture, VertexArray
 from vrkit.math.stereo import DEFAULT_IPD_M
-from vrkit.optics.mesh import EyeMesh, identity_mesh
+from vrkit.math.transforms import matrix_from_quat
+from vrkit.optics.mesh import EyeMesh, identity_mesh, tan_vertices
+
+#: Timewarp modes of the panel pass: none, one rotation per eye, a rotation blended from the
+#: first to the last scanned-out row (rolling scan-out).
+WARP_MODES = ("off", "rotation", "rotation+scanline")
+#: What the warp shows where the rotated view leaves the eye image: its edge repeated, or black.
+UNCOVERED_POLICIES = ("clamp", "black")
+
+#: Cells per side of the mesh the warp draws an undistorted (identity) eye with.
+WARP_MIN_CELLS = 32
+
+
+def _is_identity(mesh: EyeMesh) -> bool:
+    """True when the mesh shows the eye image undistorted over its viewport."""
+    v = mesh.vertices
+    return mesh.achromatic and np.array_equal(v[:, 2:4], (v[:, :2] + 1) / 2)
+
+
+#: One eye's warp: a (3, 3) rotation, or ``(start, end)`` rotations for the scan-line warp.
+Warp = NDArray[np.float64] | tuple[NDArray[np.float64], NDArray[np.float64]]
+
+
+def warp_rotation(rendered: EyeView, newest: EyeView) -> NDArray[np.float64]:
+    """``R_render_new``: directions in the newest eye frame expressed in the rendered one.
+
+    A panel point showing direction ``d`` (newest eye frame) must show what the eye image holds
+    at ``R_render_new @ d``.
+
+    Args:
+        rendered: The eye view the image was rendered with.
+        newest: The eye view predicted for the display time from the newest pose.
+
+    Returns:
+        (3, 3) rotation matrix; exactly the identity when both orientations are equal.
+    """
+    if np.array_equal(rendered.pose.orientation, newest.pose.orientation):
+        return np.eye(3)
+    r_space_render = matrix_from_quat(rendered.pose.orientation)
+    r_space_new = matrix_from_quat(newest.pose.orientation)
+    return r_space_render.T @ r_space_new
+
+
+def check_warp_mode(mode: str) -> str:
+    """``mode`` if it is a warp mode the panel pass implements, else raise naming it.
+
+    Raises:
+        InputError: Unknown mode, or ``"position"`` (positional warp is not implemented).
+    """
+    if mode == "position":
+        raise InputError(
+            "--warp position (depth-based positional warp) is not implemented",
+            "use --warp rotation or rotation+scanline",
+        )
+    if mode not in WARP_MODES:
+        raise InputError(f"--warp must be one of {', '.join(WARP_MODES)}, got {mode!r}")
+    return mode
 
 
 @dataclass
@@ -77,10 +141,24 @@ class PanelCompositor:
     Args:
         ctx: Owning GL context.
         layout: Panel size, eye viewports and meshes.
+        warp: One of :data:`WARP_MODES`; with ``"off"`` :meth:`compose` ignores its ``warp``.
+        uncovered: One of :data:`UNCOVERED_POLICIES`, for panel points a warp moves off the
+            eye image.
     """
 
-    def __init__(self, ctx: GLContext, layout: PanelLayout) -> None:
+    def __init__(
+        self, ctx: GLContext, layout: PanelLayout, warp: str = "off", uncovered: str = "clamp"
+    ) -> None:
         self.ctx = ctx
+        self.warp = check_warp_mode(warp)
+        if uncovered not in UNCOVERED_POLICIES:
+            raise InputError(
+                f"uncovered must be one of {', '.join(UNCOVERED_POLICIES)}, got {uncovered!r}"
+            )
+        self.uncovered = uncovered
+        #: With all warps the identity, draw with the baked pass (bit-exact with no warp).
+        self.skip_identity = True
+        self._warp_vaos: list[VertexArray] = []
         # (achromatic, encode sRGB) -> program; see _program.
         self._programs: dict[tuple[bool, bool], Program] = {}
         self._achromatic = False
@@ -118,14 +196,37 @@ class PanelCompositor:
             )
             self._buffers += [vbo, ibo]
             self._vaos.append(vao)
+        if self.warp != "off":
+            for mesh, fov in zip(meshes, self.layout.fovs, strict=True):
+                # The warp's projection is not linear in the panel position: a mesh must be
+                # fine enough for linear interpolation to follow it (a 1x1 identity quad spans
+                # the whole Fov and would warp its centre by twice the rotation).
+                if len(mesh.vertices) < (WARP_MIN_CELLS + 1) ** 2 and _is_identity(mesh):
+                    mesh = identity_mesh(WARP_MIN_CELLS, WARP_MIN_CELLS)
+                vbo = self.ctx.buffer(tan_vertices(mesh, fov.tangents()))
+                ibo = self.ctx.index_buffer(mesh.indices)
+                stride = 8 * 4
+                vao = self.ctx.vertex_array(
+                    self._warp_program(False, False),
+                    {
+                        "a_position": (vbo, 2, stride, 0),
+                        "a_tan_red": (vbo, 2, stride, 8),
+                        "a_tan_green": (vbo, 2, stride, 16),
+                        "a_tan_blue": (vbo, 2, stride, 24),
+                    },
+                    ibo,
+                    len(mesh.indices),
+                )
+                self._buffers += [vbo, ibo]
+                self._warp_vaos.append(vao)
         self.layout.meshes = list(meshes)
         self._achromatic = all(m.achromatic for m in meshes)
-        self._identity = [
-            m.achromatic and np.array_equal(m.vertices[:, 2:4], (m.vertices[:, :2] + 1) / 2)
-            for m in meshes
-        ]
+        self._identity = [_is_identity(m) for m in meshes]
         self.program = self._program(self._achromatic, False)
         self._program(self._achromatic, True)  # both encodings ready before the first frame
+        if self.warp != "off":
+            self._warp_program(self._achromatic, False)
+            self._warp_program(self._achromatic, True)
         # Clear only when something would otherwise keep the previous frame's pixels: the eye
         # viewports leave part of the panel uncovered, or a mesh skips its black cells.
         self._needs_clear = self._viewports_leave_gaps or not all(m.covers_viewport for m in meshes)
@@ -139,7 +240,45 @@ class PanelCompositor:
             )
         return self._programs[key]
 
-    def compose(self, eye_images: list[Texture], fbo: int | None = None) -> None:
+    def _warp_program(self, achromatic: bool, encode_srgb: bool) -> Program:
+        key = ("warp", achromatic, encode_srgb)
+        if key not in self._programs:
+            defines = {
+                "ACHROMATIC": achromatic,
+                "ENCODE_SRGB": encode_srgb,
+                "SCANLINE": self.warp == "rotation+scanline",
+                "UNCOVERED_BLACK": self.uncovered == "black",
+            }
+            self._programs[key] = self.ctx.program(  # type: ignore[index]
+                "panel_warp.vert", "panel_warp.frag", {k: True for k, v in defines.items() if v}
+            )
+        return self._programs[key]  # type: ignore[index]
+
+    def _warps(self, warp: Sequence[Warp] | None) -> list[tuple[NDArray, NDArray]] | None:
+        """Per eye ``(start, end)`` rotations, or None when the baked pass draws the frame."""
+        if self.warp == "off" or warp is None:
+            return None
+        pairs = []
+        for w in warp:
+            start, end = w if isinstance(w, tuple) else (w, w)
+            start, end = np.asarray(start, np.float64), np.asarray(end, np.float64)
+            if start.shape != (3, 3) or end.shape != (3, 3):
+                raise ValueError(f"a warp is a (3, 3) rotation, got {start.shape}, {end.shape}")
+            pairs.append((start, end))
+        if len(pairs) != len(self.layout.viewports):
+            raise ValueError(
+                f"need one warp per eye ({len(self.layout.viewports)}), got {len(pairs)}"
+            )
+        eye3 = np.eye(3)
+        if self.skip_identity and all(
+            np.array_equal(a, eye3) and np.array_equal(b, eye3) for a, b in pairs
+        ):
+            return None
+        return pairs
+
+    def compose(
+        self, eye_images: list[Texture], fbo: int | None = None, warp: Sequence[Warp] | None = None
+    ) -> None:
         """Draw the eye images onto the panel.
 
         Eye images in an sRGB format (vrkit's eye targets) are decoded when sampled, so the
@@ -151,14 +290,22 @@ class PanelCompositor:
             eye_images: One colour texture per eye.
             fbo: Draw into this framebuffer (e.g. 0, a window's back buffer, whose size must
                 be the panel size) instead of the compositor's own panel framebuffer.
+            warp: Per eye ``R_render_new`` (:func:`warp_rotation`), or for the scan-line warp a
+                ``(start, end)`` pair (first and last scanned-out panel row); None, or a
+                compositor made with ``warp="off"``, draws the baked pass.
         """
+        warps = self._warps(warp)
         pw, ph = self.layout.panel_size
         target = self.framebuffer.fbo if fbo is None else fbo
         if self._needs_clear:
             self.ctx.bind_framebuffer(target, (0, 0, pw, ph))
             self.ctx.clear((0.0, 0.0, 0.0, 1.0), depth=False)
         self.ctx.set_state(depth_test=False)
-        self.program = self._program(self._achromatic, all(t.srgb for t in eye_images))
+        srgb = all(t.srgb for t in eye_images)
+        if warps is not None:
+            self._compose_warped(eye_images, target, warps, srgb)
+            return
+        self.program = self._program(self._achromatic, srgb)
         self.program.use()
         self.program.set_int("u_eye", 0)
         for (x, y, w, h), vao, tex, identity in zip(
@@ -171,14 +318,38 @@ class PanelCompositor:
             vao.draw()
             self._exact.unbind(0)
 
+    def _compose_warped(
+        self,
+        eye_images: list[Texture],
+        target: int,
+        warps: list[tuple[NDArray, NDArray]],
+        srgb: bool,
+    ) -> None:
+        ph = self.layout.panel_size[1]
+        program = self.program = self._warp_program(self._achromatic, srgb)
+        program.use()
+        program.set_int("u_eye", 0)
+        for (x, y, w, h), vao, tex, fov, (start, end) in zip(
+            self.layout.viewports, self._warp_vaos, eye_images, self.layout.fovs, warps, strict=True
+        ):
+            self.ctx.bind_framebuffer(target, (x, ph - y - h, w, h))
+            program.set_vec("u_tan", *fov.tangents())
+            program.set_mat3("u_warp", start)
+            if self.warp == "rotation+scanline":
+                program.set_mat3("u_warp_end", end)
+                half = h / (2 * ph)
+                program.set_vec("u_scan", y / ph + half, -half)  # scan-out fraction of ndc y
+            tex.bind(0)
+            vao.draw()
+
     def read_panel(self) -> NDArray[np.uint8]:
         """The composed panel as (H, W, 4) uint8, top row first."""
         return self.framebuffer.read_rgba()
 
     def _release_meshes(self) -> None:
-        for obj in [*self._vaos, *self._buffers]:
+        for obj in [*self._vaos, *self._warp_vaos, *self._buffers]:
             obj.release()
-        self._vaos, self._buffers = [], []
+        self._vaos, self._warp_vaos, self._buffers = [], [], []
 
     def release(self) -> None:
         """Release GPU objects; safe to call twice."""

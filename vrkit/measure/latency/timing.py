@@ -16,6 +16,13 @@ Key meanings (all host clock, ns):
                           converted to the host clock, or the backend's display clock)
 ``present_ns``            optional: when a windowed backend's swap was presented
                           (vsync-paced; the simulator and direct-display backends)
+``warp_pose_sample_ns``   optional: when the pose the timewarp used was sampled (late
+                          latching, just before the distortion pass); frames without warp
+                          have none
+
+With timewarp the photons show the warp's pose: ``motion_to_photon_warped`` (warp pose sample
+to display) is then the run's headline, and ``motion_to_photon`` (render pose sample to
+display) what the same frames would have had without it.
 
 A headless run has no display: its display times are *virtual* (frame ``k`` at ``t0 + (k + 1)
 * period``, however fast the machine renders), so they are not comparable with the host-clock
@@ -47,6 +54,7 @@ TIMING_KEYS: tuple[str, ...] = (
     "submit_ns",
     "predicted_display_ns",
     "present_ns",
+    "warp_pose_sample_ns",
 )
 
 #: Keys every backend stamps (``present_ns`` is only stamped by windowed backends).
@@ -62,6 +70,9 @@ STAGES: dict[str, tuple[str, str]] = {
     "submit_to_display": ("submit_ns", "predicted_display_ns"),
     "pose_to_gpu_done": ("pose_sample_ns", "gpu_done_ns"),
     "motion_to_photon": ("pose_sample_ns", "predicted_display_ns"),
+    "render_pose_to_warp_pose": ("pose_sample_ns", "warp_pose_sample_ns"),
+    "warp_pose_to_submit": ("warp_pose_sample_ns", "submit_ns"),
+    "motion_to_photon_warped": ("warp_pose_sample_ns", "predicted_display_ns"),
 }
 
 #: Stages that end at the display time (meaningless on a virtual display clock).
@@ -191,10 +202,10 @@ class FrameTimingRecorder:
         frames = doc.get("frames") if isinstance(doc, dict) else None
         if not isinstance(frames, list) or not frames:
             raise DataError(f"{p} has no per-frame records under 'frames'")
-        virtual = (
-            doc.get("backend") == "headless"
-            or doc.get("display_clock") == "virtual"
-            or "virtual" in str(doc.get("clock", ""))
+        declared = doc.get("display_clock")  # a paced headless run says "host"
+        virtual = declared == "virtual" or (
+            declared is None
+            and (doc.get("backend") == "headless" or "virtual" in str(doc.get("clock", "")))
         )
         rec = cls.from_frames(frames, "virtual" if virtual else "host")
         if not np.any(rec.timestamps() != _MISSING):
@@ -281,14 +292,21 @@ class FrameTimingRecorder:
     def headline(self) -> tuple[str, StageSummary]:
         """The stage to report as the run's latency and its summary.
 
-        ``motion_to_photon`` on a host display clock; ``pose_to_gpu_done`` (a lower bound:
-        no scan-out) when the display clock is virtual or display times are missing.
+        ``motion_to_photon_warped`` for a timewarped run (the photons show the warp's pose),
+        else ``motion_to_photon`` on a host display clock; ``warp_pose_to_submit`` or
+        ``pose_to_gpu_done`` (a lower bound: no scan-out) when the display clock is virtual or
+        display times are missing.
 
         Raises:
             DataError: Neither stage has a complete frame.
         """
         summ = self.summary()
-        for stage in ("motion_to_photon", "pose_to_gpu_done"):
+        for stage in (
+            "motion_to_photon_warped",
+            "motion_to_photon",
+            "warp_pose_to_submit",
+            "pose_to_gpu_done",
+        ):
             if stage in summ:
                 return stage, summ[stage]
         raise DataError(
