@@ -14,6 +14,7 @@ from vrkit.core.errors import InputError
 from vrkit.core.types import FrameInfo
 from vrkit.render.renderer import StereoRenderer
 from vrkit.render.scene import Scene
+from vrkit.resources import resolve_file, shipped_names
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,8 @@ def load_scene(path: str | Path) -> Scene:
     """Import a scene file and call its ``build_scene()``, or show a glTF model.
 
     Args:
-        path: A Python file defining ``build_scene() -> Scene``, or a ``.gltf`` / ``.glb``
+        path: A Python file defining ``build_scene() -> Scene``, the name of a shipped scene
+            (``"room"``, see :func:`vrkit.resources.shipped_names`), or a ``.gltf`` / ``.glb``
             model, which is placed in front of the viewer on a floor
             (:func:`vrkit.render.placement.model_scene`).
 
@@ -40,9 +42,13 @@ def load_scene(path: str | Path) -> Scene:
             something that is not a Scene, or the model cannot be loaded; the message names
             the file (and line).
     """
-    path = Path(path).resolve()
+    given = str(path)
+    path = resolve_file("scene", given).resolve()
     if not path.is_file():
-        raise InputError(f"scene file {path} does not exist", "try examples/room.py")
+        raise InputError(
+            f"scene {given!r} is neither a file nor a shipped scene",
+            f"shipped scenes: {', '.join(shipped_names('scene'))} (`vrkit run --list`)",
+        )
     if path.suffix.lower() in MODEL_SUFFIXES:
         from vrkit.render.placement import model_scene
 

@@ -10,20 +10,38 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+import typing
 
 from vrkit import __version__
 from vrkit.core.errors import VrkitError, one_line
 
 # Order here is the order in `vrkit --help`.
-COMMAND_MODULES = ["run", "doctor", "info", "profile", "fov", "calibrate", "track", "latency"]
+COMMAND_MODULES = [
+    "run",
+    "doctor",
+    "info",
+    "profile",
+    "data",
+    "fov",
+    "calibrate",
+    "track",
+    "latency",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage block), exit code 2."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        """Print ``PROG: error: MESSAGE`` and how to see the usage, then exit with 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every registered subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="vrkit", description="Toolkit for people who build VR headsets."
-    )
+    parser = _Parser(prog="vrkit", description="Toolkit for people who build VR headsets.")
     parser.add_argument("--version", action="version", version=f"vrkit {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -40,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         argv: Arguments without the program name; ``sys.argv[1:]`` when None.
 
     Returns:
-        The process exit code: 0 on success, 1 on a reported error, 130 on Ctrl-C.
+        The process exit code: 0 on success, 1 on a reported error, 2 on a bad command line,
+        130 on Ctrl-C, 141 when the reader of stdout went away (quietly, as ``head`` expects).
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -54,7 +73,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:  # the reader went away (`vrkit fov --json | head -1`): end quietly
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, what a killed writer reports
     except VrkitError as exc:
         if args.debug:
             raise
@@ -74,6 +98,16 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a real file (tests, embedding)
+        pass
 
 
 if __name__ == "__main__":

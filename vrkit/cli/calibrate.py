@@ -27,8 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         required=True,
         help="board spec or board file: checkerboard:9x6:0.025 (COLSxROWS inner corners, "
         "or 10x7squares; square metres), charuco:7x5:0.04:0.03[:DICT] (squares; square and "
-        "marker metres), aruco:5x7:0.04:0.01[:DICT] (markers; marker and gap metres), or "
-        "calibration/tracking-board-*.json",
+        "marker metres), aruco:5x7:0.04:0.01[:DICT] (markers; marker and gap metres), a "
+        "board file, or a shipped board by name (`vrkit data list board`)",
     )
     cam.add_argument("--model", choices=("pinhole", "fisheye"), default="pinhole")
     cam.add_argument(

@@ -69,16 +69,68 @@ def _check_runtime() -> tuple[bool, str, str]:
             ("point XR_RUNTIME_JSON at the runtime's manifest JSON"),
         )
     if found is None:
-        return (
-            False,
-            "no OpenXR runtime found",
-            (
-                "install Monado or SteamVR, or set XR_RUNTIME_JSON; on this kind of machine "
-                "`scripts/xr-sim CMD` runs CMD against Monado's simulated headset"
-            ),
-        )
+        return False, "no OpenXR runtime found", runtime_advice(_os_release(), _checkout())
     extra = " (monado-service installed)" if shutil.which("monado-service") else ""
     return True, f"runtime manifest {found}{extra}", ""
+
+
+def _os_release(path: str = "/etc/os-release") -> dict[str, str]:
+    """The fields of os-release (``ID``, ``VERSION_ID``, ``ID_LIKE``), empty when unreadable."""
+    fields = {}
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            fields[key.strip()] = value.strip().strip('"')
+    return fields
+
+
+def _checkout() -> Path | None:
+    """The source checkout vrkit runs from (editable install), or None for an installed wheel."""
+    import vrkit
+
+    root = Path(vrkit.__file__).resolve().parent.parent
+    return root if (root / "scripts" / "xr-sim").is_file() and (root / ".git").exists() else None
+
+
+def _version(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split("."):
+        if not piece.isdigit():
+            break
+        parts.append(int(piece))
+    return tuple(parts)
+
+
+def runtime_advice(os_release: dict[str, str], checkout: Path | None) -> str:
+    """What to install for an OpenXR runtime, for this distribution and way of installing.
+
+    Args:
+        os_release: Fields of ``/etc/os-release`` (``ID``, ``VERSION_ID``, ``ID_LIKE``).
+        checkout: The source checkout vrkit runs from, or None (installed from a wheel).
+
+    Returns:
+        One line: the distribution's Monado package where it has one (Debian 13, Ubuntu 24.04
+        and later), else Monado from source; SteamVR; and for a checkout its xr-sim script.
+    """
+    distro = os_release.get("ID", "")
+    version = _version(os_release.get("VERSION_ID", ""))
+    if (distro == "debian" and version >= (13,)) or (distro == "ubuntu" and version >= (24, 4)):
+        monado = "`sudo apt install monado-service` (Monado), then run `monado-service`"
+    elif distro in ("debian", "ubuntu") or "debian" in os_release.get("ID_LIKE", ""):
+        monado = "Monado (packaged from Debian 13 and Ubuntu 24.04 on; else build it from source)"
+    else:
+        monado = "Monado (your distribution's monado package, or built from source)"
+    advice = f"install {monado}, or SteamVR (Steam), or set XR_RUNTIME_JSON to a runtime manifest"
+    if checkout is not None:
+        advice += (
+            f"; in this checkout `{checkout / 'scripts' / 'xr-sim'} CMD` runs CMD against "
+            "Monado's simulated headset"
+        )
+    return advice
 
 
 def _check_cameras() -> tuple[bool, str, str]:

@@ -26,7 +26,7 @@ from vrkit.core.errors import BackendUnavailableError, InputError
 
 log = logging.getLogger("vrkit")
 
-DEFAULT_SCENE = "examples/latency_gradient.py"
+DEFAULT_SCENE = "latency-gradient"
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -29,9 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "profile",
         help="list, show, validate, import and export headset profiles",
-        description="Headset profiles: panel, lens geometry and lens model "
-        "(schema: calibration/schema/headset-profile.schema.json); import and export the forms "
-        "other tools use (docs/interop.md).",
+        description="Headset profiles: panel, lens geometry and lens model (`vrkit profile "
+        "show cardboard-v1 --json` shows one; `vrkit profile validate FILE` checks a file "
+        "against the schema that ships with vrkit); import and export the forms other tools use.",
     )
     ps = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     ps.add_parser("list", help="list the shipped profiles")

@@ -8,6 +8,7 @@ import logging
 import re
 from pathlib import Path
 
+from vrkit.cli._args import float_range, positive_float, positive_int
 from vrkit.core.errors import InputError
 
 log = logging.getLogger("vrkit")
@@ -30,11 +31,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "scene",
-        help="scene file defining build_scene() (e.g. examples/room.py), or a glTF 2.0 model "
-        "(.gltf, .glb) to show in front of the viewer",
+        nargs="?",
+        help="a shipped scene by name (room, optics-pattern, latency-gradient: see --list), a "
+        "scene file defining build_scene(), or a glTF 2.0 model (.gltf, .glb) to show in front "
+        "of the viewer",
     )
+    p.add_argument("--list", action="store_true", help="list the shipped scenes and exit")
     p.add_argument("--backend", default="auto", help="auto|openxr|sim|display|headless")
-    p.add_argument("--frames", type=int, help="stop after N frames (headless default: 120)")
+    p.add_argument(
+        "--frames", type=positive_int, help="stop after N frames (headless default: 120)"
+    )
     p.add_argument(
         "--out",
         type=Path,
@@ -47,13 +53,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eye-size", type=_size, help="eye render size WIDTHxHEIGHT")
     p.add_argument(
         "--ipd",
-        type=float,
+        type=float_range(0.0, 0.2),
         help="interpupillary distance, metres (default: the profile's, or 0.063 without one)",
     )
     p.add_argument(
         "--no-distortion", action="store_true", help="show the panel without lens pre-distortion"
     )
-    p.add_argument("--fps", type=float, default=60.0, help="frame rate without a display clock")
+    p.add_argument(
+        "--fps", type=positive_float, default=60.0, help="frame rate without a display clock"
+    )
     p.add_argument(
         "--msaa",
         type=int,
@@ -84,6 +92,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _list_scenes() -> int:
+    """Print the shipped scenes, one a line: name and the first line of its docstring."""
+    import ast
+
+    from vrkit.resources import shipped_files
+
+    for name, path in shipped_files("scene").items():
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        print(f"{name:<18} {doc.splitlines()[0] if doc else ''}".rstrip())
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Load the scene, open a backend (with fallback) and run the frame loop."""
     from vrkit.app import load_scene, run_scene
@@ -92,10 +112,10 @@ def run(args: argparse.Namespace) -> int:
     from vrkit.poses.factory import make_pose_source
     from vrkit.render.targets import MSAA_CHOICES
 
-    if args.ipd is not None and not 0.0 <= args.ipd <= 0.2:
-        raise InputError(f"--ipd must be between 0 and 0.2 m, got {args.ipd}")
-    if args.fps <= 0:
-        raise InputError(f"--fps must be positive, got {args.fps}")
+    if args.list:
+        return _list_scenes()
+    if not args.scene:
+        raise InputError("give a scene to run", "`vrkit run --list` shows the shipped scenes")
     if args.msaa is not None and args.msaa not in MSAA_CHOICES:
         raise InputError(
             f"--msaa must be one of {', '.join(map(str, MSAA_CHOICES))}, got {args.msaa}"

@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--rig", required=True,
                    help="rig JSON (vrkit track calibrate-rig) or Kalibr camchain.yaml")  # fmt: skip
     r.add_argument(
-        "--target", required=True, help="target JSON (calibration/tracking-target-*.json)"
+        "--target", required=True, help="target JSON, or a shipped one by name (vrkit data list)"
     )
     r.add_argument("--source", required=True,
                    help="rec:DIR | DIR | images:D0,D1.. | video:A,B.. | live:0,1..")  # fmt: skip
@@ -66,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c = sub.add_parser("calibrate-rig", help="calibrate a camera rig from board views")
     c.add_argument(
         "--board",
-        help="board file (calibration/tracking-board-*.json) or spec: checkerboard:9x6:0.025 "
+        help="board file, shipped board (vrkit data list) or spec: checkerboard:9x6:0.025 "
         "(inner corners, or 10x7squares), charuco:9x7:0.035:0.026[:DICT] (squares), "
         "aruco:5x7:0.04:0.01[:DICT] (markers)",
     )

@@ -28,7 +28,7 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from vrkit.core.errors import InputError, VrkitError
 from vrkit.core.jsonfile import json_path, read_json, short_repr
-from vrkit.resources import data_dir
+from vrkit.resources import SHIPPED, data_dir, resolve_file, shipped_hint
 
 #: File format (schema name) -> what the file is called in messages.
 FORMATS: dict[str, str] = {
@@ -288,7 +288,8 @@ def read_document(
     """Read a vrkit file: strict JSON, validated against its format's schema.
 
     Args:
-        path: The file.
+        path: The file; for the kinds vrkit ships (boards, rigs, targets, profiles), also the
+            name of a shipped file (:func:`vrkit.resources.resolve_file`).
         kind: The format, a key of :data:`FORMATS` (``"rig"``, ``"camera"``, ...).
         error: The error class to raise (e.g. ProfileError for calibration files).
         hint: What to do when the file is missing, or None.
@@ -301,6 +302,9 @@ def read_document(
             (line and column), or not valid (JSON path, value and what was expected).
     """
     what = FORMATS[kind]
+    if kind in SHIPPED:  # a shipped file may be given by name (vrkit.resources)
+        path = resolve_file(kind, path)
+        hint = hint or shipped_hint(kind)
     data = read_json(path, what, error, hint)
     validate_document(data, kind, f"{what} {str(path)!r}", error)
     return data

@@ -34,7 +34,7 @@ from vrkit.core.types import LEFT, RIGHT, Fov
 from vrkit.optics.base import LensModel
 from vrkit.optics.fov import EyeFov, fov_through_lens, ideal_to_uv
 from vrkit.optics.models import lens_model_from_dict
-from vrkit.resources import data_dir
+from vrkit.resources import data_dir, resolve_file, shipped_names
 
 SCHEMA_VERSION = 1
 SCHEMA_KIND = "headset-profile"
@@ -486,7 +486,7 @@ def shipped_profiles_dir() -> Path:
 
 def shipped_profile_names() -> list[str]:
     """Names of the shipped profiles, sorted."""
-    return sorted(p.stem for p in shipped_profiles_dir().glob("*.json"))
+    return shipped_names("headset-profile")
 
 
 def load_profile(name_or_path: str | Path) -> HeadsetProfile:
@@ -496,15 +496,12 @@ def load_profile(name_or_path: str | Path) -> HeadsetProfile:
         ProfileError: Unknown name, missing file, invalid JSON or an invalid profile.
     """
     text = str(name_or_path)
-    path = Path(text)
+    path = resolve_file("headset-profile", text)
     if not (path.suffix == ".json" or path.exists() or "/" in text):
-        candidate = shipped_profiles_dir() / f"{text}.json"
-        if not candidate.exists():
-            raise ProfileError(
-                f"unknown headset profile {text!r}",
-                hint=f"shipped profiles: {', '.join(shipped_profile_names())}; or give a path "
-                "to a .json file",
-            )
-        path = candidate
+        raise ProfileError(
+            f"unknown headset profile {text!r}",
+            hint=f"shipped profiles: {', '.join(shipped_profile_names())}; or give a path "
+            "to a .json file",
+        )
     data = read_json(path, "headset profile file", ProfileError)
     return profile_from_dict(data, path)

@@ -48,6 +48,7 @@ from numpy.typing import NDArray
 
 from vrkit.core.documents import read_document
 from vrkit.core.errors import InputError, ProfileError
+from vrkit.resources import resolve_file, shipped_names
 from vrkit.vision.corners import as_gray, refine_marker_corners, refine_saddle_corners
 
 F64 = NDArray[np.float64]
@@ -643,7 +644,8 @@ def load_board(spec_or_path: str | Path) -> Board:
     """A board from a spec string (``checkerboard:9x6:0.025``) or a board file path.
 
     Args:
-        spec_or_path: What the user gave to ``--board``.
+        spec_or_path: What the user gave to ``--board``: a spec, a file, or the name of a
+            shipped board (``checkerboard-10x7``, see ``vrkit data list``).
 
     Returns:
         The board.
@@ -652,7 +654,7 @@ def load_board(spec_or_path: str | Path) -> Board:
         InputError: Neither a spec nor a readable board file; one line naming it.
     """
     text = str(spec_or_path).strip()
-    p = Path(text)
+    p = resolve_file("board", text)
     if p.is_file():
         return Board.load(p)
     if re.match(r"(checkerboard|chessboard|charuco|aruco):", text) or (
@@ -661,4 +663,8 @@ def load_board(spec_or_path: str | Path) -> Board:
         return Board.parse(text)
     if p.suffix.lower() == ".json":
         return Board.load(p)  # names the missing file
-    raise InputError(f"board {text!r} is neither a board spec nor a file", _SPEC_HELP)
+    raise InputError(
+        f"board {text!r} is neither a board spec, a file nor a shipped board "
+        f"({', '.join(shipped_names('board'))})",
+        _SPEC_HELP,
+    )
