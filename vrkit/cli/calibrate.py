@@ -8,6 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
+from vrkit.cli._args import int_range, nonneg_float, nonneg_int, positive_float, positive_int
+
 log = logging.getLogger("vrkit.calibrate")
 
 
@@ -37,11 +39,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="camera file to write: .json (vrkit), .yml/.yaml/.xml (OpenCV FileStorage)",
     )
     cam.add_argument("--report", help="JSON report of every view (default: OUT with .report.json)")
-    cam.add_argument("--min-views", type=int, default=4)
+    cam.add_argument("--min-views", type=positive_int, default=4)
     cam.add_argument("--fix-aspect", action="store_true", help="keep fx = fy (pinhole)")
     cam.add_argument("--zero-tangent", action="store_true", help="fix p1 = p2 = 0 (pinhole)")
     cam.add_argument("--rational", action="store_true", help="8-coefficient model (pinhole)")
-    cam.add_argument("--subpix-window", type=int, help="cornerSubPix half window (default: auto)")
+    cam.add_argument(
+        "--subpix-window", type=positive_int, help="cornerSubPix half window (default: auto)"
+    )
 
     pat = ps.add_parser("pattern", help="make the panel patterns and pattern.json")
     pat.add_argument("--profile", default="generic-1440x1600", help="headset profile (name/file)")
@@ -50,7 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     pat.add_argument(
         "--channels", default="red,green,blue", help="comma list of red, green, blue, white"
     )
-    pat.add_argument("--spacing", type=float, default=44.0, help="feature pitch, panel pixels")
+    pat.add_argument(
+        "--spacing", type=positive_float, default=44.0, help="feature pitch, panel pixels"
+    )
     pat.add_argument("--out", required=True, help="folder for pattern.json and the PNGs")
     pat.add_argument(
         "--show",
@@ -61,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pat.add_argument("--monitor", help="monitor name or index for --show (the headset panel)")
     pat.add_argument(
         "--seconds",
-        type=float,
+        type=positive_float,
         default=0.0,
         help="with --show: seconds per frame (0: wait for Enter)",
     )
@@ -70,7 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     capp.add_argument("--source", required=True, help="camera:N, video:FILE or folder:DIR")
     capp.add_argument("--pattern", required=True, help="pattern.json (or its folder)")
     capp.add_argument("--out", required=True, help="capture folder to write")
-    capp.add_argument("--average", type=int, default=8, help="frames averaged per capture")
+    capp.add_argument("--average", type=positive_int, default=8, help="frames averaged per capture")
     capp.add_argument(
         "--show",
         action="store_true",
@@ -79,7 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     capp.add_argument("--profile", default="generic-1440x1600", help="headset profile for --show")
     capp.add_argument("--monitor", help="monitor name or index for --show")
     capp.add_argument(
-        "--settle", type=float, default=0.5, help="with --show: seconds before grabbing"
+        "--settle", type=nonneg_float, default=0.5, help="with --show: seconds before grabbing"
     )
 
     lens = ps.add_parser("lens", help="fit the lens model(s) to captures")
@@ -106,11 +112,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     lens.add_argument(
         "--report-dir", help="folder for report.json, heat maps and exports (default: beside OUT)"
     )
-    lens.add_argument("--grid-knots", type=int, default=13)
-    lens.add_argument("--outlier-arcmin", type=float, default=3.0)
+    lens.add_argument("--grid-knots", type=int_range(2), default=13)
+    lens.add_argument("--outlier-arcmin", type=positive_float, default=3.0)
     lens.add_argument(
         "--max-rms-arcmin",
-        type=float,
+        type=positive_float,
         default=5.0,
         help="refuse to write the profile when the first model's RMS residual exceeds this",
     )
@@ -127,7 +133,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     bench.add_argument("--profile", default="generic-1440x1600")
     bench.add_argument("--model", default="radial2,radial,panotools")
-    bench.add_argument("--seed", type=int, default=1)
+    bench.add_argument("--seed", type=nonneg_int, default=1)
     p.set_defaults(func=run)
 
 

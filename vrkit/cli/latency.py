@@ -22,6 +22,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vrkit.cli._args import (
+    float_range,
+    int_range,
+    nonneg_float,
+    nonneg_int,
+    positive_float,
+    positive_int,
+)
 from vrkit.core.errors import BackendUnavailableError, InputError
 
 log = logging.getLogger("vrkit")
@@ -51,8 +59,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     q.add_argument("source", nargs="?", default=DEFAULT_SCENE, help="scene .py or run.json")
     q.add_argument("--backend", default="auto", help="auto|openxr|sim|display|headless")
-    q.add_argument("--frames", type=int, default=300, help="frames to record (default 300)")
-    q.add_argument("--fps", type=float, default=90.0, help="frame rate without a display clock")
+    q.add_argument(
+        "--frames", type=int_range(2), default=300, help="frames to record (default 300)"
+    )
+    q.add_argument(
+        "--fps", type=positive_float, default=90.0, help="frame rate without a display clock"
+    )
     q.add_argument("--out", type=Path, help="folder for timing.json, timing.csv and plots")
     q.add_argument("--pose-source", help="scripted|static|replay:FILE|tracker[:ARGS]")
     q.add_argument(
@@ -88,9 +100,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="latency-test: the gyro axis to integrate (auto: the one that turns most)",
     )
     q.add_argument("--serial", metavar="PORT", help="record live from this serial port instead")
-    q.add_argument("--duration", type=float, default=30.0, help="serial: seconds to record")
-    q.add_argument("--baud", type=int, default=1_000_000, help="serial: baud rate")
-    q.add_argument("--timeout", type=float, default=2.0, help="serial: seconds to wait a line")
+    q.add_argument(
+        "--duration", type=positive_float, default=30.0, help="serial: seconds to record"
+    )
+    q.add_argument("--baud", type=positive_int, default=1_000_000, help="serial: baud rate")
+    q.add_argument(
+        "--timeout", type=positive_float, default=2.0, help="serial: seconds to wait a line"
+    )
     q.add_argument(
         "--save",
         type=Path,
@@ -104,28 +120,34 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="steady: cross-correlation; onset: per movement onset after a pause; both; "
         "flash: per flash after a movement onset",
     )
-    q.add_argument("--max-latency-ms", type=float, default=500.0, help="largest delay searched")
-    q.add_argument("--min-latency-ms", type=float, default=-50.0, help="smallest delay searched")
+    q.add_argument(
+        "--max-latency-ms", type=float_range(), default=500.0, help="largest delay searched"
+    )
+    q.add_argument(
+        "--min-latency-ms", type=float_range(), default=-50.0, help="smallest delay searched"
+    )
     q.add_argument(
         "--flicker-hz",
-        type=float,
+        type=positive_float,
         help="the panel's refresh rate, Hz (detected from the light when not given)",
     )
     q.add_argument(
-        "--sensor-delay-ms", type=float, default=0.0, help="photodiode delay to subtract"
+        "--sensor-delay-ms", type=nonneg_float, default=0.0, help="photodiode delay to subtract"
     )
     q.add_argument("--polarity", choices=("auto", "positive", "negative"), default="auto")
-    q.add_argument("--threshold", type=float, help="onset threshold in motion units")
-    q.add_argument("--min-pause-ms", type=float, default=300.0, help="stillness before an onset")
+    q.add_argument("--threshold", type=positive_float, help="onset threshold in motion units")
+    q.add_argument(
+        "--min-pause-ms", type=nonneg_float, default=300.0, help="stillness before an onset"
+    )
     q.add_argument(
         "--min-events",
-        type=int,
+        type=positive_int,
         default=3,
         help="onset/flash: fewest usable events for a result (default 3)",
     )
     q.add_argument(
         "--exclude-onsets-ms",
-        type=float,
+        type=nonneg_float,
         default=0.0,
         help="steady: ignore this long after each onset (and pauses), e.g. 300 with prediction",
     )
@@ -137,7 +159,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="end-to-end latency from high-speed video of a physical and a rendered marker",
     )
     q.add_argument("video", type=Path, help="the video file")
-    q.add_argument("--fps", type=float, help="the camera's real frame rate if the file lies")
+    q.add_argument(
+        "--fps", type=positive_float, help="the camera's real frame rate if the file lies"
+    )
     common(q)
     q.set_defaults(func=video)
 
@@ -145,16 +169,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "simulate",
         help="write a synthetic sensor log (.csv) or video (.mp4) with a known latency",
     )
-    q.add_argument("--latency-ms", type=float, required=True, help="the latency to simulate")
+    q.add_argument("--latency-ms", type=nonneg_float, required=True, help="the latency to simulate")
     q.add_argument("--out", type=Path, required=True, help="log.csv, or a video .mp4/.avi")
-    q.add_argument("--duration", type=float, default=30.0, help="seconds (default 30)")
-    q.add_argument("--rate-hz", type=float, default=1000.0, help="log sample rate")
-    q.add_argument("--refresh-hz", type=float, default=90.0, help="panel refresh rate")
+    q.add_argument("--duration", type=positive_float, default=30.0, help="seconds (default 30)")
+    q.add_argument("--rate-hz", type=positive_float, default=1000.0, help="log sample rate")
+    q.add_argument("--refresh-hz", type=positive_float, default=90.0, help="panel refresh rate")
     q.add_argument("--persistence", choices=("hold", "low"), default="hold")
-    q.add_argument("--prediction-ms", type=float, default=0.0, help="pose prediction horizon")
+    q.add_argument(
+        "--prediction-ms", type=nonneg_float, default=0.0, help="pose prediction horizon"
+    )
     q.add_argument("--mode", choices=("gradient", "flash"), default="gradient")
-    q.add_argument("--video-fps", type=float, default=240.0, help="video: camera frame rate")
-    q.add_argument("--seed", type=int, default=0)
+    q.add_argument(
+        "--video-fps", type=positive_float, default=240.0, help="video: camera frame rate"
+    )
+    q.add_argument("--seed", type=nonneg_int, default=0)
     common(q)
     q.set_defaults(func=simulate_cmd)
 

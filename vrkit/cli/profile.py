@@ -7,6 +7,8 @@ import json
 import logging
 import sys
 
+from vrkit.cli._args import positive_float, positive_int
+
 log = logging.getLogger("vrkit.profile")
 
 IMPORT_FORMATS = ("cardboard", "northstar", "lighthouse", "osvr", "openhmd")
@@ -56,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--panel", help="take the panel (resolution, size, refresh) from this profile")
     imp.add_argument("--panel-px", type=_size, metavar="WxH", help="panel resolution, pixels")
     imp.add_argument("--panel-mm", type=_size, metavar="WxH", help="panel active area, mm")
-    imp.add_argument("--refresh-hz", type=float, help="panel refresh rate")
+    imp.add_argument("--refresh-hz", type=positive_float, help="panel refresh rate")
 
     exp = ps.add_parser(
         "export",
@@ -69,12 +71,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     exp.add_argument("profile", help="shipped profile name or path to a .json file")
     exp.add_argument("--format", required=True, choices=EXPORT_FORMATS)
     exp.add_argument("--out", help="file to write (default: print to stdout)")
-    exp.add_argument("--max-error-arcmin", type=float, default=1.0)
-    exp.add_argument("--k-terms", type=int, default=2, help="Cardboard K terms to fit")
+    exp.add_argument("--max-error-arcmin", type=positive_float, default=1.0)
+    exp.add_argument("--k-terms", type=positive_int, default=2, help="Cardboard K terms to fit")
     exp.add_argument("--vendor", help="Cardboard vendor")
     exp.add_argument("--model", help="Cardboard model")
     exp.add_argument("--button", choices=BUTTONS, help="Cardboard primary button")
-    exp.add_argument("--mesh-resolution", type=int, default=32, help="mesh cells per side")
+    exp.add_argument("--mesh-resolution", type=positive_int, default=32, help="mesh cells per side")
     p.set_defaults(func=run)
 
 

@@ -21,6 +21,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from vrkit.cli._args import int_range, nonneg_float, nonneg_int, positive_float, positive_int
 from vrkit.core.errors import InputError
 
 log = logging.getLogger("vrkit.track")
@@ -36,14 +37,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--arrangement", choices=["outside-in", "inside-out"], default="outside-in")
     s.add_argument("--target", choices=["aruco", "leds"], default="aruco",
                    help="outside-in target (inside-out uses the room marker map)")  # fmt: skip
-    s.add_argument("--cameras", type=int, default=4)
-    s.add_argument("--width", type=int, default=640)
-    s.add_argument("--height", type=int, default=480)
-    s.add_argument("--frames", type=int, default=120)
-    s.add_argument("--fps", type=float, default=60.0)
-    s.add_argument("--amplitude", type=float, default=1.0, help="motion scale (0 = static)")
-    s.add_argument("--noise", type=float, default=1.0, help="image noise, grey levels")
-    s.add_argument("--blur-ms", type=float, default=0.0, help="exposure for motion blur, ms")
+    s.add_argument("--cameras", type=positive_int, default=4)
+    s.add_argument("--width", type=int_range(16), default=640)
+    s.add_argument("--height", type=int_range(16), default=480)
+    s.add_argument("--frames", type=positive_int, default=120)
+    s.add_argument("--fps", type=positive_float, default=60.0)
+    s.add_argument("--amplitude", type=nonneg_float, default=1.0, help="motion scale (0 = static)")
+    s.add_argument("--noise", type=nonneg_float, default=1.0, help="image noise, grey levels")
+    s.add_argument("--blur-ms", type=nonneg_float, default=0.0, help="exposure for motion blur, ms")
     s.add_argument("--drop", action="append", default=[], metavar="CAM:FIRST-LAST",
                    help="camera index CAM delivers no frames FIRST..LAST (repeatable)")  # fmt: skip
     s.set_defaults(func=_synth)
@@ -57,9 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--source", required=True,
                    help="rec:DIR | DIR | images:D0,D1.. | video:A,B.. | live:0,1..")  # fmt: skip
     r.add_argument("--out", required=True, help="poses .csv or .json")
-    r.add_argument("--max-frames", type=int, default=0)
-    r.add_argument("--fps", type=float, default=60.0, help="frame rate for image folders")
-    r.add_argument("--threads", type=int, default=2)
+    r.add_argument("--max-frames", type=nonneg_int, default=0)
+    r.add_argument("--fps", type=positive_float, default=60.0, help="frame rate for image folders")
+    r.add_argument("--threads", type=positive_int, default=2)
     r.add_argument("--no-roi", action="store_true", help="always search whole images")
     r.set_defaults(func=_run)
 
@@ -105,8 +106,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rec = sub.add_parser("record", help="record frames with timestamps from any source")
     rec.add_argument("--source", required=True)
     rec.add_argument("--out", required=True)
-    rec.add_argument("--frames", type=int, default=300)
-    rec.add_argument("--fps", type=float, default=60.0)
+    rec.add_argument("--frames", type=positive_int, default=300)
+    rec.add_argument("--fps", type=positive_float, default=60.0)
     rec.set_defaults(func=_record)
 
 
