@@ -171,6 +171,11 @@ class FolderSource(FrameSource):
             raise InputError(f"image folder {str(d)!r} holds no images")
         self._next = 0
 
+    @property
+    def count(self) -> int:
+        """Number of images in the folder."""
+        return len(self._files)
+
     def read(self) -> NDArray[np.uint8]:
         """The next image."""
         if self._next >= len(self._files):

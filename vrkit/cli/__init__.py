@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("OpenGL").setLevel(logging.WARNING)
+    if not args.verbose:
+        _quiet_native_libraries()
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -98,6 +100,21 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _quiet_native_libraries() -> None:
+    """Keep OpenCV's and FFmpeg's own warnings off stderr, ahead of vrkit's one-line errors.
+
+    OpenCV prints ``[ WARN:0@...] cap_v4l ...`` for a missing camera and its FFmpeg backend
+    ``moov atom not found`` for a broken video; vrkit reports both itself. The variables are read
+    when cv2 opens its first capture, so setting them here (before any command imports cv2)
+    is enough; a user's own setting wins, and ``--verbose`` leaves them alone.
+    """
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    cv2 = sys.modules.get("cv2")
+    if cv2 is not None and hasattr(cv2, "utils") and os.environ["OPENCV_LOG_LEVEL"] == "ERROR":
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 def _silence_stdout() -> None:

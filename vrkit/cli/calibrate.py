@@ -8,9 +8,20 @@ import logging
 import sys
 from pathlib import Path
 
-from vrkit.cli._args import int_range, nonneg_float, nonneg_int, positive_float, positive_int
+from vrkit.cli._args import (
+    float_range,
+    int_range,
+    nonneg_float,
+    nonneg_int,
+    positive_float,
+    positive_int,
+)
 
 log = logging.getLogger("vrkit.calibrate")
+
+
+# The papers of vrkit.calibration.printing (kept here so that --help does not import it).
+PAPER_NAMES = ("a5", "a4", "a3", "a2", "a1", "a0", "letter", "legal", "tabloid")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -121,6 +132,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="refuse to write the profile when the first model's RMS residual exceeds this",
     )
 
+    brd = ps.add_parser(
+        "board",
+        help="write a board's printable target (PDF or PNG) at true size",
+        description="Write the checkerboard, ChArUco or ArUco target of a board (file, shipped "
+        "name or spec) as a PDF page or a PNG at --dpi, at true physical size; print at 100 %%.",
+    )
+    brd.add_argument("board", help="board file, shipped board (vrkit data list) or spec")
+    brd.add_argument("--out", required=True, help="target .pdf or .png to write")
+    brd.add_argument("--paper", choices=PAPER_NAMES, default="a4", help="paper size (a4)")
+    brd.add_argument("--dpi", type=float_range(50, 2400), default=300.0, help="PNG pixels/inch")
+    brd.add_argument(
+        "--margin-mm", type=nonneg_float, default=10.0, help="unprinted border per side, mm"
+    )
+
     bench = ps.add_parser("bench", help="synthetic closed-loop bench with a known lens")
     bench.add_argument("--out", required=True, help="folder for the bench's files and report")
     bench.add_argument("--noise", choices=("none", "realistic", "harsh"), default="none")
@@ -145,7 +170,19 @@ def run(args: argparse.Namespace) -> int:
         "capture": _capture,
         "lens": _lens,
         "bench": _bench,
+        "board": _board,
     }[args.action](args)
+
+
+def _board(args: argparse.Namespace) -> int:
+    from vrkit.calibration.printing import PAPERS, write_target
+    from vrkit.vision.board import load_board
+
+    board = load_board(args.board)
+    path = write_target(board, args.out, args.paper, args.dpi, args.margin_mm * 1e-3)
+    w, h = PAPERS[args.paper]
+    print(f"wrote {path}: {board.describe()} on {args.paper} ({w:g} x {h:g} mm); print at 100 %")
+    return 0
 
 
 def _camera(args: argparse.Namespace) -> int:
@@ -247,6 +284,16 @@ def _capture(args: argparse.Namespace) -> int:
 
     try:
         with open_source(args.source) as src:
+            count, need = getattr(src, "count", None), len(ps.frames) * args.average
+            if count is not None and count < need:
+                raise InputError(
+                    f"{src.name} holds {count} images, but {len(ps.frames)} pattern frames at "
+                    f"--average {args.average} need {need}",
+                    f"pass --average {count // len(ps.frames)} (1 when each image is one "
+                    "pattern frame)"
+                    if count >= len(ps.frames)
+                    else "the folder needs at least one image per pattern frame",
+                )
             path = record_captures(src, ps, args.out, n_average=args.average, show=show)
     finally:
         if shower is not None:
