@@ -151,8 +151,7 @@ def make_captures(cfg: BenchConfig, out_dir: str | Path, progress: bool = False)
     Returns:
         The truth: lens dict, lens centre (px), rotation vector (rad), camera dict.
     """
-    from tqdm import tqdm
-
+    from vrkit.core.progress import progress_bar
     from vrkit.optics.profile import load_profile
 
     out = Path(out_dir)
@@ -170,7 +169,7 @@ def make_captures(cfg: BenchConfig, out_dir: str | Path, progress: bool = False)
     cap_dir = out / "captures"
     cap_dir.mkdir(parents=True, exist_ok=True)
     files = {}
-    for frame in tqdm(pattern.frames, desc="bench: capturing", disable=not progress, leave=False):
+    for frame in progress_bar(pattern.frames, desc="bench: capturing", enabled=progress):
         # The panel image is the pattern PNG as written (what a display would be given).
         img = imaging.capture(read_rgb(out / "pattern" / frame.file), rng=rng, **level)
         write_rgb(cap_dir / f"{frame.name}.png", img)
@@ -347,9 +346,8 @@ def run_bench(
     Returns:
         The result; ``bench.json`` in ``out_dir`` holds the same data.
     """
-    from tqdm import tqdm
-
     from vrkit.calibration.report import write_heatmap
+    from vrkit.core.progress import progress_bar
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -359,7 +357,7 @@ def run_bench(
     obs, _ = measure_captures(out / "captures", pattern, camera)
     truth_lens = lens_model_from_dict(truth["lens"], "truth")
     fits, metrics = [], {}
-    for m in tqdm(models, desc="bench: fitting", disable=not progress, leave=False):
+    for m in progress_bar(models, desc="bench: fitting", enabled=progress):
         f = fit_lens(obs, camera, pattern.panel, m)
         fits.append(f)
         metrics[m] = compare_with_truth(f, truth_lens, truth, pattern.panel)

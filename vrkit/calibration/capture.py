@@ -311,12 +311,12 @@ def record_captures(
     Returns:
         Path of the written ``captures.json``.
     """
-    from tqdm import tqdm
+    from vrkit.core.progress import progress_bar
 
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
     files = {}
-    for frame in tqdm(pattern.frames, desc="capturing", unit="frame", leave=False):
+    for frame in progress_bar(pattern.frames, desc="capturing", unit="frame"):
         if show is not None:
             show(frame)
         image = source.grab(n_average)

@@ -196,14 +196,14 @@ def calibrate_camera(
     Raises:
         DataError: Fewer than ``min_views`` usable views; the message names each rejection.
     """
-    from tqdm import tqdm
+    from vrkit.core.progress import progress_bar
 
     views: list[ViewResult] = []
     detections: dict[int, BoardDetection] = {}
     size: tuple[int, int] | None = None
     items = list(images)
     for idx, (name, image) in enumerate(
-        tqdm(items, desc="detecting board", unit="img", disable=not progress, leave=False)
+        progress_bar(items, desc="detecting board", unit="img", enabled=progress)
     ):
         gray = as_gray(image)
         v = ViewResult(name)

@@ -104,14 +104,12 @@ def measure_captures(
         DataError: A capture's size does not match the camera file, or no green channel
             capture is usable.
     """
-    from tqdm import tqdm
+    from vrkit.core.progress import progress_bar
 
     files = capture_files(captures_dir, pattern)
     results: list[CaptureResult] = []
     found: list[tuple[CaptureResult, Detection]] = []
-    for frame in tqdm(
-        pattern.frames, desc="detecting", unit="capture", disable=not progress, leave=False
-    ):
+    for frame in progress_bar(pattern.frames, desc="detecting", unit="capture", enabled=progress):
         path = files[frame.name]
         if path is None:
             for c in frame.channels():

@@ -303,8 +303,6 @@ def _capture(args: argparse.Namespace) -> int:
 
 
 def _lens(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from vrkit.calibration.checks import check_camera_fit
     from vrkit.calibration.export import profile_with_fit, to_cardboard, to_mesh_json, to_openhmd
     from vrkit.calibration.fit import compare_models, fit_lens
@@ -312,6 +310,7 @@ def _lens(args: argparse.Namespace) -> int:
     from vrkit.calibration.patterns import PanelGeometry, PatternSet
     from vrkit.calibration.report import comparison_lines, fit_report, text_summary, write_heatmap
     from vrkit.core.errors import DataError, InputError, ProfileError
+    from vrkit.core.progress import progress_bar
     from vrkit.optics.profile import load_profile
     from vrkit.vision.camera import load_camera
 
@@ -334,7 +333,7 @@ def _lens(args: argparse.Namespace) -> int:
     for v in verdicts:
         print(v.line())
     fits = []
-    bar = tqdm(models, desc="fitting", unit="model", file=sys.stderr, leave=False)
+    bar = progress_bar(models, desc="fitting", unit="model")
     for m in bar:
         bar.set_postfix_str(m)
         fits.append(

@@ -255,11 +255,10 @@ def pipeline(args: argparse.Namespace) -> int:
     if src.suffix == ".json" or src.is_dir():
         rec = FrameTimingRecorder.from_run_json(src)
     else:
-        from tqdm import tqdm
-
         from vrkit.app import load_scene
         from vrkit.backends.base import RunConfig
         from vrkit.backends.registry import open_backend
+        from vrkit.core.progress import progress_bar
         from vrkit.poses.factory import make_pose_source
         from vrkit.render.panel import check_warp_mode
 
@@ -277,7 +276,7 @@ def pipeline(args: argparse.Namespace) -> int:
         )
         backend = open_backend(args.backend, config)
         backend_name = backend.name
-        bar = tqdm(total=args.frames, unit="frame", desc=f"timing ({backend.name})", leave=False)
+        bar = progress_bar(total=args.frames, unit="frame", desc=f"timing ({backend.name})")
         try:
             rec = record_pipeline(backend, scene, bar)
         finally:
@@ -329,11 +328,10 @@ def _load_log(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     if args.serial and args.log:
         raise InputError("give either a log file or --serial PORT, not both")
     if args.serial:
-        from tqdm import tqdm
-
+        from vrkit.core.progress import progress_bar
         from vrkit.measure.latency.serialport import read_serial_log
 
-        bar = tqdm(total=round(args.duration, 1), unit="s", desc=args.serial, leave=False)
+        bar = progress_bar(total=round(args.duration, 1), unit="s", desc=args.serial)
 
         def progress(rig_s: float) -> None:
             shown = round(min(rig_s, args.duration), 1)
@@ -561,11 +559,11 @@ def video(args: argparse.Namespace) -> int:
         raise BackendUnavailableError(
             f"video latency analysis is not available in this build ({exc})"
         ) from exc
-    from tqdm import tqdm
+    from vrkit.core.progress import progress_bar
 
     if args.fps is not None and args.fps <= 0:
         raise InputError(f"--fps must be positive, got {args.fps}")
-    with tqdm(unit="frame", desc=Path(args.video).name, leave=False) as bar:
+    with progress_bar(unit="frame", desc=Path(args.video).name) as bar:
         result = analyze_video(args.video, fps=args.fps, progress=bar)
     if args.plot:
         from vrkit.measure.latency.plots import plot_video_result
@@ -588,6 +586,7 @@ def simulate_cmd(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() in (".mp4", ".avi", ".mkv", ".mov"):
         try:
+            from vrkit.core.progress import progress_bar
             from vrkit.measure.latency.simulate import simulate_video
         except ImportError as exc:
             raise BackendUnavailableError(
@@ -595,9 +594,12 @@ def simulate_cmd(args: argparse.Namespace) -> int:
             ) from exc
         if args.video_fps <= 0:
             raise InputError(f"--video-fps must be positive, got {args.video_fps}")
-        path = simulate_video(
-            out, latency_s=latency_s, fps=args.video_fps, duration_s=args.duration, seed=args.seed
-        )
+        total = round(args.duration * args.video_fps)
+        with progress_bar(total=total, unit="frame", desc=out.name) as bar:
+            path = simulate_video(
+                out, latency_s=latency_s, fps=args.video_fps, duration_s=args.duration,
+                seed=args.seed, progress=bar,
+            )  # fmt: skip
         doc = {"latency_ms": args.latency_ms, "out": str(path), "fps": args.video_fps}
         _emit(args, doc, f"wrote {path}: {args.duration:g} s at {args.video_fps:g} fps, "
               f"latency {args.latency_ms:g} ms")  # fmt: skip

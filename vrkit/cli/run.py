@@ -151,12 +151,10 @@ def run(args: argparse.Namespace) -> int:
     backend = open_backend(args.backend, config)
     progress = None
     if backend.capabilities.writes_files:
-        from tqdm import tqdm
+        from vrkit.core.progress import progress_bar
 
         total = getattr(backend, "frames", None)
-        progress = tqdm(
-            total=total, unit="frame", desc=f"{scene.name} ({backend.name})", leave=False
-        )
+        progress = progress_bar(total=total, unit="frame", desc=f"{scene.name} ({backend.name})")
     try:
         summary = run_scene(
             backend, scene, on_frame=(lambda _f: progress.update(1)) if progress else None

@@ -155,8 +155,8 @@ def _run(args: argparse.Namespace) -> int:
     import time
 
     import numpy as np
-    from tqdm import tqdm
 
+    from vrkit.core.progress import progress_bar
     from vrkit.tracking.poses import write_poses
     from vrkit.tracking.record import RecordingSource
     from vrkit.tracking.sources import open_source
@@ -173,7 +173,7 @@ def _run(args: argparse.Namespace) -> int:
     cfg = TrackerConfig(threads=args.threads, use_roi=not args.no_roi)
     total = len(source) if isinstance(source, RecordingSource) else None
     with source, Tracker(rig, target, cfg) as tracker:
-        for fs in tqdm(source, total=total, desc="track", unit="frame"):
+        for fs in progress_bar(source, total=total, desc="track", unit="frame"):
             t0 = time.perf_counter_ns()
             r = tracker.process(fs)
             lat.append((time.perf_counter_ns() - t0) * 1e-6)

@@ -54,12 +54,12 @@ def detect_views(
     board: Board, images: list[list[NDArray | None]], progress: bool = False
 ) -> Detections:
     """Detect the board in ``images[v][c]`` (None entries are skipped)."""
-    from tqdm import tqdm
+    from vrkit.core.progress import progress_bar
 
     n_cam = len(images[0])
     sizes: list[tuple[int, int] | None] = [None] * n_cam
     views = []
-    for row in tqdm(images, disable=not progress, desc="detect", unit="view"):
+    for row in progress_bar(images, enabled=progress, desc="detect", unit="view"):
         out = []
         for c, img in enumerate(row):
             if img is None:

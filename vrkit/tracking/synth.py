@@ -279,8 +279,7 @@ def make_recording(
     Returns:
         The recording folder.
     """
-    from tqdm import tqdm
-
+    from vrkit.core.progress import progress_bar
     from vrkit.tracking.frames import FrameSet
     from vrkit.tracking.record import Recorder
     from vrkit.tracking.scenarios import head_trajectory
@@ -295,7 +294,7 @@ def make_recording(
                            subframes=subframes, seed=seed)  # fmt: skip
     try:
         with Recorder(folder, [c.name for c in rig.cameras]) as rec:
-            for i in tqdm(range(frames), disable=not progress, desc="render", unit="frame"):
+            for i in progress_bar(range(frames), enabled=progress, desc="render", unit="frame"):
                 t = i * period
                 imgs: list = sr.render(pose_at, t)
                 errs: list = [None] * len(imgs)

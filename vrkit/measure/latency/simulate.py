@@ -550,6 +550,7 @@ def simulate_video(
     fps: float = 240.0,
     duration_s: float = 4.0,
     seed: int = 0,
+    progress: Any = None,
     **options: Any,
 ) -> Path:
     """Write a synthetic high-speed video of a physical and a rendered marker.
@@ -571,6 +572,8 @@ def simulate_video(
         fps: Camera frame rate.
         duration_s: Video length, seconds.
         seed: Random seed (motion, phase, jitter, noise).
+        progress: A bar (anything with ``update(n)``), advanced by 1 per written frame
+            (``round(duration_s * fps)`` in all); None for none.
         **options: Fields of :class:`VideoSimConfig`.
 
     Returns:
@@ -669,6 +672,8 @@ def simulate_video(
             img += bank[i % 4, oy : oy + H, ox : ox + W] * (1.0 + img * np.float32(1 / 128))
             np.clip(img + 0.5, 0, 255, out=img)
             writer.write(img.astype(np.uint8))
+            if progress is not None:
+                progress.update(1)
     except BaseException:
         writer.discard()
         raise

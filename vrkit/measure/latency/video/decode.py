@@ -203,6 +203,8 @@ def decode_video(
     pending = 0
     kernel = np.ones((1, 1), np.uint8)
     with VideoReader(path, colour="bgr") as reader:
+        if reader.frame_count > 0 and getattr(progress, "total", 0) is None:
+            progress.total = reader.frame_count  # a bar without a total gets the container's
         for frame in reader:
             grey = _grey(frame.image)
             if stats is None:
