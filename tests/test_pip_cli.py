@@ -290,3 +290,49 @@ def test_a_board_too_big_for_the_paper_is_refused(tmp_path, capsys):
         "--paper a3\n"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- benchmark goals
+
+
+def _bench_runner():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_runner", ROOT / "benchmarks" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_goals_are_read_from_rows_and_notes():
+    runner = _bench_runner()
+    assert runner.goal({"name": "a", "value": 2.0, "ratio": 1.3, "note": "goal <= 1.25; x"}) == (
+        "ratio", "<=", 1.25,
+    )  # fmt: skip
+    assert runner.goal({"name": "b", "value": 12, "ratio": 2, "note": "4 cams; goal <= 11 ms"}) == (
+        "value", "<=", 11.0,
+    )  # fmt: skip
+    assert runner.goal({"name": "c", "value": 95, "goal": "value >= 90"}) == ("value", ">=", 90)
+    assert runner.goal({"name": "d", "value": 1.0, "note": "no target"}) is None
+    assert (
+        runner.goal_met({"name": "a", "value": 2.0, "ratio": 1.3, "note": "goal <= 1.25"}) is False
+    )
+    assert runner.goal_met({"name": "c", "value": 95, "goal": "value >= 90"}) is True
+
+
+def test_benchmark_check_fails_on_a_missed_goal(tmp_path, capsys, monkeypatch):
+    runner = _bench_runner()
+    bench = tmp_path / "bench_fake.py"
+    bench.write_text(
+        "def run(quick):\n"
+        "    return [{'name': 'fast', 'value': 1.0, 'unit': 'ms', 'baseline': 1.0, 'ratio': 1.0,\n"
+        "             'note': 'goal <= 1.10'},\n"
+        "            {'name': 'slow', 'value': 3.0, 'unit': 'ms', 'baseline': 1.0, 'ratio': 3.0,\n"
+        "             'note': 'goal <= 1.25'}]\n"
+    )
+    monkeypatch.setattr(runner, "discover", lambda names: [bench])
+    assert runner.main([]) == 0  # marks, does not fail without --check
+    out, err = capsys.readouterr()
+    assert "met ratio <= 1.1" in out and "MISSED ratio <= 1.25" in out
+    assert err == "1 figure(s) missed their goal: slow (ratio 3.000, goal <= 1.25)\n"
+    assert runner.main(["--check"]) == 1
