@@ -6,6 +6,7 @@ range checks naming the option, a closed stdout, native-library chatter, doctor'
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -70,6 +71,19 @@ def test_data_list_names_every_kind(capsys):
     assert main(["run", "--list"]) == 0
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     assert listed == ["latency-gradient", "optics-pattern", "room"] == shipped_names("scene")
+
+
+@pytest.mark.parametrize(
+    ("argv", "name"),
+    [(["room"], "room"), (["optics-pattern", "--profile", "oculus-dk1"], "optics_pattern")],
+)
+def test_shipped_scenes_run_by_name_from_any_folder(tmp_path, capsys, monkeypatch, argv, name):
+    monkeypatch.chdir(tmp_path)
+    common = ["--backend", "headless", "--frames", "1", "--eye-size", "32x32", "--json"]
+    assert main(["run", *argv, *common]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["scene"] == name and summary["frames"] == 1
+    assert (tmp_path / "out" / argv[0] / "run.json").is_file()
 
 
 def test_unknown_names_are_one_line_with_the_shipped_ones(tmp_path, capsys):
