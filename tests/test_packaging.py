@@ -1,4 +1,4 @@
-"""The wheel ships the shaders and calibration data inside the package."""
+"""The wheel ships the shaders, calibration data and demo scenes inside the package."""
 
 import subprocess
 import sys
@@ -21,3 +21,8 @@ def test_wheel_contains_shaders_and_profiles(tmp_path):
     for data in (ROOT / "calibration").rglob("*.json"):
         assert f"vrkit/_calibration/{data.relative_to(ROOT / 'calibration').as_posix()}" in names
     assert "vrkit/gl/context.py" in names
+    # The demo scenes and the model the room shows (`vrkit run room` from a wheel).
+    for scene in (ROOT / "examples").glob("*.py"):
+        assert f"vrkit/_examples/{scene.name}" in names
+    assert "vrkit/_examples/assets/globe.glb" in names
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)

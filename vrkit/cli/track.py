@@ -316,7 +316,7 @@ def _calibrate(args: argparse.Namespace) -> int:
                         model="fisheye" if args.fisheye else "pinhole",
                         method=args.method, mounting=args.mounting,
                         refine_intrinsics=args.refine_intrinsics,
-                        rational=args.rational)  # fmt: skip
+                        rational=args.rational, progress=True)  # fmt: skip
     for note in _save_rig(cal.rig, args.out):
         log.info("note: %s", note)
     rep = cal.report

@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vrkit.core.errors import DataError, InputError
+from vrkit.core.progress import progress_bar
 from vrkit.math import transforms as tf
 from vrkit.tracking.bundle import BoardObservation, bundle_adjust
 from vrkit.tracking.camera import T_GLCAM_CVCAM, Camera, Rig
@@ -54,8 +55,6 @@ def detect_views(
     board: Board, images: list[list[NDArray | None]], progress: bool = False
 ) -> Detections:
     """Detect the board in ``images[v][c]`` (None entries are skipped)."""
-    from vrkit.core.progress import progress_bar
-
     n_cam = len(images[0])
     sizes: list[tuple[int, int] | None] = [None] * n_cam
     views = []
@@ -238,6 +237,7 @@ def calibrate_rig(
     fix_k3: bool = True,
     refine_intrinsics: bool = False,
     rational: bool = False,
+    progress: bool = False,
 ) -> RigCalibration:
     """Calibrate intrinsics (unless given) and joint extrinsics of a rig.
 
@@ -256,6 +256,8 @@ def calibrate_rig(
             also those that only one camera saw (they carry most of the intrinsic geometry).
         rational: Fit pinhole intrinsics with OpenCV's rational model (k1..k6, p1, p2), as
             OpenCV's own multi-view test does for its wide-lens recordings.
+        progress: Show a bar on stderr: one step per camera's intrinsics, one for the joint
+            solve.
 
     Returns:
         The rig and its report.
@@ -272,6 +274,7 @@ def calibrate_rig(
     report: dict = {"method": method, "board": board.to_dict(), "intrinsics_rms_px": {}}
     if intrinsics is not None and len(intrinsics) != n_cam:
         raise InputError(f"{len(intrinsics)} camera intrinsics for {n_cam} cameras")
+    bar = progress_bar(total=n_cam + 1, desc="calibrate rig", unit="step", enabled=progress)
     cams: list[Camera] = []
     for c in range(n_cam):
         if intrinsics is not None:
@@ -281,6 +284,7 @@ def calibrate_rig(
             model_c = calibrate_intrinsics(board, det, c, model, fix_k3=fix_k3, rational=rational)
             report["intrinsics_rms_px"][names[c]] = model_c.rms_px
         cams.append(Camera(names[c], model_c))
+        bar.update(1)
     obj_all = board.object_points()
 
     # initial board poses and relative camera poses
@@ -340,6 +344,8 @@ def calibrate_rig(
         T_c0_b = dict(zip(views, ba.T_cam0_board, strict=True))
         for cam, model_c in zip(cams, ba.cameras, strict=True):
             cam.intrinsics = model_c
+    bar.update(1)
+    bar.close()
     report["method"] = used
     report["intrinsics_refined"] = bool(refine_intrinsics and used == "bundle")
     for c, cam in enumerate(cams):
