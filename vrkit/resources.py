@@ -141,11 +141,11 @@ def resolve_file(kind: str, text: str | Path) -> Path:
         text: A path or a shipped name.
 
     Returns:
-        ``text`` as a path when it exists or names no shipped file (the caller's loader then
-        reports the missing file), otherwise the shipped file.
+        ``text`` as a path when it is a file or names no shipped file (the caller's loader
+        then reports the missing file), otherwise the shipped file.
     """
     p = Path(str(text).strip())
-    if p.exists():
+    if p.is_file():
         return p
     return find_shipped(kind, p) or p
 
