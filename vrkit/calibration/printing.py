@@ -175,6 +175,7 @@ def pdf_bytes(board: Board, paper: str = "a4", margin_m: float = 0.01) -> bytes:
             vmax=255,
             extent=(x0, x0 + ow, y0 + oh, y0),
             interpolation="none",
+            aspect="auto",  # the axes already span the page at 1:1; never let imshow resize it
         )
         ax.set_xlim(0.0, pw)
         ax.set_ylim(ph, 0.0)
