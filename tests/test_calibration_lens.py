@@ -301,9 +301,15 @@ def _view_angle_error_arcmin(truth: dict, fit: dict, panel) -> float:
     return float(np.sqrt(np.mean(np.concatenate(sq)))) * 180 * 60 / np.pi
 
 
-def test_cli_calibrates_the_bench_files_and_run_uses_the_profile(clean_bench, tmp_path, capsys):
+def test_cli_calibrates_the_bench_files_and_run_uses_the_profile(
+    clean_bench, tmp_path, capsys, monkeypatch
+):
     """`vrkit calibrate lens` on the bench's files: true family and another family, then
     `vrkit run --profile` with the written profile."""
+    import vrkit.core.progress
+
+    # Progress bars show on a terminal only: stand in for one.
+    monkeypatch.setattr(vrkit.core.progress, "stderr_is_terminal", lambda: True)
     truth = clean_bench.truth
     out = tmp_path / "measured.json"
     profile, report, err = _calibrate(clean_bench.out_dir, out, "radial2,panotools", capsys)

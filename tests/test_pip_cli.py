@@ -81,8 +81,10 @@ def test_shipped_scenes_run_by_name_from_any_folder(tmp_path, capsys, monkeypatc
     monkeypatch.chdir(tmp_path)
     common = ["--backend", "headless", "--frames", "1", "--eye-size", "32x32", "--json"]
     assert main(["run", *argv, *common]) == 0
-    summary = json.loads(capsys.readouterr().out)
+    out, err = capsys.readouterr()
+    summary = json.loads(out)
     assert summary["scene"] == name and summary["frames"] == 1
+    assert "frame/s" not in err  # no progress bar when stderr is not a terminal
     assert (tmp_path / "out" / argv[0] / "run.json").is_file()
 
 
