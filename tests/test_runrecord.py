@@ -11,7 +11,8 @@ import pytest
 from vrkit.backends.runrecord import RunRecord, clock_name, prepare_out_dir
 from vrkit.backends.windowed import _LostDisplayWatch
 from vrkit.core.clock import ManualClock, MonotonicClock
-from vrkit.core.errors import DataError, InputError
+from vrkit.core.errors import InputError
+from vrkit.core.outputs import OutputError
 from vrkit.core.types import Fov, FrameInfo, Pose
 from vrkit.math.stereo import eye_views
 
@@ -78,9 +79,10 @@ def test_a_failed_write_leaves_no_file_under_either_name(tmp_path):
     (tmp_path / "run.json").mkdir()  # the final name is taken by a folder: rename fails
     rec = RunRecord(tmp_path, "headless")
     rec.add(_frame(0))
-    with pytest.raises(DataError, match=r"writing .*run\.json failed.*1 frame records"):
+    with pytest.raises(OutputError, match=r"writing .*run\.json failed.*1 frame records"):
         rec.write("c")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]
+    # The frame records stay in the sidecar (a partial name), nothing else is left.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".run.json.frames.partial", "run.json"]
     assert (tmp_path / "run.json").is_dir()
 
 

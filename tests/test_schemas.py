@@ -477,6 +477,9 @@ def test_every_json_read_goes_through_the_validator():
         ("vrkit/render/gltf.py", "parse_json"),
         # sniffs an import source's (or a compare entry's) format by its keys, then reads it
         ("vrkit/interop/formats.py", "read_json"),
+        # run.json's frame records read back from the sidecar the same run wrote
+        ("vrkit/backends/runrecord.py", "json.loads"),
+        ("vrkit/backends/runrecord.py", "json.load"),
     }
     kinds_used = set()
     for path in sorted((ROOT / "vrkit").rglob("*.py")):

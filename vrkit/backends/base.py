@@ -78,6 +78,7 @@ class RunConfig:
             monotonic clock, or a :class:`~vrkit.core.clock.ManualClock` for a reproducible
             run (headless: identical ``run.json`` and pixels from run to run).
         extra: Backend-specific options by name.
+        overwrite: Replace a previous run in ``out_dir`` (its files only) instead of refusing.
     """
 
     frames: int | None = None
@@ -95,6 +96,7 @@ class RunConfig:
     warp: str = "rotation"
     clock: Clock = field(default_factory=MonotonicClock)
     extra: dict[str, Any] = field(default_factory=dict)
+    overwrite: bool = False
 
 
 class Backend(ABC):

@@ -16,7 +16,9 @@ time, 1 ms each by default).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from typing import Any
 
 from vrkit.backends.base import Backend, Capabilities, RunConfig
@@ -25,6 +27,7 @@ from vrkit.backends.pacing import CompositorPacer, FramePlan
 from vrkit.backends.runrecord import RunRecord, clock_name, panel_header, prepare_out_dir
 from vrkit.backends.writer import FrameWriter
 from vrkit.core.errors import InputError
+from vrkit.core.outputs import OutputError
 from vrkit.core.types import FrameInfo
 from vrkit.gl.context import GLContext
 from vrkit.gl.egl import create_headless_context
@@ -79,7 +82,11 @@ class HeadlessBackend(Backend):
 
     def open(self) -> None:
         """Create the EGL context, eye targets, compositor and (if asked) the frame writer."""
-        out = prepare_out_dir(self.config.out_dir) if self.config.out_dir else None
+        out = (
+            prepare_out_dir(self.config.out_dir, self.config.overwrite)
+            if self.config.out_dir
+            else None
+        )
         self.layout = panel_layout(self.config)
         self._ctx = create_headless_context()
         try:
@@ -158,21 +165,56 @@ class HeadlessBackend(Backend):
         if self._writer is not None:
             left, right = (fb.read_rgba() for fb in self.eyes.framebuffers)
             stem = f"frame_{frame.index:05d}"
-            self._writer.submit(
-                {f"{stem}_left.png": left, f"{stem}_right.png": right, f"{stem}_panel.png": panel},
-                panel,
-            )
+            try:
+                self._writer.submit(
+                    {f"{stem}_left.png": left, f"{stem}_right.png": right,
+                     f"{stem}_panel.png": panel},
+                    panel,
+                )  # fmt: skip
+            except OutputError as exc:
+                done = self._writer.frames_done
+                raise OutputError(
+                    exc.message,
+                    f"frames 0-{done - 1} are kept (run.json records them if it can still be "
+                    "written); free some space or choose another --out"
+                    if done
+                    else "no frame was kept; free some space or choose another --out",
+                ) from exc
         if self._record is not None:
             self._record.add(frame, **fields, **warp_fields(frame, self.compositor.warp))
         self._index += 1
 
     def close(self) -> None:
-        """Flush files, write run.json, release GL in reverse order; safe to call twice."""
+        """Flush files, write run.json, release GL in reverse order; safe to call twice.
+
+        After a failed image write, the images of the frame that failed are removed, run.json
+        records the frames whose images are all on disk (if it can still be written), and the
+        error names the file that failed and what was kept.
+
+        Raises:
+            OutputError: A frame or run.json could not be written (not raised twice for a
+                write error that ``end_frame`` already reported).
+        """
         try:
             if self._writer is not None:
                 writer, self._writer = self._writer, None
-                writer.close()
-                self._write_run_json()
+                try:
+                    writer.close()
+                finally:
+                    if writer.failed is None:
+                        self._write_run_json()
+                    else:  # the frame error is the one to report; run.json is a bonus
+                        # The images of the frame that failed half-way go (they also free
+                        # the space run.json needs): the frames on disk are the records.
+                        for eye in ("left", "right", "panel"):
+                            with contextlib.suppress(OSError):
+                                os.unlink(
+                                    writer.out_dir / f"frame_{writer.frames_done:05d}_{eye}.png"
+                                )
+                        try:
+                            self._write_run_json(writer.frames_done)
+                        except OutputError as exc:
+                            log.warning("%s", exc)
         finally:
             for obj in (self.compositor, self.eyes):
                 if obj is not None:
@@ -182,11 +224,12 @@ class HeadlessBackend(Backend):
                 self._ctx.release()
                 self._ctx = None
 
-    def _write_run_json(self) -> None:
+    def _write_run_json(self, limit: int | None = None) -> None:
         if self._record is None:
             return
         record, self._record = self._record, None
         assert self.layout is not None
+        n = len(record) if limit is None else min(limit, len(record))
         clock = clock_name(self.clock)
         paced = self.pacer is not None
         record.write(
@@ -194,8 +237,9 @@ class HeadlessBackend(Backend):
             if paced
             else "display_time_ns is virtual (t0 + (k + 1) * period); "
             f"timing values are {clock} ns",
+            limit=n,
             **({"display_clock": "host"} if paced else {}),
-            frames_rendered=len(record),
+            frames_rendered=n,
             period_ns=self.period_ns,
             **panel_header(self.layout),
             video="panel.mp4" if self.config.video else None,

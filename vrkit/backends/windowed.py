@@ -134,7 +134,11 @@ class WindowBackend(Backend):
 
     def open(self) -> None:
         """Create the window, eye targets, compositor, overlay and pose source."""
-        out = prepare_out_dir(self.config.out_dir) if self.config.out_dir else None
+        out = (
+            prepare_out_dir(self.config.out_dir, self.config.overwrite)
+            if self.config.out_dir
+            else None
+        )
         self.layout = panel_layout(self.config)
         self._ctx = self._create_window(self.layout)
         try:

@@ -2,12 +2,15 @@
 
 Encoding runs off the render thread (OpenCV and ffmpeg release the GIL), through a bounded
 queue so memory stays flat. A failure on the writer thread is raised on the next call from the
-render thread, so nothing is lost silently.
+render thread, so nothing is lost silently. Each PNG is encoded in memory and written through
+:mod:`vrkit.core.outputs` (temporary name, fsync, check, rename): a full disk stops the run with
+the failing file's name, and no empty or truncated PNG is left under a frame's name.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from pathlib import Path
@@ -16,7 +19,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vrkit.core.errors import DataError
+from vrkit.core.errors import VrkitError
+from vrkit.core.outputs import OutputError, sync_folder, write_bytes
+from vrkit.vision.imagefiles import encode_image
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +53,10 @@ class FrameWriter:
         self._png_params = [16, int(png_compression)]  # cv2.IMWRITE_PNG_COMPRESSION
         self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
         self._error: BaseException | None = None
+        self._reported = False
+        #: Images written so far, and whole submissions (frames) whose images are all on disk.
         self.written = 0
+        self.frames_done = 0
         self._thread = threading.Thread(target=self._work, name="vrkit-frame-writer", daemon=True)
         self._thread.start()
 
@@ -58,26 +66,40 @@ class FrameWriter:
         """Queue images (name -> (H, W, 4) RGBA, top row first) and a video frame.
 
         Raises:
-            DataError: The writer thread failed earlier (disk full, permissions, codec).
+            OutputError: The writer thread failed earlier (disk full, permissions, codec),
+                naming the file.
         """
         self._raise_pending()
         self._queue.put((images, panel_for_video))
 
+    @property
+    def failed(self) -> BaseException | None:
+        """The writer thread's error, if it had one (reported or not)."""
+        return self._error
+
     def close(self) -> None:
-        """Flush everything queued and finish the video; safe to call twice."""
+        """Flush everything queued and finish the video; safe to call twice.
+
+        Raises:
+            OutputError: A write failed and was not reported by :meth:`submit` yet.
+        """
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join()
         self._raise_pending()
 
     def _raise_pending(self) -> None:
-        if self._error is not None:
-            err, self._error = self._error, None
-            raise DataError(f"writing frames to {self.out_dir} failed: {err}") from err
+        if self._error is not None and not self._reported:
+            self._reported = True
+            err = self._error
+            if isinstance(err, VrkitError):
+                raise err
+            raise OutputError(f"writing frames to {self.out_dir} failed: {err}") from err
 
     def _work(self) -> None:
         import cv2
 
+        out = os.fspath(self.out_dir)
         while True:
             item = self._queue.get()
             if item is _STOP:
@@ -87,14 +109,16 @@ class FrameWriter:
             images, panel = item
             try:
                 for name, rgba in images.items():
-                    path = self.out_dir / name
-                    if not cv2.imwrite(
-                        str(path), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGR), self._png_params
-                    ):
-                        raise OSError(f"cv2.imwrite could not write {path}")
+                    path = os.path.join(out, name)  # a str: pathlib interns every name
+                    bgr = cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGR)
+                    # No fsync per image (three a frame would halve the frame rate); the
+                    # folder is synced once at close. A killed run still leaves only whole
+                    # PNGs under frame names: each is renamed after it is written and checked.
+                    write_bytes(path, encode_image(path, bgr, self._png_params), sync=False)
                     self.written += 1
                 if panel is not None and self.video_path is not None:
                     self._write_video(panel)
+                self.frames_done += 1
             except BaseException as exc:  # handed to the render thread
                 self._error = exc
         try:
@@ -104,6 +128,7 @@ class FrameWriter:
                     self._video.discard()
                 else:
                     self._video.close()
+            sync_folder(self.out_dir)
         except BaseException as exc:  # reported by close()
             self._error = self._error or exc
 

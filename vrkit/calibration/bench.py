@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from vrkit.calibration.fit import ARCMIN, LensFit, compare_models, fit_lens, ope
 from vrkit.calibration.lens import measure_captures
 from vrkit.calibration.patterns import PanelGeometry, PatternSet, make_pattern_set
 from vrkit.calibration.synth import R_EYE_CAM_NOMINAL, LensImaging
+from vrkit.core.outputs import write_json
 from vrkit.optics.base import CHANNELS, LensModel
 from vrkit.optics.models import lens_model_from_dict
 from vrkit.vision.camera import CameraModel
@@ -365,7 +365,7 @@ def run_bench(
             write_heatmap(f, out / f"heatmap_{m}.png")
     comparison = compare_models(fits)
     result = BenchResult(cfg, fits, comparison, truth, metrics, out)
-    (out / "bench.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    write_json(out / "bench.json", result.to_dict())
     return result
 
 

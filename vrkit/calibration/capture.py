@@ -9,7 +9,6 @@ pattern frame, grabs it and writes the capture folder in the documented format
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +23,8 @@ from vrkit.calibration.patterns import PatternFrame, PatternSet
 from vrkit.core.documents import read_document
 from vrkit.core.errors import BackendUnavailableError, DataError, InputError
 from vrkit.core.jsonfile import short_repr
+from vrkit.core.outputs import inside, safe_name, write_json
+from vrkit.vision.imagefiles import write_image
 from vrkit.vision.video import VideoReader
 
 CAPTURES_FORMAT = "vrkit.captures"
@@ -218,12 +219,13 @@ def read_rgb(path: str | Path) -> NDArray[np.uint8]:
     return _to_rgb(img)
 
 
-def write_rgb(path: str | Path, image: NDArray[np.uint8]) -> None:
-    """Write (H, W, 3) uint8 RGB to an image file (PNG keeps it lossless)."""
-    import cv2
+def write_rgb(path: str | Path, image: NDArray[np.uint8], kept: str | None = None) -> None:
+    """Write (H, W, 3) uint8 RGB to an image file (PNG keeps it lossless), atomically.
 
-    if not cv2.imwrite(str(path), np.ascontiguousarray(image[..., ::-1])):
-        raise InputError(f"cannot write image {str(path)!r}")
+    Raises:
+        OutputError: The image could not be encoded or written, naming it.
+    """
+    write_image(path, image[..., ::-1], kept=kept)
 
 
 # --- the capture folder -------------------------------------------------------------------------
@@ -240,19 +242,22 @@ def write_captures_json(
         "frames": dict(files),
         "meta": meta or {},
     }
-    path = d / "captures.json"
-    path.write_text(json.dumps(data, indent=2) + "\n")
-    return path
+    return write_json(d / "captures.json", data)
 
 
-def capture_files(folder: str | Path, pattern: PatternSet) -> dict[str, Path | None]:
+def capture_files(
+    folder: str | Path, pattern: PatternSet, allow_outside: bool = False
+) -> dict[str, Path | None]:
     """Image file of every pattern frame in a capture folder (None when it is missing).
 
     With ``captures.json`` its ``frames`` mapping is used; without it, a file whose stem is the
     frame name (any image suffix) is taken.
 
+    ``allow_outside``: ``captures.json`` may name files outside the folder.
+
     Raises:
-        InputError: The folder or its ``captures.json`` is unreadable or names a missing file.
+        InputError: The folder or its ``captures.json`` is unreadable, names a missing file,
+            or (without ``allow_outside``) a file outside the folder.
     """
     d = Path(folder)
     if not d.is_dir():
@@ -272,7 +277,7 @@ def capture_files(folder: str | Path, pattern: PatternSet) -> dict[str, Path | N
                     f"{index} names frame {name!r}, which the pattern does not have",
                     f"pattern frames: {sorted(out)}",
                 )
-            p = d / str(file)
+            p = inside(d, file, f"{index}: capture of frame {short_repr(name)}", allow_outside)
             try:
                 found = p.is_file()
             except OSError:  # a name too long for the file system
@@ -314,13 +319,12 @@ def record_captures(
     from vrkit.core.progress import progress_bar
 
     d = Path(out_dir)
-    d.mkdir(parents=True, exist_ok=True)
     files = {}
     for frame in progress_bar(pattern.frames, desc="capturing", unit="frame"):
         if show is not None:
             show(frame)
         image = source.grab(n_average)
-        name = f"{frame.name}.png"
-        write_rgb(d / name, image)
+        name = f"{safe_name(frame.name, 'pattern frame name')}.png"
+        write_rgb(d / name, image, kept=f"{len(files)} captures were written before it")
         files[frame.name] = name
     return write_captures_json(d, files, {"source": source.name, "n_average": n_average})

@@ -12,7 +12,6 @@ so pixel centres sit at ``i + 0.5`` (the vrkit image convention).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from vrkit.core.documents import read_document
 from vrkit.core.errors import InputError
+from vrkit.core.outputs import safe_name, write_json
+from vrkit.vision.imagefiles import write_image
 
 PATTERN_FORMAT = "vrkit.pattern"
 PATTERN_VERSION = 1
@@ -237,7 +238,7 @@ class PatternSet:
                     )
                 frames.append(
                     PatternFrame(
-                        str(fd["name"]),
+                        safe_name(fd["name"], f"frame name in {source}"),
                         fd["kind"],
                         fd["channel"],
                         feats,
@@ -257,19 +258,22 @@ class PatternSet:
         return cls(panel, frames)
 
     def save(self, folder: str | Path, images: bool = True) -> Path:
-        """Write ``pattern.json`` and (with ``images``) one PNG per frame into ``folder``."""
-        import cv2
+        """Write ``pattern.json`` and (with ``images``) one PNG per frame into ``folder``.
 
+        Each file is written atomically (:mod:`vrkit.core.outputs`); ``pattern.json`` last.
+
+        Raises:
+            InputError: A frame name that cannot be a file name.
+            OutputError: A file could not be written, naming it.
+        """
         d = Path(folder)
-        d.mkdir(parents=True, exist_ok=True)
         for f in self.frames:
-            f.file = f"{f.name}.png"
+            f.file = f"{safe_name(f.name, 'pattern frame name')}.png"
+        for k, f in enumerate(self.frames):
             if images:
                 rgb = render_frame(self.panel, f)
-                cv2.imwrite(str(d / f.file), rgb[..., ::-1])
-        path = d / "pattern.json"
-        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
-        return path
+                write_image(d / f.file, rgb[..., ::-1], kept=f"{k} frame images were written")
+        return write_json(d / "pattern.json", self.to_dict(), indent=1)
 
     @classmethod
     def load(cls, path: str | Path) -> PatternSet:

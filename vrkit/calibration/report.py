@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vrkit.calibration.fit import LensFit
+from vrkit.core.outputs import save_figure
 from vrkit.optics.base import CHANNELS
 
 #: Field rings (degrees from the lens axis) for the per-field-position summary.
@@ -141,6 +142,6 @@ def write_heatmap(fit: LensFit, path: str | Path) -> Path:
     fig.colorbar(im, ax=axes[0].tolist(), label="residual (arcmin)", shrink=0.85)
     fig.suptitle(f"vrkit lens calibration: {fit.name} model, residual by field position")
     p = Path(path)
-    fig.savefig(p, dpi=90)
+    save_figure(fig, p, dpi=90)
     plt.close(fig)
     return p

@@ -15,6 +15,7 @@ import sys
 import typing
 
 from vrkit import __version__
+from vrkit.core import interrupts
 from vrkit.core.errors import VrkitError, one_line
 
 # Order here is the order in `vrkit --help`.
@@ -59,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
 
     Returns:
         The process exit code: 0 on success, 1 on a reported error, 2 on a bad command line,
-        130 on Ctrl-C, 141 when the reader of stdout went away (quietly, as ``head`` expects).
+        130 on Ctrl-C, 143 on SIGTERM (:mod:`vrkit.core.interrupts`: repeated signals end as
+        cleanly as one), 141 when the reader of stdout went away (quietly, as ``head`` expects).
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -74,32 +76,39 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    try:
-        code = int(args.func(args) or 0)
-        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
-        return code
-    except BrokenPipeError:  # the reader went away (`vrkit fov --json | head -1`): end quietly
-        _silence_stdout()
-        return 141  # 128 + SIGPIPE, what a killed writer reports
-    except VrkitError as exc:
-        if args.debug:
-            raise
-        print(one_line(f"vrkit {args.command}: error: {exc}"), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"vrkit {args.command}: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # a bug, not bad input: one line, and how to see more
-        if args.debug:
-            raise
-        print(
-            one_line(
-                f"vrkit {args.command}: internal error: {type(exc).__name__}: {exc} "
-                "(run with --debug for the traceback and please report it)"
-            ),
-            file=sys.stderr,
-        )
-        return 1
+    # The handlers stay in place while the error line is printed (a second Ctrl-C must not
+    # cut it short); for the process itself, until it exits.
+    with interrupts.handlers(linger=argv is None):
+        try:
+            code = int(args.func(args) or 0)
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+            return code
+        except BrokenPipeError:  # the reader went away (`vrkit fov --json | head -1`): quietly
+            _silence_stdout()
+            return 141  # 128 + SIGPIPE, what a killed writer reports
+        except VrkitError as exc:
+            if args.debug:
+                raise
+            print(one_line(f"vrkit {args.command}: error: {exc}"), file=sys.stderr)
+            return 1
+        except KeyboardInterrupt as exc:
+            print(f"vrkit {args.command}: interrupted", file=sys.stderr)
+            return interrupts.exit_code(exc)
+        except Exception as exc:  # a bug, not bad input: one line, and how to see more
+            if args.debug:
+                raise
+            if isinstance(exc, OSError) and exc.filename:  # a file the command did not check
+                print(one_line(f"vrkit {args.command}: error: {exc.filename}: {exc.strerror}"),
+                      file=sys.stderr)  # fmt: skip
+                return 1
+            print(
+                one_line(
+                    f"vrkit {args.command}: internal error: {type(exc).__name__}: {exc} "
+                    "(run with --debug for the traceback and please report it)"
+                ),
+                file=sys.stderr,
+            )
+            return 1
 
 
 def _quiet_native_libraries() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -187,8 +186,12 @@ def _board(args: argparse.Namespace) -> int:
 
 def _camera(args: argparse.Namespace) -> int:
     from vrkit.calibration.intrinsics import calibrate_camera, load_image_folder
+    from vrkit.core.outputs import preflight, write_json
     from vrkit.vision.board import load_board
 
+    report = Path(args.report) if args.report else Path(args.out).with_suffix(".report.json")
+    preflight(args.out)
+    preflight(report, option="--report")
     board = load_board(args.board)
     images = load_image_folder(args.images)
     res = calibrate_camera(
@@ -203,12 +206,7 @@ def _camera(args: argparse.Namespace) -> int:
         progress=True,
     )
     res.camera.save(args.out)
-    report = Path(args.report) if args.report else Path(args.out).with_suffix(".report.json")
-    report.write_text(
-        json.dumps(
-            {"camera": res.camera.to_dict(), "views": [v.to_dict() for v in res.views]}, indent=2
-        )
-    )
+    write_json(report, {"camera": res.camera.to_dict(), "views": [v.to_dict() for v in res.views]})
     print("\n".join(res.report_lines()))
     print(f"wrote {args.out} and {report}")
     return 0
@@ -220,8 +218,10 @@ def _split(text: str) -> tuple[str, ...]:
 
 def _pattern(args: argparse.Namespace) -> int:
     from vrkit.calibration.patterns import PanelGeometry, make_pattern_set, render_frame
+    from vrkit.core.outputs import preflight
     from vrkit.optics.profile import load_profile
 
+    preflight(args.out, folder=True)
     prof = load_profile(args.profile)
     panel = PanelGeometry.from_profile(prof, 0 if args.eye == "left" else 1)
     ps = make_pattern_set(panel, _split(args.kinds), _split(args.channels), args.spacing)
@@ -258,7 +258,9 @@ def _capture(args: argparse.Namespace) -> int:
     from vrkit.calibration.capture import open_source, record_captures
     from vrkit.calibration.patterns import PatternSet, render_frame
     from vrkit.core.errors import InputError
+    from vrkit.core.outputs import preflight
 
+    preflight(args.out, folder=True)
     ps = PatternSet.load(args.pattern)
     shower = None
     if args.show:
@@ -310,6 +312,7 @@ def _lens(args: argparse.Namespace) -> int:
     from vrkit.calibration.patterns import PanelGeometry, PatternSet
     from vrkit.calibration.report import comparison_lines, fit_report, text_summary, write_heatmap
     from vrkit.core.errors import DataError, InputError, ProfileError
+    from vrkit.core.outputs import preflight, write_json
     from vrkit.core.progress import progress_bar
     from vrkit.optics.profile import load_profile
     from vrkit.vision.camera import load_camera
@@ -317,6 +320,10 @@ def _lens(args: argparse.Namespace) -> int:
     models = _split(args.model)
     if not models:
         raise InputError("--model is empty")
+    out = Path(args.out)
+    rep = Path(args.report_dir) if args.report_dir else out.parent / f"{out.stem}_report"
+    preflight(out)  # before the fit: a fit that cannot be written is time lost
+    preflight(rep, folder=True, option="--report-dir")
     pattern = PatternSet.load(args.pattern)
     camera = load_camera(args.camera)
     base = load_profile(args.base_profile or "generic-1440x1600")
@@ -346,9 +353,6 @@ def _lens(args: argparse.Namespace) -> int:
                 grid_knots=args.grid_knots,
             )
         )
-    out = Path(args.out)
-    rep = Path(args.report_dir) if args.report_dir else out.parent / f"{out.stem}_report"
-    rep.mkdir(parents=True, exist_ok=True)
     for f in fits:
         print("\n".join(text_summary(f)))
         write_heatmap(f, rep / f"heatmap_{f.name}.png")
@@ -374,14 +378,17 @@ def _lens(args: argparse.Namespace) -> int:
     for key, fn in (("openhmd", to_openhmd), ("cardboard", to_cardboard)):
         try:
             exports[key] = fn(best, pattern.panel)
-            (rep / f"{key}.json").write_text(json.dumps(exports[key], indent=2) + "\n")
         except DataError as exc:
             exports[key] = {"refused": str(exc)}
             log.info("%s export: %s", key, exc)
+        else:
+            write_json(rep / f"{key}.json", exports[key])
     try:
-        (rep / "mesh.json").write_text(json.dumps(to_mesh_json(profile)) + "\n")
+        mesh = to_mesh_json(profile)
     except (ProfileError, InputError) as exc:
         log.warning("mesh export failed: %s", exc)
+    else:
+        write_json(rep / "mesh.json", mesh, indent=None)
     report = {
         "captures": [v.to_dict() for v in verdicts],
         "fits": [fit_report(f) for f in fits],
@@ -391,7 +398,7 @@ def _lens(args: argparse.Namespace) -> int:
         "camera_fit": camera_fit.to_dict(),
         "refused": refusal,
     }
-    (rep / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    write_json(rep / "report.json", report, indent=1)
     if refusal:
         raise DataError(
             f"{refusal}; report in {rep}",
@@ -399,7 +406,7 @@ def _lens(args: argparse.Namespace) -> int:
             "and that the pattern description is the one shown; if the residual is the lens, "
             "try another --model",
         )
-    out.write_text(json.dumps(profile, indent=2) + "\n")
+    write_json(out, profile)
     print(f"wrote profile {out} ({best.name} model; use it with `vrkit run --profile {out}`)")
     print(f"report, heat maps and exports in {rep}")
     return 0
@@ -413,7 +420,9 @@ def _bench(args: argparse.Namespace) -> int:
         openhmd_truth,
         run_bench,
     )
+    from vrkit.core.outputs import preflight
 
+    preflight(args.out, folder=True)
     truth = {
         "profile": None,
         "brown_conrady": BROWN_LENS,

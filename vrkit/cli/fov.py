@@ -151,6 +151,9 @@ def _format_hmdq(report: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Handle ``vrkit fov``."""
+    from vrkit.core.outputs import preflight_args
+
+    preflight_args(args, files=("plot",), folders=())
     from vrkit.measure.fov import format_report, fov_report
 
     if args.compare:

@@ -248,6 +248,9 @@ def record_pipeline(backend: Any, scene: Any, progress: Any = None) -> Any:
 
 def pipeline(args: argparse.Namespace) -> int:
     """``vrkit latency pipeline``."""
+    from vrkit.core.outputs import preflight_args
+
+    preflight_args(args, files=("plot",), folders=("out",))
     from vrkit.measure.latency.timing import FrameTimingRecorder
 
     src = Path(args.source)
@@ -484,6 +487,9 @@ def _report(
 
 def analyze(args: argparse.Namespace) -> int:
     """``vrkit latency analyze``."""
+    from vrkit.core.outputs import preflight_args
+
+    preflight_args(args, files=("plot", "save"), folders=())
     from vrkit.core.errors import DataError
     from vrkit.measure.latency import analysis as an
     from vrkit.measure.latency import events as ev
@@ -553,6 +559,9 @@ def analyze(args: argparse.Namespace) -> int:
 
 def video(args: argparse.Namespace) -> int:
     """``vrkit latency video``."""
+    from vrkit.core.outputs import preflight_args
+
+    preflight_args(args, files=("plot",), folders=())
     try:
         from vrkit.measure.latency.video import analyze_video
     except ImportError as exc:
@@ -580,6 +589,9 @@ def video(args: argparse.Namespace) -> int:
 
 def simulate_cmd(args: argparse.Namespace) -> int:
     """``vrkit latency simulate``."""
+    from vrkit.core.outputs import preflight_args
+
+    preflight_args(args, files=("out", "plot"), folders=())
     latency_s = args.latency_ms * 1e-3
     if not args.duration > 0:
         raise InputError(f"--duration must be positive, got {args.duration}")

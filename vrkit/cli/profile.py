@@ -100,6 +100,9 @@ def _panel_option(args: argparse.Namespace) -> dict | None:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from vrkit.core.outputs import preflight_args
+
+    preflight_args(args, files=("out",), folders=())
     from vrkit.interop._io import write_json
     from vrkit.interop.formats import ImportOptions, import_profile
     from vrkit.measure.fov import fov_report
@@ -122,6 +125,9 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from vrkit.core.outputs import preflight_args
+
+    preflight_args(args, files=("out",), folders=())
     from vrkit.interop._io import write_atomic
     from vrkit.optics.profile import load_profile
 

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from vrkit.cli._args import float_range, positive_float, positive_int
+from vrkit.core import interrupts
 from vrkit.core.errors import InputError
 
 log = logging.getLogger("vrkit")
@@ -46,6 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=Path,
         help="output folder for run.json (any backend) and the headless frames "
         "(headless default: out/SCENE)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a previous run in --out (removes its run.json, frames and video only); "
+        "without it a folder that holds a run is refused (the default out/SCENE is replaced)",
     )
     p.add_argument("--video", action="store_true", help="headless: also write panel.mp4")
     p.add_argument("--profile", help="headset profile name or JSON file (see `vrkit profile list`)")
@@ -123,6 +130,10 @@ def run(args: argparse.Namespace) -> int:
     from vrkit.render.panel import check_warp_mode
 
     check_warp_mode(args.warp)
+    if args.out is not None:  # refuse an unusable or used folder before any work
+        from vrkit.backends.runrecord import prepare_out_dir
+
+        prepare_out_dir(args.out, args.overwrite, create=False)
     scene = load_scene(args.scene)
     profile = None
     if args.profile:
@@ -130,8 +141,10 @@ def run(args: argparse.Namespace) -> int:
 
         profile = load_profile(args.profile)
     out = args.out
+    overwrite = args.overwrite
     if out is None and args.backend in ("auto", "headless"):
         out = Path("out") / Path(args.scene).stem
+        overwrite = True  # the default folder holds the latest run of the scene
     config = RunConfig(
         frames=args.frames,
         out_dir=out,
@@ -147,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
         msaa=args.msaa,
         warp=args.warp,
         extra={"openxr_gl": args.openxr_gl},
+        overwrite=overwrite,
     )
     backend = open_backend(args.backend, config)
     progress = None
@@ -155,14 +169,23 @@ def run(args: argparse.Namespace) -> int:
 
         total = getattr(backend, "frames", None)
         progress = progress_bar(total=total, unit="frame", desc=f"{scene.name} ({backend.name})")
+
+    def on_frame(_frame: object) -> None:
+        if progress is not None:
+            progress.update(1)
+        interrupts.check()  # a Ctrl-C / SIGTERM ends the run here, between two frames
+
+    # Signals during the loop and the close only ask for a stop: the frame in flight is
+    # finished and recorded, and run.json is written to match the frames on disk.
     try:
-        summary = run_scene(
-            backend, scene, on_frame=(lambda _f: progress.update(1)) if progress else None
-        )
+        with interrupts.deferred():
+            summary = run_scene(backend, scene, on_frame=on_frame)
     finally:
         if progress is not None:
             progress.close()
-        backend.close()
+        with interrupts.deferred():
+            backend.close()
+    interrupts.check()
     summary = {"scene": scene.name, "backend": backend.name, **summary, **scene.info}
     if args.json:
         print(json.dumps(summary))

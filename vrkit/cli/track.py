@@ -47,6 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--blur-ms", type=nonneg_float, default=0.0, help="exposure for motion blur, ms")
     s.add_argument("--drop", action="append", default=[], metavar="CAM:FIRST-LAST",
                    help="camera index CAM delivers no frames FIRST..LAST (repeatable)")  # fmt: skip
+    s.add_argument("--overwrite", action="store_true",
+                   help="replace a recording already in OUT (its own files only)")  # fmt: skip
     s.set_defaults(func=_synth)
 
     r = sub.add_parser("run", help="track a target and write poses")
@@ -62,6 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--fps", type=positive_float, default=60.0, help="frame rate for image folders")
     r.add_argument("--threads", type=positive_int, default=2)
     r.add_argument("--no-roi", action="store_true", help="always search whole images")
+    r.add_argument("--allow-outside", action="store_true",
+                   help="let a recording read files outside its folder")  # fmt: skip
     r.set_defaults(func=_run)
 
     c = sub.add_parser("calibrate-rig", help="calibrate a camera rig from board views")
@@ -94,6 +98,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="refine pinhole intrinsics jointly in the bundle adjustment")  # fmt: skip
     c.add_argument("--rational", action="store_true",
                    help="OpenCV's rational pinhole model (k1..k6, p1, p2)")  # fmt: skip
+    c.add_argument("--allow-outside", action="store_true",
+                   help="let a recording read files outside its folder")  # fmt: skip
     c.set_defaults(func=_calibrate)
 
     cv = sub.add_parser("convert-rig", help="convert a rig: vrkit JSON <-> Kalibr camchain.yaml")
@@ -108,6 +114,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rec.add_argument("--out", required=True)
     rec.add_argument("--frames", type=positive_int, default=300)
     rec.add_argument("--fps", type=positive_float, default=60.0)
+    rec.add_argument("--overwrite", action="store_true",
+                     help="replace a recording already in --out (its own files only)")  # fmt: skip
+    rec.add_argument("--allow-outside", action="store_true",
+                     help="let a recording source read files outside its folder")  # fmt: skip
     rec.set_defaults(func=_record)
 
 
@@ -138,11 +148,14 @@ def _synth(args: argparse.Namespace) -> int:
     else:
         rig = inside_out_rig(args.cameras, args.width, args.height)
         target = room_marker_map()
+    from vrkit.core.outputs import preflight
+
+    preflight(args.out, folder=True, option="OUT")
     blur_ns = int(args.blur_ms * 1e6)
     out = make_recording(
         args.out, rig, target, args.frames, args.fps, args.amplitude, args.noise,
         exposure_ns=blur_ns, subframes=5 if blur_ns else 1,
-        dropouts=_parse_drops(args.drop, args.cameras), progress=True,
+        dropouts=_parse_drops(args.drop, args.cameras), progress=True, overwrite=args.overwrite,
     )  # fmt: skip
     print(f"wrote {args.frames} frames x {args.cameras} cameras to {out} "
           f"(rig.json, target.json, truth in index.json)")  # fmt: skip
@@ -165,9 +178,13 @@ def _run(args: argparse.Namespace) -> int:
 
     if Path(args.out).suffix.lower() not in (".csv", ".json"):
         raise InputError(f"--out {args.out!r} must end in .csv or .json")
+    from vrkit.core.outputs import preflight
+
+    preflight(args.out)
     rig = _load_rig(args.rig)
     target = Target.load(args.target)
-    source = open_source(args.source, fps=args.fps, max_frames=args.max_frames)
+    source = open_source(args.source, fps=args.fps, max_frames=args.max_frames,
+                         allow_outside=args.allow_outside)  # fmt: skip
     truth = isinstance(source, RecordingSource) and source.truth(0) is not None
     rows, lat, events = [], [], []
     cfg = TrackerConfig(threads=args.threads, use_roi=not args.no_roi)
@@ -249,6 +266,9 @@ def _save_rig(rig, path: str) -> list[str]:  # noqa: ANN001 (a tracking Rig)
 
 
 def _convert_rig(args: argparse.Namespace) -> int:
+    from vrkit.core.outputs import preflight
+
+    preflight(args.dst, option="DST")
     rig = _load_rig(args.src, args.mounting)
     for note in _save_rig(rig, args.dst):
         log.info("note: %s", note)
@@ -284,11 +304,13 @@ def _detections(args: argparse.Namespace):
 
 
 def _calibrate(args: argparse.Namespace) -> int:
+    from vrkit.core.outputs import preflight
     from vrkit.tracking.rigcal import calibrate_rig, detect_views
     from vrkit.tracking.sources import open_source
     from vrkit.vision.board import load_board
     from vrkit.vision.camera import load_camera
 
+    preflight(args.out)
     intrinsics = [load_camera(f) for f in args.intrinsics.split(",") if f] or None
     if args.detections:
         board, det, names = _detections(args)
@@ -297,7 +319,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         if not (args.board and args.source):
             raise InputError("calibrate-rig needs --board and --source (or --detections)")
         board = load_board(args.board)
-        source = open_source(args.source)
+        source = open_source(args.source, allow_outside=args.allow_outside)
         with source:
             images = [fs.images for fs in source]
         if not images:
@@ -333,10 +355,13 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _record(args: argparse.Namespace) -> int:
+    from vrkit.core.outputs import preflight
     from vrkit.tracking.record import record
     from vrkit.tracking.sources import open_source
 
-    with open_source(args.source, fps=args.fps, max_frames=args.frames) as source:
-        n = record(source, args.out, args.frames)
+    preflight(args.out, folder=True)
+    with open_source(args.source, fps=args.fps, max_frames=args.frames,
+                     allow_outside=args.allow_outside) as source:  # fmt: skip
+        n = record(source, args.out, args.frames, args.overwrite)
     print(f"recorded {n} frame sets to {args.out}")
     return 0

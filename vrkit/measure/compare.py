@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from vrkit.core.outputs import save_figure
+
 
 @dataclass
 class Headset:
@@ -147,5 +149,5 @@ def plot_compare(headsets: list[Headset], path: Any) -> None:
     ax.set_aspect("equal")
     ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)

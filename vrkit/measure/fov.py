@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vrkit.core.errors import InputError
+from vrkit.core.outputs import save_figure
 from vrkit.core.types import LEFT, RIGHT, EyeView
 from vrkit.math.transforms import matrix_from_quat
 from vrkit.optics.fov import combine_eyes_deg, eye_summary_deg
@@ -170,5 +171,5 @@ def plot_fov(report: dict[str, Any], path: Any) -> None:
     ax.set_aspect("equal")
     ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)

@@ -22,7 +22,6 @@ playback time passes it, and poses at later (display) times are predicted by
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from vrkit.core.documents import read_document
 from vrkit.core.errors import DataError, InputError
+from vrkit.core.outputs import open_atomic, write_json
 from vrkit.core.types import Pose
 from vrkit.math.transforms import quat_normalize
 from vrkit.poses.base import PoseSource
@@ -193,7 +193,7 @@ def save_pose_file(path: str | Path, track: PoseTrack) -> Path:
     """Write a track as CSV (``t_ns,x,y,z,qx,qy,qz,qw``) or vrkit-poses JSON, by extension."""
     path = Path(path)
     if path.suffix.lower() == ".csv":
-        with path.open("w", newline="") as fh:
+        with open_atomic(path, newline="") as fh:
             w = csv.writer(fh)
             w.writerow(["t_ns", *_POSE_COLUMNS])
             for t, p, q in zip(track.t_ns, track.positions, track.orientations, strict=True):
@@ -203,7 +203,7 @@ def save_pose_file(path: str | Path, track: PoseTrack) -> Path:
             {"t_ns": int(t), "position": p.tolist(), "orientation": q.tolist()}
             for t, p, q in zip(track.t_ns, track.positions, track.orientations, strict=True)
         ]
-        path.write_text(json.dumps({"format": "vrkit-poses", "version": 1, "samples": samples}))
+        write_json(path, {"format": "vrkit-poses", "version": 1, "samples": samples}, indent=None)
     else:
         raise InputError(f"pose file {path} must end in .csv or .json")
     return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -19,6 +20,8 @@ _STRIDE = 12 * 4  # position 3, normal 3, color 4, uv 2 (float32)
 #: Default clip planes in metres (a backend that submits depth needs the same values).
 NEAR_M = 0.05
 FAR_M = 100.0
+#: GPU mesh copies the renderer keeps before it releases the least recently drawn.
+MESH_CACHE_LIMIT = 4096
 #: GPU memory the texture cache may hold before it releases textures a frame did not use.
 TEXTURE_BUDGET_BYTES = 512 * 2**20
 _IDENTITY = np.eye(4, dtype=np.float32)
@@ -55,7 +58,11 @@ class StereoRenderer:
     """Draws scenes into per-view render targets with each view's pose and asymmetric frustum.
 
     GPU copies of meshes are made on first use and cached by object identity, so a scene's
-    geometry is uploaded once; moving nodes only changes their transforms. Textures are cached
+    geometry is uploaded once; moving nodes only changes their transforms. The cache holds
+    meshes weakly: once the scene no longer holds a mesh (it was replaced or removed and freed),
+    its GPU copy is released at the end of the next frame; and it is bounded: beyond
+    ``mesh_cache_limit`` copies, those not drawn for the longest time are released (and
+    uploaded again if drawn again). Textures are cached
     by image and sampler (``GL_SRGB8_ALPHA8``: decoded to linear when sampled); the cache is
     bounded: once it holds more than ``texture_budget_bytes`` it releases, least recently used
     first, the textures the last frame did not draw with.
@@ -76,6 +83,7 @@ class StereoRenderer:
         near: Near clip plane in metres.
         far: Far clip plane in metres.
         texture_budget_bytes: Texture cache size before unused textures are released.
+        mesh_cache_limit: GPU mesh copies kept before the least recently drawn are released.
     """
 
     def __init__(
@@ -84,11 +92,17 @@ class StereoRenderer:
         near: float = NEAR_M,
         far: float = FAR_M,
         texture_budget_bytes: int = TEXTURE_BUDGET_BYTES,
+        mesh_cache_limit: int = MESH_CACHE_LIMIT,
     ) -> None:
         self.ctx = ctx
         self.near, self.far = near, far
         self.program = ctx.program("scene.vert", "scene.frag")
-        self._meshes: dict[int, tuple[Mesh, _GpuMesh]] = {}
+        # id(mesh) -> (weak reference to the mesh, GPU copy), least recently drawn first.
+        self._meshes: OrderedDict[int, tuple[weakref.ref[Mesh], _GpuMesh]] = OrderedDict()
+        # (id, weak reference) of meshes freed since the last frame end: released there, with
+        # the context current (a weakref callback may run anywhere).
+        self._freed_meshes: list[tuple[int, weakref.ref[Mesh]]] = []
+        self.mesh_cache_limit = max(1, int(mesh_cache_limit))
         # (id(image), sampler) -> (image, texture, frame last drawn with), least recent first.
         self._textures: OrderedDict[tuple[int, Sampler], tuple[np.ndarray, Texture, int]] = (
             OrderedDict()
@@ -99,11 +113,32 @@ class StereoRenderer:
         self._hidden: dict[int, tuple[Mesh, _GpuMesh]] = {}  # per view: the current mask only
 
     def _gpu_mesh(self, mesh: Mesh) -> VertexArray:
-        entry = self._meshes.get(id(mesh))
-        if entry is None or entry[0] is not mesh:
-            entry = (mesh, _GpuMesh(self.ctx, self.program, mesh))
-            self._meshes[id(mesh)] = entry
+        key = id(mesh)
+        entry = self._meshes.get(key)
+        if entry is None or entry[0]() is not mesh:
+            if entry is not None:  # a new mesh at a recycled id: the old one was freed
+                self._meshes.pop(key)[1].release()
+            freed = self._freed_meshes
+            ref = weakref.ref(mesh, lambda r, k=key, freed=freed: freed.append((k, r)))
+            entry = (ref, _GpuMesh(self.ctx, self.program, mesh))
+            self._meshes[key] = entry
+        self._meshes.move_to_end(key)
         return entry[1].vao
+
+    def _trim_meshes(self) -> None:
+        """Release the GPU copies of freed meshes, then the least recently drawn over the limit."""
+        while self._freed_meshes:
+            key, ref = self._freed_meshes.pop()
+            entry = self._meshes.get(key)
+            if entry is not None and entry[0] is ref:
+                self._meshes.pop(key)[1].release()
+        while len(self._meshes) > self.mesh_cache_limit:
+            self._meshes.popitem(last=False)[1][1].release()
+
+    @property
+    def cached_meshes(self) -> int:
+        """GPU mesh copies the renderer holds now."""
+        return len(self._meshes)
 
     def _hidden_area_vao(self, eye: int, mesh: Mesh) -> VertexArray:
         """The GPU copy of a view's hidden-area mesh; a new mesh replaces (releases) the old."""
@@ -172,6 +207,7 @@ class StereoRenderer:
         self._end_frame()
 
     def _end_frame(self) -> None:
+        self._trim_meshes()
         self._trim_textures()
         self._frame += 1
 
@@ -266,6 +302,7 @@ class StereoRenderer:
         for _mesh, gpu in (*self._meshes.values(), *self._hidden.values()):
             gpu.release()
         self._meshes.clear()
+        self._freed_meshes.clear()
         self._hidden.clear()
         for key in list(self._textures):
             self._drop_texture(key)

@@ -17,7 +17,6 @@ plus ``name`` and ``T_rig_cam``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from vrkit.core.documents import read_document
 from vrkit.core.errors import ProfileError
+from vrkit.core.outputs import write_json
 from vrkit.math import transforms as tf
 from vrkit.vision.camera import CAMERA_FORMAT, CAMERA_VERSION, CameraModel
 
@@ -251,8 +251,7 @@ class Rig:
 
     def save(self, path: str | Path) -> None:
         """Write the rig as JSON."""
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        write_json(path, self.to_dict(), indent=2)
 
     @classmethod
     def load(cls, path: str | Path) -> Rig:

@@ -29,6 +29,7 @@ import numpy as np
 from vrkit.core.documents import read_document
 from vrkit.core.errors import DataError, InputError
 from vrkit.core.jsonfile import read_json
+from vrkit.core.outputs import open_atomic, write_json
 from vrkit.core.types import Pose
 from vrkit.math import transforms as tf
 from vrkit.poses.base import PoseSource
@@ -46,18 +47,20 @@ def write_poses(path: str | Path, rows: list[dict], summary: dict | None = None)
         path: ``.csv`` or ``.json`` file.
         rows: One dict per frame.
         summary: Extra run information stored in JSON files (ignored for CSV).
+
+    Raises:
+        OutputError: The file could not be written; nothing is left under its name.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".json":
-        path.write_text(json.dumps({"summary": summary or {}, "frames": rows}, indent=1) + "\n")
+        write_json(path, {"summary": summary or {}, "frames": rows}, indent=1)
         return
     if path.suffix.lower() != ".csv":
         raise InputError(f"pose output {str(path)!r} must end in .csv or .json")
     fields: list[str] = []
     for r in rows:
         fields.extend(k for k in r if k not in fields)
-    with path.open("w", newline="") as fh:
+    with open_atomic(path, newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)

@@ -11,11 +11,14 @@ A recording is a folder::
 
 A missing image is stored as ``null`` in ``files`` with its reason in ``errors``, so a replay
 shows the same dropouts as the live run.
+
+Camera names become folder names, so they are checked (:func:`vrkit.core.outputs.safe_name`);
+the files a recording names are read only from inside its folder unless the replay is told
+``allow_outside``. Images and ``index.json`` are written atomically (:mod:`vrkit.core.outputs`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -24,12 +27,23 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vrkit.core.documents import read_document
-from vrkit.core.errors import DataError, InputError
+from vrkit.core.errors import DataError, InputError, VrkitError
 from vrkit.core.jsonfile import short_repr
+from vrkit.core.outputs import PARTIAL_SUFFIX, claim_folder, inside, safe_name, write_json
 from vrkit.tracking.frames import FrameSet, FrameSource, read_image
+from vrkit.vision.imagefiles import write_image
 
 log = logging.getLogger(__name__)
 RECORDING_SCHEMA = "vrkit.tracking.recording/1"
+#: A recording's own files (globs), removed by ``overwrite``.
+RECORDING_PATTERNS = (  # index.json (the marker) last: see RUN_PATTERNS
+    "rig.json",
+    "target.json",
+    "*/[0-9][0-9][0-9][0-9][0-9][0-9].png",
+    f".*{PARTIAL_SUFFIX}",
+    f"*/.*{PARTIAL_SUFFIX}",
+    "index.json",
+)
 
 
 class Recorder:
@@ -37,22 +51,35 @@ class Recorder:
 
     Args:
         folder: Output folder (created).
-        camera_names: Camera names in rig order (sub-folder names).
+        camera_names: Camera names in rig order (sub-folder names; checked by
+            :func:`~vrkit.core.outputs.safe_name`).
+        overwrite: Replace a recording already in ``folder`` (its index, images, rig and
+            target only) instead of refusing.
+
+    Raises:
+        InputError: A camera name that cannot be a folder name, or the folder already holds a
+            recording and ``overwrite`` is False (an ``OutputError``).
     """
 
-    def __init__(self, folder: str | Path, camera_names: list[str]) -> None:
+    def __init__(
+        self, folder: str | Path, camera_names: list[str], overwrite: bool = False
+    ) -> None:
         self.folder = Path(folder)
-        self.camera_names = list(camera_names)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.camera_names = [safe_name(n, "camera name") for n in camera_names]
+        if len(set(self.camera_names)) != len(self.camera_names):
+            raise InputError(f"camera names must differ, got {self.camera_names}")
+        claim_folder(self.folder, "index.json", RECORDING_PATTERNS, overwrite)
         for name in self.camera_names:
             (self.folder / name).mkdir(exist_ok=True)
         self.frames: list[dict] = []
         self._closed = False
 
     def write(self, fs: FrameSet, truth_T_world_head: NDArray[np.float64] | None = None) -> None:
-        """Store one frame set (and optionally its true head pose)."""
-        import cv2
+        """Store one frame set (and optionally its true head pose).
 
+        Raises:
+            OutputError: An image could not be written (disk full), naming it.
+        """
         if len(fs.images) != len(self.camera_names):
             raise InputError(
                 f"frame set has {len(fs.images)} images but the recording has "
@@ -64,7 +91,12 @@ class Recorder:
                 files.append(None)
                 continue
             rel = f"{name}/{fs.index:06d}.png"
-            cv2.imwrite(str(self.folder / rel), img)
+            write_image(
+                self.folder / rel,
+                img,
+                kept=f"{len(self.frames)} frame sets were written before it "
+                "(index.json records them)",
+            )
             files.append(rel)
         entry = {
             "index": fs.index,
@@ -83,19 +115,27 @@ class Recorder:
             return
         self._closed = True
         index = {"schema": RECORDING_SCHEMA, "cameras": self.camera_names, "frames": self.frames}
-        (self.folder / "index.json").write_text(json.dumps(index) + "\n")
+        write_json(self.folder / "index.json", index, indent=None)
 
     def __enter__(self) -> Recorder:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        try:  # keep what was recorded, but report the first error, not this one
+            self.close()
+        except VrkitError as err:
+            log.warning("%s", err)
 
 
-def record(source: FrameSource, folder: str | Path, max_frames: int = 0) -> int:
+def record(
+    source: FrameSource, folder: str | Path, max_frames: int = 0, overwrite: bool = False
+) -> int:
     """Copy a source into a recording folder; returns the number of frame sets written."""
     n = 0
-    with Recorder(folder, source.camera_names) as rec:
+    with Recorder(folder, source.camera_names, overwrite) as rec:
         for fs in source:
             rec.write(fs)
             n += 1
@@ -110,9 +150,16 @@ class RecordingSource(FrameSource):
     Args:
         folder: The recording folder.
         realtime: Sleep between frames so that they come out at their recorded pace.
+        allow_outside: Read files the index names outside the recording folder (absolute
+            paths, ``..``); refused by default.
+
+    Raises:
+        InputError: No index.json, a wrong schema, or a file named outside the folder.
     """
 
-    def __init__(self, folder: str | Path, realtime: bool = False) -> None:
+    def __init__(
+        self, folder: str | Path, realtime: bool = False, allow_outside: bool = False
+    ) -> None:
         self.folder = Path(folder)
         path = self.folder / "index.json"
         if not path.is_file():
@@ -131,6 +178,10 @@ class RecordingSource(FrameSource):
                         f"{path}: $.frames[{k}].{key} has {len(e[key])} entries for {n} "
                         f"camera(s) {short_repr(self.camera_names)}; expected one per camera"
                     )
+            for j, rel in enumerate(e.get("files") or []):
+                if rel is not None:
+                    inside(self.folder, rel, f"{path}: frame {e.get('index', k)} file {j}",
+                           allow_outside)  # fmt: skip
         self.realtime = realtime
         self._i = 0
         self._t0: tuple[int, int] | None = None

@@ -262,8 +262,12 @@ class LiveCameraSource(FrameSource):
         self._threads, self._caps = [], []
 
 
-def open_source(spec: str, fps: float = 60.0, max_frames: int = 0) -> FrameSource:
+def open_source(
+    spec: str, fps: float = 60.0, max_frames: int = 0, allow_outside: bool = False
+) -> FrameSource:
     """Open a source from a spec string (see the module docstring).
+
+    ``allow_outside``: a recording may name files outside its folder.
 
     Raises:
         InputError: The spec names no known kind or its files do not exist.
@@ -271,14 +275,14 @@ def open_source(spec: str, fps: float = 60.0, max_frames: int = 0) -> FrameSourc
     kind, _, rest = spec.partition(":")
     if not rest:
         if (Path(spec) / "index.json").is_file():
-            return RecordingSource(spec)
+            return RecordingSource(spec, allow_outside=allow_outside)
         raise InputError(
             f"source {spec!r}: expected rec:DIR, images:D0,D1.., video:A,B.. or live:0,1..",
             "a recording folder must contain index.json",
         )
     items = [s for s in rest.split(",") if s]
     if kind == "rec":
-        return RecordingSource(rest)
+        return RecordingSource(rest, allow_outside=allow_outside)
     if kind == "images":
         return ImageFolderSource(items, fps)
     if kind == "video":

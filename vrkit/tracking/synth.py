@@ -254,6 +254,7 @@ def make_recording(
     ctx: object | None = None,
     progress: bool = False,
     seed: int = 0,
+    overwrite: bool = False,
 ) -> Path:
     """Render a synthetic multi-camera recording of the target moving along a known trajectory.
 
@@ -275,6 +276,7 @@ def make_recording(
         ctx: A current GL context to use (one is created when None).
         progress: Show a tqdm bar on stderr.
         seed: Noise seed.
+        overwrite: Replace a recording already in ``folder`` instead of refusing.
 
     Returns:
         The recording folder.
@@ -293,7 +295,7 @@ def make_recording(
     sr = SyntheticRenderer(rig, target, ctx, noise_sigma=noise_sigma, exposure_ns=exposure_ns,
                            subframes=subframes, seed=seed)  # fmt: skip
     try:
-        with Recorder(folder, [c.name for c in rig.cameras]) as rec:
+        with Recorder(folder, [c.name for c in rig.cameras], overwrite) as rec:
             for i in progress_bar(range(frames), enabled=progress, desc="render", unit="frame"):
                 t = i * period
                 imgs: list = sr.render(pose_at, t)

@@ -10,7 +10,6 @@ top-right, bottom-right, bottom-left.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from vrkit.core.documents import read_document
 from vrkit.core.errors import ProfileError
+from vrkit.core.outputs import write_json
 
 F64 = NDArray[np.float64]
 TARGET_SCHEMA = "vrkit.tracking.target/1"
@@ -172,8 +172,7 @@ class Target:
 
     def save(self, path: str | Path) -> None:
         """Write the target as JSON."""
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        write_json(path, self.to_dict(), indent=1)
 
     @classmethod
     def load(cls, path: str | Path) -> Target:

@@ -192,7 +192,11 @@ class OpenXRBackend(Backend):
         reason = self.unavailable_reason()
         if reason is not None:
             raise BackendUnavailableError(reason)
-        out = prepare_out_dir(self.config.out_dir) if self.config.out_dir else None
+        out = (
+            prepare_out_dir(self.config.out_dir, self.config.overwrite)
+            if self.config.out_dir
+            else None
+        )
         self._stack = ExitStack()
         try:
             self._open(self._stack)

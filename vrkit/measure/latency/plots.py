@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from vrkit.core.outputs import save_figure
 from vrkit.measure.latency.analysis import CorrelationCurve, SteadyEstimate
 from vrkit.measure.latency.events import EventEstimate
 from vrkit.measure.latency.sensorlog import SensorLog
@@ -90,8 +91,7 @@ def plot_log_analysis(
     ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=100)
+    save_figure(fig, p, dpi=100)
     plt.close(fig)
     return p
 
@@ -112,7 +112,6 @@ def plot_video_result(path: str | Path, result: Any) -> Path:
     ax.set_title(f"video latency {float(result.latency_ms):.2f} ms", fontsize=10)
     fig.tight_layout()
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=100)
+    save_figure(fig, p, dpi=100)
     plt.close(fig)
     return p

@@ -16,7 +16,6 @@ import csv
 import functools
 import itertools
 import math
-import os
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vrkit.core.errors import DataError, InputError
+from vrkit.core.outputs import write_text
 
 #: The CSV header vrkit writes and expects (a header row is optional when reading).
 COLUMNS = ("t_s", "motion", "light")
@@ -380,7 +380,6 @@ def save_csv(log: SensorLog, path: str | Path) -> Path:
         The path written.
     """
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     whole = log.t_ns // 1_000_000_000 + log.origin_s
     frac = log.t_ns % 1_000_000_000
     t_txt = np.char.add(np.char.add(whole.astype(str), "."), np.char.zfill(frac.astype(str), 9))
@@ -388,13 +387,7 @@ def save_csv(log: SensorLog, path: str | Path) -> Path:
         np.char.add(np.char.add(t_txt, ","), np.char.mod("%.9g", log.motion)),
         np.char.add(",", np.char.mod("%.9g", log.light)),
     )
-    tmp = p.with_name(f".{p.name}.partial")
-    with tmp.open("w") as fh:
-        fh.write(",".join(COLUMNS) + "\n" + "\n".join(body.tolist()) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, p)
-    return p
+    return write_text(p, ",".join(COLUMNS) + "\n" + "\n".join(body.tolist()) + "\n")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from typing import Any, Literal, TextIO
 import numpy as np
 
 from vrkit.core.errors import DataError, InputError
+from vrkit.core.outputs import output_error
 from vrkit.measure.latency.logformats import LATENCY_TEST_COLUMNS, parse_latency_test
 from vrkit.measure.latency.sensorlog import COLUMNS, SensorLog
 
@@ -158,17 +159,23 @@ class _Sink:
 
     def write(self, line: str) -> None:
         if self.fh is not None:
-            self.fh.write(line + "\n")
-            self.fh.flush()
+            try:
+                self.fh.write(line + "\n")
+                self.fh.flush()
+            except OSError as exc:
+                raise output_error(self.tmp, exc, "the lines received so far are in it") from exc
 
     def close(self) -> Path | None:
         if self.fh is None or self.tmp is None or self.path is None:
             return None
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
-        self.fh.close()
-        self.fh = None
-        os.replace(self.tmp, self.path)
+        try:
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+            self.fh.close()
+            self.fh = None
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            raise output_error(self.path, exc, f"the lines received are in {self.tmp}") from exc
         return self.path
 
 

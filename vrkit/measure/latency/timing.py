@@ -45,6 +45,7 @@ from numpy.typing import NDArray
 
 from vrkit.core.documents import read_document
 from vrkit.core.errors import DataError, InputError
+from vrkit.core.outputs import open_atomic, save_figure, write_text
 
 TIMING_KEYS: tuple[str, ...] = (
     "pose_sample_ns",
@@ -338,18 +339,14 @@ class FrameTimingRecorder:
 
     def save_json(self, path: str | Path) -> Path:
         """Write :meth:`to_dict` as JSON."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(json.dumps(self.to_dict(), indent=1))
-        return p
+        return write_text(path, json.dumps(self.to_dict(), indent=1))
 
     def save_csv(self, path: str | Path) -> Path:
         """One row per frame: index, the timestamps (ns, empty if missing), stage durations (ms)."""
         p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
         ts = self.timestamps()
         stages = {s: self.stage_ns(s) * 1e-6 for s in STAGES}
-        with p.open("w", newline="") as fh:
+        with open_atomic(p, newline="") as fh:
             w = csv.writer(fh)
             w.writerow(["index", *self.keys, *(f"{s}_ms" for s in STAGES)])
             for r, (i, row) in enumerate(zip(self._index, ts, strict=True)):
@@ -411,7 +408,7 @@ class FrameTimingRecorder:
         self._draw_hist(a0)
         self._draw_series(a1)
         fig.tight_layout()
-        fig.savefig(p, dpi=100)
+        save_figure(fig, p, dpi=100)
         plt.close(fig)
         return p
 
@@ -440,7 +437,7 @@ class FrameTimingRecorder:
             draw(ax)
             fig.tight_layout()
             path = prefix.with_name(prefix.name + suffix)
-            fig.savefig(path, dpi=100)
+            save_figure(fig, path, dpi=100)
             plt.close(fig)
             written.append(path)
         return written
