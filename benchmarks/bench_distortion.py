@@ -56,11 +56,11 @@ def run(quick: bool) -> list[dict]:
     eyes = [ctx.texture(*EYE, data=_eye_image(*EYE, s)) for s in (1, 2)]
     mesh = PanelCompositor(ctx, layout)
     mesh_achromatic = PanelCompositor(ctx, layout)
-    mesh_achromatic.program = mesh_achromatic._programs[True]
+    mesh_achromatic._achromatic = True  # one sample per pixel: the green channel's UV for all three
     mesh40 = PanelCompositor(ctx, layout_for_profile(profile, eye_size=EYE, resolution=(40, 40)))
     # Two triangles per eye, three samples: the shader's own cost without any mesh.
     quad3 = PanelCompositor(ctx, layout_for_profile(profile, eye_size=EYE, distortion=False))
-    quad3.program = quad3._programs[False]
+    quad3._achromatic = False  # three samples per pixel although the quad needs no per-channel UVs
     perpixel = PerPixelDistortionPass(ctx, profile, layout)
     blit_prog = ctx.program("blit.vert", "blit.frag")
     blit_fb = ctx.framebuffer(*layout.panel_size, depth=False)
