@@ -243,7 +243,7 @@ def test_camera_file_that_does_not_match_is_refused(clean_bench, tmp_path, capsy
     ]
     assert main([*argv, "--camera", str(tmp_path / "wrong.json")]) == 1
     err = capsys.readouterr().err
-    assert re.search(r"radial2 fit has an RMS residual of \d+\.\d+ arcmin \(> ", err), err
+    assert re.search(r"radial2 fit is not acceptable \(RMS \d+\.\d+ arcmin > 5", err), err
     assert "check that the camera JSON belongs to this camera" in err
     assert not (tmp_path / "p.json").exists()
     report = json.loads((tmp_path / "p_report" / "report.json").read_text())

@@ -189,7 +189,9 @@ def compare_with_truth(
 ) -> dict[str, Any]:
     """How close a fit is to the truth.
 
-    Keys: ``rms_arcmin``, ``max_arcmin`` (fit residuals), ``model_error_max_arcmin`` (largest
+    Keys: ``rms_arcmin`` (kept features), ``rms_all_arcmin`` and ``max_arcmin`` (all detected
+    features), ``max_kept_arcmin``, ``cutoff_arcmin``, counts, ``acceptable`` and ``verdict``
+    (the acceptance rule, :mod:`vrkit.calibration.acceptance`), ``model_error_max_arcmin`` (largest
     angle between the true and the fitted eye direction of the same panel point, over the
     measured panel area, per channel, after the fitted camera rotation is taken out),
     ``centre_error_px``, ``rotation_error_deg``, ``chromatic`` (true and fitted red/blue shift
@@ -262,9 +264,15 @@ def compare_with_truth(
     )
     out: dict[str, Any] = {
         "rms_arcmin": st["rms_arcmin"],
+        "rms_all_arcmin": st["rms_all_arcmin"],
         "max_arcmin": st["max_arcmin"],
+        "max_kept_arcmin": st["max_kept_arcmin"],
+        "cutoff_arcmin": st["cutoff_arcmin"],
         "n_params": st["n_params"],
+        "n_features": st["n_features"],
         "n_rejected": st["n_rejected"],
+        "acceptable": st["acceptable"],
+        "verdict": st["verdict"],
         "model_error_max_arcmin": worst,
         "model_error_rms_arcmin": float(np.sqrt(np.mean(np.concatenate(sq)))) if sq else 0.0,
         "centre_error_px": float(
@@ -374,10 +382,16 @@ def bench_lines(result: BenchResult) -> list[str]:
     lines = [f"truth: {result.truth['lens']}, noise {result.config.noise}"]
     for name, m in result.metrics.items():
         lines.append(
-            f"  {name:14s} residual RMS {m['rms_arcmin']:.3f}' max {m['max_arcmin']:.3f}'  "
-            f"vs truth RMS {m['model_error_rms_arcmin']:.3f}' max "
-            f"{m['model_error_max_arcmin']:.3f}'  centre err "
-            f"{m['centre_error_px']:.3f} px  rotation err {m['rotation_error_deg'] * 60:.2f}'"
+            f"  {name:14s} residual RMS {m['rms_arcmin']:.3f}' kept / {m['rms_all_arcmin']:.3f}' "
+            f"all, max {m['max_arcmin']:.3f}' all ({m['n_rejected']} of {m['n_features']} "
+            f"rejected, cut-off {m['cutoff_arcmin']:.2f}')  vs truth RMS "
+            f"{m['model_error_rms_arcmin']:.3f}' max {m['model_error_max_arcmin']:.3f}'  centre "
+            f"err {m['centre_error_px']:.3f} px  rotation err {m['rotation_error_deg'] * 60:.2f}'"
+        )
+        v = m["verdict"]
+        lines.append(
+            f"  {'':14s} "
+            + ("acceptable" if v["acceptable"] else "NOT acceptable: " + "; ".join(v["reasons"]))
         )
         if "coefficients" in m:
             worst = max(m["coefficients"]["relative_error"])
@@ -389,4 +403,9 @@ def bench_lines(result: BenchResult) -> list[str]:
             f"blue {ch['blue']['true_shift_arcmin']:.2f}' / "
             f"{ch['blue']['fitted_shift_arcmin']:.2f}'"
         )
+    if len(result.comparison) > 1:
+        from vrkit.calibration.report import comparison_lines
+
+        lines.append("model comparison (lower BIC over all features is better):")
+        lines += ["  " + ln for ln in comparison_lines(result.comparison)]
     return lines

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from vrkit.calibration.acceptance import DEFAULT_RULE, AcceptanceRule, Verdict, assess
 from vrkit.calibration.patterns import PanelGeometry
 from vrkit.calibration.synth import R_EYE_CAM_NOMINAL, ideal_from_camera_rays
 from vrkit.core.errors import DataError, InputError, ProfileError
@@ -81,6 +82,8 @@ class LensFit:
         inlier: (N,) bool, observations kept.
         n_params: Number of fitted parameters (model + centre + rotation).
         obs: The observations fitted.
+        ideal: (N, 2) measured ideal tan-angle coordinates of every observation.
+        cutoff_arcmin: The rejection cut-off of the last refit (residuals above it rejected).
     """
 
     name: str
@@ -92,28 +95,57 @@ class LensFit:
     n_params: int
     obs: Observations
     ideal: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 2)))
+    cutoff_arcmin: float = float("nan")
 
-    def stats(self) -> dict[str, Any]:
-        """RMS / max residual (arcmin) overall and per channel, BIC, counts."""
+    def field_deg(self) -> NDArray[np.float64]:
+        """(N, 2) field angles (horizontal, vertical) of every observation, degrees."""
+        return np.degrees(np.arctan(self.ideal))
+
+    def verdict(self, rule: AcceptanceRule = DEFAULT_RULE) -> Verdict:
+        """The acceptance verdict (:mod:`vrkit.calibration.acceptance`)."""
+        return assess(self.residual_arcmin, self.inlier, self.field_deg(), rule)
+
+    def stats(self, rule: AcceptanceRule = DEFAULT_RULE) -> dict[str, Any]:
+        """Residual statistics over all features and over the kept ones, counts, verdict.
+
+        Keys: ``n_features`` (all detected), ``n_observations`` (kept), ``n_rejected``,
+        ``rejected_fraction``, ``rms_arcmin`` / ``max_kept_arcmin`` (kept features),
+        ``rms_all_arcmin`` / ``max_arcmin`` / ``p99_arcmin`` (all features, rejected ones
+        included at their residual), ``cutoff_arcmin`` (the rejection cut-off, not a
+        maximum), ``bic`` (over all features), ``per_channel``, ``acceptable``, ``verdict``.
+        """
         r = self.residual_arcmin[self.inlier]
+        r_all = self.residual_arcmin
+        n = len(r_all)
+        v = self.verdict(rule)
         out: dict[str, Any] = {
             "model": self.name,
+            "n_features": n,
             "n_observations": int(self.inlier.sum()),
             "n_rejected": int((~self.inlier).sum()),
+            "rejected_fraction": float((~self.inlier).sum() / max(n, 1)),
             "n_params": self.n_params,
-            "rms_arcmin": float(np.sqrt(np.mean(r**2))),
-            "max_arcmin": float(np.max(r)),
-            "bic": bic(r, self.n_params),
+            "rms_arcmin": float(np.sqrt(np.mean(r**2))) if len(r) else float("nan"),
+            "max_kept_arcmin": float(np.max(r)) if len(r) else float("nan"),
+            "rms_all_arcmin": float(np.sqrt(np.mean(r_all**2))),
+            "max_arcmin": float(np.max(r_all)),
+            "p99_arcmin": float(np.percentile(r_all, 99)),
+            "cutoff_arcmin": float(self.cutoff_arcmin),
+            "bic": bic(r_all, self.n_params),
+            "acceptable": v.acceptable,
+            "verdict": v.to_dict(),
             "per_channel": {},
         }
         for c in range(3):
-            m = self.inlier & (self.obs.channel == c)
+            m = self.obs.channel == c
             if m.any():
-                rc = self.residual_arcmin[m]
+                rc = self.residual_arcmin[m & self.inlier]
                 out["per_channel"][CHANNELS[c]] = {
                     "n": int(m.sum()),
-                    "rms_arcmin": float(np.sqrt(np.mean(rc**2))),
-                    "max_arcmin": float(np.max(rc)),
+                    "n_rejected": int((m & ~self.inlier).sum()),
+                    "rms_arcmin": float(np.sqrt(np.mean(rc**2))) if len(rc) else float("nan"),
+                    "rms_all_arcmin": float(np.sqrt(np.mean(self.residual_arcmin[m] ** 2))),
+                    "max_arcmin": float(np.max(self.residual_arcmin[m])),
                 }
         return out
 
@@ -360,11 +392,13 @@ def fit_lens(
     )
     x = sol.x
     keep = np.ones(len(obs), bool)
+    cutoff = float(outlier_arcmin)
     for _ in range(3):
         r = _angles(residual(x, np.ones(len(obs), bool), True))
         med = float(np.median(r[keep]))
         sigma = 1.4826 * float(np.median(np.abs(r[keep] - med))) + 1e-9
-        new_keep = r <= max(outlier_arcmin, 4.0 * sigma + med)
+        cutoff = max(outlier_arcmin, 4.0 * sigma + med)
+        new_keep = r <= cutoff
         if np.array_equal(new_keep, keep) and _ > 0:
             break
         keep = new_keep
@@ -391,7 +425,7 @@ def fit_lens(
             "check the camera file, the pattern description and the captures",
         )
     ideal, _ = ideal_from_camera_rays(rays, _rotation(rv))
-    return LensFit(model, lens, centre, rv, r_all, keep, 5 + par.n, obs, ideal)
+    return LensFit(model, lens, centre, rv, r_all, keep, 5 + par.n, obs, ideal, cutoff)
 
 
 def _forward_residual(
@@ -497,18 +531,41 @@ def _fit_grid(
             mc = obs.channel == c
             pred[mc] = lens.undistort(tan[mc], c, strict=False)
         r_all = _angles(_unit(pred) - _unit(meas))
-        keep = base.inlier & (r_all <= max(outlier_arcmin, 4.0 * 1.4826 * np.median(r_all)))
+        cutoff = max(outlier_arcmin, 4.0 * 1.4826 * float(np.median(r_all)))
+        keep = base.inlier & (r_all <= cutoff)
     n_params = 5 + 2 * n_k * len(channels)
     return LensFit(
-        "grid", lens, base.lens_centre_px, base.rotation_vector, r_all, keep, n_params, obs, meas
+        "grid",
+        lens,
+        base.lens_centre_px,
+        base.rotation_vector,
+        r_all,
+        keep,
+        n_params,
+        obs,
+        meas,
+        cutoff,
     )
 
 
-def compare_models(fits: Sequence[LensFit]) -> list[dict[str, Any]]:
-    """Rank fits by BIC (lower first), with RMS/max residual and parameter count."""
-    rows = [f.stats() for f in fits]
+def compare_models(
+    fits: Sequence[LensFit], rule: AcceptanceRule = DEFAULT_RULE
+) -> list[dict[str, Any]]:
+    """Rank fits by BIC over all features (lower first), each with its acceptance verdict.
+
+    Every row has the :meth:`LensFit.stats` keys plus ``delta_bic``, ``why`` (the verdict in
+    one line) and ``recommended`` (True on the lowest-BIC acceptable model only).
+    """
+    rows = [f.stats(rule) for f in fits]
     rows.sort(key=lambda r: r["bic"])
     best = rows[0]["bic"] if rows else 0.0
+    first_ok = next((r["model"] for r in rows if r["acceptable"]), None)
     for r in rows:
         r["delta_bic"] = r["bic"] - best
+        r["why"] = (
+            "acceptable: " + rule.describe().removeprefix("acceptable when ")
+            if r["acceptable"]
+            else "; ".join(r["verdict"]["reasons"])
+        )
+        r["recommended"] = r["model"] == first_ok
     return rows

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from vrkit.calibration.acceptance import DEFAULT_RULE, AcceptanceRule
 from vrkit.calibration.fit import LensFit
 from vrkit.core.outputs import save_figure
 from vrkit.optics.base import CHANNELS
@@ -24,31 +25,38 @@ def field_angles_deg(ideal: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def field_summary(fit: LensFit) -> list[dict[str, Any]]:
-    """RMS / max residual per channel in rings of field angle (see :data:`RING_EDGES_DEG`)."""
+    """Residuals per channel in rings of field angle (see :data:`RING_EDGES_DEG`).
+
+    Every detected feature counts: ``n`` features in the ring, ``n_rejected`` of them rejected,
+    ``rms_arcmin`` over the kept ones, ``rms_all_arcmin`` / ``max_arcmin`` over all of them.
+    """
     r_deg = np.degrees(np.arctan(np.hypot(fit.ideal[:, 0], fit.ideal[:, 1])))
     rows = []
     for lo, hi in itertools.pairwise(RING_EDGES_DEG):
         for c in range(3):
-            m = fit.inlier & (fit.obs.channel == c) & (r_deg >= lo) & (r_deg < hi)
+            m = (fit.obs.channel == c) & (r_deg >= lo) & (r_deg < hi)
             if m.any():
                 res = fit.residual_arcmin[m]
+                kept = fit.residual_arcmin[m & fit.inlier]
                 rows.append(
                     {
                         "ring_deg": [lo, hi],
                         "channel": CHANNELS[c],
                         "n": int(m.sum()),
-                        "rms_arcmin": float(np.sqrt(np.mean(res**2))),
+                        "n_rejected": int((m & ~fit.inlier).sum()),
+                        "rms_arcmin": float(np.sqrt(np.mean(kept**2))) if len(kept) else None,
+                        "rms_all_arcmin": float(np.sqrt(np.mean(res**2))),
                         "max_arcmin": float(res.max()),
                     }
                 )
     return rows
 
 
-def fit_report(fit: LensFit) -> dict[str, Any]:
+def fit_report(fit: LensFit, rule: AcceptanceRule = DEFAULT_RULE) -> dict[str, Any]:
     """Everything about one fit as JSON-friendly data (per observation too)."""
     field = field_angles_deg(fit.ideal)
     return {
-        **fit.stats(),
+        **fit.stats(rule),
         "lens": fit.lens.to_dict(),
         "lens_centre_px": fit.lens_centre_px.tolist(),
         "camera_rotation_vector_rad": fit.rotation_vector.tolist(),
@@ -64,41 +72,66 @@ def fit_report(fit: LensFit) -> dict[str, Any]:
     }
 
 
-def text_summary(fit: LensFit) -> list[str]:
-    """Short human-readable lines about one fit."""
-    st = fit.stats()
+def text_summary(fit: LensFit, rule: AcceptanceRule = DEFAULT_RULE) -> list[str]:
+    """Short human-readable lines about one fit, ending with its verdict."""
+    st = fit.stats(rule)
     lines = [
-        f"model {st['model']}: RMS {st['rms_arcmin']:.3f} arcmin, max {st['max_arcmin']:.3f} "
-        f"arcmin over {st['n_observations']} features ({st['n_rejected']} rejected as "
-        f"outliers), {st['n_params']} parameters, BIC {st['bic']:.1f}",
+        f"model {st['model']}: {st['n_features']} features, {st['n_rejected']} rejected "
+        f"({100 * st['rejected_fraction']:.1f} %, cut-off {st['cutoff_arcmin']:.2f} arcmin); "
+        f"RMS {st['rms_arcmin']:.3f} arcmin kept / {st['rms_all_arcmin']:.3f} all, max "
+        f"{st['max_arcmin']:.3f} arcmin all ({st['max_kept_arcmin']:.3f} kept); "
+        f"{st['n_params']} parameters, BIC {st['bic']:.1f}",
         f"  lens centre ({fit.lens_centre_px[0]:.2f}, {fit.lens_centre_px[1]:.2f}) px, camera "
         f"rotation {math.degrees(float(np.linalg.norm(fit.rotation_vector))):.3f} deg",
     ]
     for name, pc in st["per_channel"].items():
         lines.append(
-            f"  {name:5s}: RMS {pc['rms_arcmin']:.3f} arcmin, max {pc['max_arcmin']:.3f} arcmin, "
-            f"{pc['n']} features"
+            f"  {name:5s}: RMS {pc['rms_arcmin']:.3f} arcmin kept / {pc['rms_all_arcmin']:.3f} "
+            f"all, max {pc['max_arcmin']:.3f} arcmin, {pc['n']} features, "
+            f"{pc['n_rejected']} rejected"
         )
+    fd = fit.field_deg()
+    rej = ~fit.inlier
+    if rej.any():
+        rad = np.degrees(np.arctan(np.hypot(*fit.ideal[rej].T)))
+        lines.append(
+            f"  rejected features lie {rad.min():.0f}-{rad.max():.0f} deg from the axis "
+            f"(median {np.median(rad):.0f}); field x {fd[rej, 0].min():+.0f}..."
+            f"{fd[rej, 0].max():+.0f}, y {fd[rej, 1].min():+.0f}...{fd[rej, 1].max():+.0f} deg"
+        )
+    lines.append(f"  verdict: {fit.verdict(rule).summary()}")
     return lines
 
 
 def comparison_lines(rows: list[dict[str, Any]]) -> list[str]:
     """Table of a model comparison (rows from :func:`vrkit.calibration.fit.compare_models`)."""
-    out = [f"{'model':14s} {'params':>6s} {'RMS arcmin':>10s} {'max arcmin':>10s} {'dBIC':>10s}"]
+    out = [
+        f"{'model':14s} {'params':>6s} {'rejected':>8s} {'RMS kept':>8s} {'RMS all':>8s} "
+        f"{'max all':>8s} {'dBIC':>9s}  verdict"
+    ]
     for r in rows:
+        mark = " (recommended)" if r.get("recommended") else ""
         out.append(
-            f"{r['model']:14s} {r['n_params']:6d} {r['rms_arcmin']:10.3f} {r['max_arcmin']:10.3f} "
-            f"{r['delta_bic']:10.1f}"
+            f"{r['model']:14s} {r['n_params']:6d} {r['n_rejected']:8d} {r['rms_arcmin']:8.3f} "
+            f"{r['rms_all_arcmin']:8.3f} {r['max_arcmin']:8.3f} {r['delta_bic']:9.1f}  "
+            f"{'acceptable' if r['acceptable'] else 'NOT acceptable'}{mark}"
         )
+        if not r["acceptable"]:
+            out.append(f"{'':16s}why: {r['why']}")
     return out
 
 
-def write_heatmap(fit: LensFit, path: str | Path) -> Path:
+def write_heatmap(fit: LensFit, path: str | Path, rule: AcceptanceRule = DEFAULT_RULE) -> Path:
     """Residual heat map: one panel per fitted channel, residual (arcmin) at field position.
+
+    The colour is interpolated over *all* detected features (rejected ones at their residual);
+    rejected features are marked with a cross, rejection clusters are outlined, and the title
+    carries the verdict of the acceptance rule (:mod:`vrkit.calibration.acceptance`).
 
     Args:
         fit: The fit.
         path: PNG file to write.
+        rule: The acceptance rule.
 
     Returns:
         The path written.
@@ -107,18 +140,20 @@ def write_heatmap(fit: LensFit, path: str | Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
     from matplotlib.tri import LinearTriInterpolator, Triangulation
 
     field = field_angles_deg(fit.ideal)
+    verdict = fit.verdict(rule)
     chans = [c for c in range(3) if np.any(fit.obs.channel == c)]
-    vmax = float(np.nanpercentile(fit.residual_arcmin[fit.inlier], 99)) or 1.0
+    vmax = float(np.nanpercentile(fit.residual_arcmin, 99)) or 1.0
     fig, axes = plt.subplots(
-        1, len(chans), figsize=(5.2 * len(chans), 4.6), squeeze=False, layout="constrained"
+        1, len(chans), figsize=(5.2 * len(chans), 4.9), squeeze=False, layout="constrained"
     )
+    im = None
     for ax, c in zip(axes[0], chans, strict=True):
         m = fit.obs.channel == c
-        inl = m & fit.inlier
-        pts, res = field[inl], fit.residual_arcmin[inl]
+        pts, res = field[m], fit.residual_arcmin[m]
         if len(pts) >= 3:
             tri = Triangulation(pts[:, 0], pts[:, 1])
             gx, gy = np.meshgrid(
@@ -127,20 +162,53 @@ def write_heatmap(fit: LensFit, path: str | Path) -> Path:
             )
             z = LinearTriInterpolator(tri, res)(gx, gy)
             im = ax.pcolormesh(gx, gy, z, cmap="inferno", vmin=0, vmax=vmax, shading="auto")
-        ax.scatter(pts[:, 0], pts[:, 1], s=3, c="white", alpha=0.4, linewidths=0)
+        inl = m & fit.inlier
+        ax.scatter(field[inl, 0], field[inl, 1], s=3, c="white", alpha=0.4, linewidths=0)
         out = m & ~fit.inlier
         if out.any():
-            ax.scatter(field[out, 0], field[out, 1], s=30, marker="x", c="cyan", label="rejected")
+            ax.scatter(
+                field[out, 0],
+                field[out, 1],
+                s=24,
+                marker="x",
+                c="cyan",
+                label=f"rejected ({int(out.sum())})",
+            )
+        for k, cl in enumerate(verdict.clusters):
+            x0, x1, y0, y1 = cl.box_deg
+            ax.add_patch(
+                Rectangle(
+                    (x0, y0),
+                    x1 - x0,
+                    y1 - y0,
+                    fill=False,
+                    ec="lime",
+                    lw=1.5,
+                    ls="--",
+                    label="model does not fit here" if k == 0 else None,
+                )
+            )
+        if out.any() or verdict.clusters:
             ax.legend(loc="lower right", fontsize=7)
-        rc = fit.residual_arcmin[inl]
+        ra, rk = fit.residual_arcmin[m], fit.residual_arcmin[inl]
+        rms_k = np.sqrt(np.mean(rk**2)) if len(rk) else float("nan")
         ax.set_title(
-            f"{CHANNELS[c]}: RMS {np.sqrt(np.mean(rc**2)):.2f}', max {rc.max():.2f}'", fontsize=10
+            f"{CHANNELS[c]}: RMS {rms_k:.2f}' kept / {np.sqrt(np.mean(ra**2)):.2f}' all, "
+            f"max {ra.max():.2f}' all",
+            fontsize=9,
         )
         ax.set_xlabel("field x (deg)")
         ax.set_ylabel("field y (deg)")
         ax.set_aspect("equal")
-    fig.colorbar(im, ax=axes[0].tolist(), label="residual (arcmin)", shrink=0.85)
-    fig.suptitle(f"vrkit lens calibration: {fit.name} model, residual by field position")
+    if im is not None:
+        fig.colorbar(im, ax=axes[0].tolist(), label="residual (arcmin)", shrink=0.85)
+    text = verdict.summary()
+    fig.suptitle(
+        f"vrkit lens calibration: {fit.name} model, residual of all features by field position\n"
+        f"{text if len(text) < 160 else text[:157] + '...'}",
+        fontsize=10,
+        color="black" if verdict.acceptable else "red",
+    )
     p = Path(path)
     save_figure(fig, p, dpi=90)
     plt.close(fig)

@@ -128,7 +128,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--max-rms-arcmin",
         type=positive_float,
         default=5.0,
-        help="refuse to write the profile when the first model's RMS residual exceeds this",
+        help="acceptance rule: largest RMS of the kept features; the profile is written only "
+        "when the first model is acceptable (docs/calibration.md, acceptance rule)",
     )
 
     brd = ps.add_parser(
@@ -305,6 +306,7 @@ def _capture(args: argparse.Namespace) -> int:
 
 
 def _lens(args: argparse.Namespace) -> int:
+    from vrkit.calibration.acceptance import AcceptanceRule
     from vrkit.calibration.checks import check_camera_fit
     from vrkit.calibration.export import profile_with_fit, to_cardboard, to_mesh_json, to_openhmd
     from vrkit.calibration.fit import compare_models, fit_lens
@@ -353,23 +355,23 @@ def _lens(args: argparse.Namespace) -> int:
                 grid_knots=args.grid_knots,
             )
         )
+    rule = AcceptanceRule(max_rms_arcmin=args.max_rms_arcmin)
+    print(rule.describe())
     for f in fits:
-        print("\n".join(text_summary(f)))
-        write_heatmap(f, rep / f"heatmap_{f.name}.png")
-    rows = compare_models(fits)
+        print("\n".join(text_summary(f, rule)))
+        write_heatmap(f, rep / f"heatmap_{f.name}.png", rule)
+    rows = compare_models(fits, rule)
     if len(fits) > 1:
-        print(
-            "model comparison (lower BIC is better; pick the simplest model whose RMS you accept):"
-        )
+        print("model comparison (lower BIC over all features is better; use an acceptable one):")
         print("\n".join(comparison_lines(rows)))
     best = fits[0]
     profile = profile_with_fit(base.data, best, pattern.panel, args.name)
-    best_rms = best.stats()["rms_arcmin"]
+    verdict = best.verdict(rule)
     refusal = None
-    if best_rms > args.max_rms_arcmin:
+    if not verdict.acceptable:
         refusal = (
-            f"the {best.name} fit has an RMS residual of {best_rms:.2f} arcmin "
-            f"(> --max-rms-arcmin {args.max_rms_arcmin:g}); profile {str(out)!r} not written"
+            f"the {best.name} fit is not acceptable ({'; '.join(verdict.reasons)}); "
+            f"profile {str(out)!r} not written"
         )
     camera_fit = check_camera_fit(best, camera)
     if refusal is None and not camera_fit.ok:
@@ -393,6 +395,7 @@ def _lens(args: argparse.Namespace) -> int:
         "captures": [v.to_dict() for v in verdicts],
         "fits": [fit_report(f) for f in fits],
         "comparison": rows,
+        "acceptance_rule": rule.to_dict(),
         "exports": exports,
         "profile": None if refusal else str(out),
         "camera_fit": camera_fit.to_dict(),
@@ -403,8 +406,8 @@ def _lens(args: argparse.Namespace) -> int:
         raise DataError(
             f"{refusal}; report in {rep}",
             "check that the camera JSON belongs to this camera at this focus and resolution "
-            "and that the pattern description is the one shown; if the residual is the lens, "
-            "try another --model",
+            "and that the pattern description is the one shown; if the model does not fit "
+            "the lens, put an acceptable model first in --model (see the comparison)",
         )
     write_json(out, profile)
     print(f"wrote profile {out} ({best.name} model; use it with `vrkit run --profile {out}`)")
