@@ -38,7 +38,8 @@ def test_scattered_rejections_are_not_a_cluster_but_a_disc_is():
     # Too many rejections anywhere fail rule 2 on their own.
     many = rng.random(len(field)) < 0.05
     v = assess(res, ~many, field, AcceptanceRule(cluster_cell_fraction=1.0))
-    assert v.reasons == [f"{many.sum()} of 3000 features rejected ({100 * many.mean():.1f} % > 3 %)"]
+    pct = 100 * many.mean()
+    assert v.reasons == [f"{many.sum()} of 3000 features rejected ({pct:.1f} % > 3 %)"]
     assert rejection_clusters(field, np.zeros(len(field), bool)) == []
 
 
