@@ -473,7 +473,7 @@ def _fit_grid(
     progress: Callable[[str], None] | None,
 ) -> LensFit:
     """Grid model: rotation and centre from a radial fit, then a linear solve per channel."""
-    from scipy.interpolate import RectBivariateSpline
+    from scipy.interpolate import InterpolatedUnivariateSpline
 
     base = fit_lens(obs, camera, panel, "radial", outlier_arcmin=outlier_arcmin, progress=progress)
     if progress:
@@ -486,14 +486,19 @@ def _fit_grid(
     xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], knots)
     ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], knots)
     n_k = knots * knots
-    # Interpolating bicubic splines are linear in the knot values: evaluate each unit knot.
-    basis = np.empty((len(tan), n_k))
-    for k in range(n_k):
-        z = np.zeros((knots, knots))
-        z.flat[k] = 1.0  # z[iy, ix]
-        basis[:, k] = RectBivariateSpline(xs, ys, z.T, kx=3, ky=3).ev(tan[:, 0], tan[:, 1])
+    # Interpolating bicubic splines are linear in the knot values, and FITPACK's interpolating
+    # bicubic (GridLens's spline) is the tensor product of the 1-D interpolating cubics: the
+    # basis of knot (ix, iy) is Bx[:, ix] * By[:, iy] (column iy * knots + ix, as z[iy, ix]).
+    unit_k = np.eye(knots)
+    tx = np.clip(tan[:, 0], xs[0], xs[-1])
+    ty = np.clip(tan[:, 1], ys[0], ys[-1])
+    bx = np.stack([InterpolatedUnivariateSpline(xs, unit_k[i], k=3)(tx) for i in range(knots)], 1)
+    by = np.stack([InterpolatedUnivariateSpline(ys, unit_k[i], k=3)(ty) for i in range(knots)], 1)
+    basis = (by[:, :, None] * bx[:, None, :]).reshape(len(tan), n_k)
     # Knots with little data fall back on a prior: the radial fit's map, continued linearly in
-    # radius beyond its usable range (monotonic), strongly where no data supports the knot.
+    # radius beyond its usable range (monotonic), strongly where no data supports the knot
+    # (summed spline weight of its observations < 1) and only faintly elsewhere, so that the
+    # data, not a possibly wrong radial map, decides the field's edge.
     gx, gy = np.meshgrid(xs, ys)
     knots_xy = np.stack([gx.ravel(), gy.ravel()], axis=1)
     r_k = np.hypot(knots_xy[:, 0], knots_xy[:, 1])
@@ -511,15 +516,22 @@ def _fit_grid(
             inside = base.lens.undistort(knots_xy * clamp[:, None], src, strict=False)
             prior = inside / clamp[:, None] - knots_xy
             has_prior = np.all(np.isfinite(prior), axis=1)
-            support = np.sum(basis[m] > 0.5, axis=0)
-            weight = np.where(support >= 3, 0.05, 1.0)[has_prior]
+            support = np.sum(np.abs(basis[m]), axis=0)
+            weight = np.where(support >= 1.0, 0.01, 1.0)[has_prior]
             P = np.eye(n_k)[has_prior] * weight[:, None]
             A = np.vstack([basis[m], P, smooth])
+            B = np.concatenate(
+                [
+                    meas[m] - tan[m],
+                    weight[:, None] * prior[has_prior],
+                    np.zeros((len(smooth), 2)),
+                ]
+            )
+            # Normal equations (the prior and smoothness rows keep them well posed): one
+            # factorisation for both components, far faster than an SVD per component.
+            sol = np.linalg.solve(A.T @ A, A.T @ B)
             for j in (0, 1):
-                b = np.concatenate(
-                    [meas[m, j] - tan[m, j], weight * prior[has_prior, j], np.zeros(len(smooth))]
-                )
-                disp[c, :, :, j] = np.linalg.lstsq(A, b, rcond=None)[0].reshape(knots, knots)
+                disp[c, :, :, j] = sol[:, j].reshape(knots, knots)
         try:
             lens = GridLens(xs.tolist(), ys.tolist(), disp)
         except ProfileError as exc:

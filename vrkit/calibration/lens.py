@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from vrkit.calibration.capture import capture_files, read_rgb
 from vrkit.calibration.detect import Detection, detect_frame
 from vrkit.calibration.fit import Observations
-from vrkit.calibration.patterns import PatternSet
+from vrkit.calibration.patterns import STRUCTURED_KINDS, PatternSet
 from vrkit.core.errors import DataError
 from vrkit.optics.base import CHANNELS
 from vrkit.vision.camera import CameraModel
@@ -109,7 +109,8 @@ def measure_captures(
     files = capture_files(captures_dir, pattern)
     results: list[CaptureResult] = []
     found: list[tuple[CaptureResult, Detection]] = []
-    for frame in progress_bar(pattern.frames, desc="detecting", unit="capture", enabled=progress):
+    feature_frames = [f for f in pattern.frames if f.kind not in STRUCTURED_KINDS]
+    for frame in progress_bar(feature_frames, desc="detecting", unit="capture", enabled=progress):
         path = files[frame.name]
         if path is None:
             for c in frame.channels():

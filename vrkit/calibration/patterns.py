@@ -28,6 +28,9 @@ PATTERN_FORMAT = "vrkit.pattern"
 PATTERN_VERSION = 1
 CHANNEL_NAMES = ("red", "green", "blue", "white")
 KINDS = ("dots", "checkerboard")
+#: Structured-light frame kinds (:func:`make_structured_frames`); ``"graycode"`` in
+#: :func:`make_pattern_set`'s ``kinds`` makes the whole set.
+STRUCTURED_KINDS = ("flat", "graycode", "phase")
 ANCHOR_SCALE = 1.6  # the anchor dot's radius relative to the others
 
 
@@ -224,10 +227,11 @@ class PatternSet:
             for fd in data["frames"]:
                 known = {"name", "file", "kind", "channel", "spacing_px", "dot_radius_px"}
                 known |= {"ij", "features"}
-                if fd["kind"] not in KINDS or fd["channel"] not in CHANNEL_NAMES:
+                if fd["kind"] not in KINDS + STRUCTURED_KINDS or fd["channel"] not in CHANNEL_NAMES:
                     raise InputError(
                         f"{source}: frame {fd.get('name')!r} has kind {fd['kind']!r} / channel "
-                        f"{fd['channel']!r}; expected one of {KINDS} / {CHANNEL_NAMES}"
+                        f"{fd['channel']!r}; expected one of {KINDS + STRUCTURED_KINDS} / "
+                        f"{CHANNEL_NAMES}"
                     )
                 feats = np.asarray(fd["features"], dtype=np.float64).reshape(-1, 2)
                 ij = np.asarray(fd["ij"], dtype=np.int64).reshape(-1, 2)
@@ -308,11 +312,14 @@ def make_pattern_set(
         margin_px: Distance kept from the viewport edge (default ``spacing_px / 2``).
 
     Returns:
-        One frame per kind and channel, named ``<kind>_<channel>``.
+        One frame per kind and channel, named ``<kind>_<channel>``; the kind ``"graycode"``
+        adds the structured-light frames of :func:`make_structured_frames` per channel.
     """
+    structured = "graycode" in kinds
+    kinds = tuple(k for k in kinds if k != "graycode")
     for k in kinds:
         if k not in KINDS:
-            raise InputError(f"unknown pattern kind {k!r}; expected one of {KINDS}")
+            raise InputError(f"unknown pattern kind {k!r}; expected one of {(*KINDS, 'graycode')}")
     for c in channels:
         if c not in CHANNEL_NAMES:
             raise InputError(f"unknown channel {c!r}; expected one of {CHANNEL_NAMES}")
@@ -369,7 +376,101 @@ def make_pattern_set(
                         },
                     )
                 )
+    for ch in channels if structured else ():
+        frames += make_structured_frames(panel, ch)
     return PatternSet(panel, frames)
+
+
+def gray_bits(n_stripes: int) -> int:
+    """Bits of the Gray code that numbers ``n_stripes`` stripes."""
+    return max(1, int(np.ceil(np.log2(max(n_stripes, 2)))))
+
+
+def make_structured_frames(
+    panel: PanelGeometry, channel: str = "white", period_px: int = 16, steps: int = 4
+) -> list[PatternFrame]:
+    """Gray-code + phase-shift frames over one eye's viewport, in one colour.
+
+    Per axis (``x`` then ``y``): a binary-reflected Gray code numbering stripes of
+    ``period_px / 2`` panel pixels (most significant bit first), each bit followed by its
+    inverse (per-pixel validity: a camera pixel reads a bit only where the frame and its
+    inverse differ clearly), then ``steps`` phase-shifted sinusoids of period ``period_px``
+    (``0.5 + 0.5 cos(2 pi u / period - 2 pi k / steps)``, ``u`` the pixel centre's distance
+    from the viewport's left / top edge). First a full-on and a full-off frame (``flat``):
+    the lit field, shadows and the contrast each pixel can have.
+
+    Frame names: ``sl_<channel>_white``, ``sl_<channel>_black``, ``sl_<channel>_<axis>_g<bit>``
+    and ``..._g<bit>i`` (bit 0 the most significant), ``sl_<channel>_<axis>_p<k>``.
+
+    Args:
+        panel: Panel geometry (the viewport is coded).
+        channel: ``red``, ``green``, ``blue`` or ``white`` (one set measures all three).
+        period_px: Sinusoid period, panel pixels (even, >= 4).
+        steps: Phase steps (>= 3; an even number also gives pairs for the motion check).
+
+    Returns:
+        The frames, in display order.
+    """
+    if channel not in CHANNEL_NAMES:
+        raise InputError(f"unknown channel {channel!r}; expected one of {CHANNEL_NAMES}")
+    if period_px < 4 or period_px % 2:
+        raise InputError(f"phase period must be an even number >= 4 panel pixels, got {period_px}")
+    if steps < 3:
+        raise InputError(f"phase steps must be >= 3, got {steps}")
+    empty_f, empty_i = np.zeros((0, 2)), np.zeros((0, 2), np.int64)
+    stripe = period_px // 2
+    pre = f"sl_{channel}"
+
+    def frame(name: str, kind: str, **extra: Any) -> PatternFrame:
+        return PatternFrame(name, kind, channel, empty_f, empty_i, float(period_px), extra=extra)
+
+    frames = [frame(f"{pre}_white", "flat", level=1), frame(f"{pre}_black", "flat", level=0)]
+    _, _, vw, vh = panel.viewport_px
+    for axis, size in (("x", vw), ("y", vh)):
+        n_stripes = -(-size // stripe)
+        nb = gray_bits(n_stripes)
+        common = {"axis": axis, "n_bits": nb, "stripe_px": stripe, "period_px": period_px}
+        for b in range(nb):
+            for inv in (False, True):
+                frames.append(
+                    frame(
+                        f"{pre}_{axis}_g{b:02d}{'i' if inv else ''}",
+                        "graycode",
+                        bit=b,
+                        inverse=inv,
+                        **common,
+                    )
+                )
+        for k in range(steps):
+            frames.append(frame(f"{pre}_{axis}_p{k}", "phase", step=k, steps=steps, **common))
+    return frames
+
+
+def _structured_image(panel: PanelGeometry, frame: PatternFrame) -> NDArray[np.float32]:
+    """Intensity (H, W) in 0..1 of a structured-light frame (lit inside the viewport only)."""
+    h, w = panel.height_px, panel.width_px
+    vx, vy, vw, vh = panel.viewport_px
+    img = np.zeros((h, w), np.float32)
+    e = frame.extra
+    if frame.kind == "flat":
+        img[vy : vy + vh, vx : vx + vw] = float(e["level"])
+        return img
+    n = vw if e["axis"] == "x" else vh
+    u = np.arange(n) + 0.5  # pixel centres from the viewport edge
+    if frame.kind == "graycode":
+        s = np.floor(u / e["stripe_px"]).astype(np.int64)
+        g = s ^ (s >> 1)
+        line = ((g >> (e["n_bits"] - 1 - e["bit"])) & 1).astype(np.float32)
+        if e["inverse"]:
+            line = 1.0 - line
+    else:
+        ph = 2 * np.pi * u / e["period_px"] - 2 * np.pi * e["step"] / e["steps"]
+        line = (0.5 + 0.5 * np.cos(ph)).astype(np.float32)
+    if e["axis"] == "x":
+        img[vy : vy + vh, vx : vx + vw] = line[None, :]
+    else:
+        img[vy : vy + vh, vx : vx + vw] = line[:, None]
+    return img
 
 
 def render_frame(
@@ -383,7 +484,9 @@ def render_frame(
     """
     h, w = panel.height_px, panel.width_px
     img = np.zeros((h, w), np.float32)
-    if frame.kind == "dots":
+    if frame.kind in STRUCTURED_KINDS:
+        img = _structured_image(panel, frame)
+    elif frame.kind == "dots":
         r = frame.dot_radius_px
         s = int(supersample)
         big = ANCHOR_SCALE * r
