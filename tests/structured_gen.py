@@ -40,7 +40,7 @@ class FisheyeCamera:
     c: tuple[float, float] = (320.6, 239.3)
     k: tuple[float, float, float, float] = (0.031, -0.012, 0.0042, -0.0011)
 
-    def to_vrkit(self):  # noqa: ANN201 - the camera file handed to vrkit
+    def to_vrkit(self):  # the camera file handed to vrkit
         from vrkit.vision.camera import CameraModel
 
         K = [[self.f[0], 0.0, self.c[0]], [0.0, self.f[1], self.c[1]], [0.0, 0.0, 1.0]]
