@@ -43,6 +43,31 @@ def test_scattered_rejections_are_not_a_cluster_but_a_disc_is():
     assert rejection_clusters(field, np.zeros(len(field), bool)) == []
 
 
+def test_coherent_residuals_are_a_model_error_incoherent_ones_are_noise():
+    field = _field()
+    rng = np.random.default_rng(5)
+    disc = np.hypot(*field.T) < 11
+    # A model error: residuals in the disc all point outwards by ~4 arcmin.
+    radial = np.concatenate(
+        [field / np.maximum(np.hypot(*field.T), 1e-9)[:, None], np.zeros((len(field), 1))], axis=1
+    )
+    vec = 4.0 * radial + rng.normal(0, 0.3, (len(field), 3))
+    v = assess(np.linalg.norm(vec, axis=1), ~disc, field, residual_vec=vec)
+    (cl,) = v.clusters
+    assert cl.model_error and cl.coherence > 0.8 and not v.acceptable
+    # Noise: dim corner features scatter in every direction; rejected but not the model.
+    corner = (np.abs(field[:, 0]) > 45) & (np.abs(field[:, 1]) > 45)
+    vec = rng.normal(0, 0.3, (len(field), 3))
+    vec[corner] = rng.normal(0, 3.0, (corner.sum(), 3))
+    res = np.linalg.norm(vec, axis=1)
+    kept = res <= 3.0
+    assert (~kept).mean() > 0.03  # more than the fraction rule allows, all in the corners
+    v = assess(res, kept, field, residual_vec=vec)
+    assert v.clusters and all(not c.model_error and c.coherence < 0.5 for c in v.clusters)
+    assert v.acceptable, v.reasons
+    assert v.clusters[0].text().startswith("noisy region: ")
+
+
 def test_issue_case_radial_on_an_openhmd_lens_is_flagged(tmp_path, capsys):
     """`vrkit calibrate bench --truth openhmd --model openhmd,radial` (issue 17)."""
     out = tmp_path / "bench"

@@ -11,8 +11,14 @@ the rest). So the verdict looks at every detected feature:
    angle (horizontal, vertical degrees from the lens axis); a cell with at least 3 rejections
    that are at least ``cluster_cell_fraction`` (25 %) of its features is marked, touching marked
    cells form a region, and a region holding at least ``max(cluster_min_features, 1 %)`` of the
-   features' rejections is a cluster: "model does not fit here". Scattered bad detections (a
-   few clipped dots in the corners) do not form one; a wrong model does.
+   features' rejections is a cluster. A wrong model leaves *coherent* residuals (neighbouring
+   features miss the same way); measurement noise (dim, vignetted dots in the far corners)
+   leaves incoherent ones. Per cell, coherence = length of the mean residual vector / RMS
+   residual length (about ``1/sqrt(n)`` for noise, near 1 for a model error); a cluster whose
+   cells' mean coherence reaches ``min_coherence`` (0.5) is "model does not fit here" and fails
+   the fit; an incoherent one is reported as a *noisy region* (counted, located, drawn), and
+   its rejections do not count against condition 2. Scattered bad detections (a few clipped
+   dots in the corners) form neither.
 
 The residual statistics reported beside the verdict are over *all* detected features
 (``rms_all_arcmin``, ``max_arcmin``) and over the kept ones (``rms_arcmin``,
@@ -39,6 +45,7 @@ class AcceptanceRule:
         cluster_cell_fraction: Rejected fraction that marks a cell.
         cluster_min_features: Fewest rejections in a region that make it a cluster (or 1 % of
             the features, whichever is more).
+        min_coherence: Mean cell coherence from which a cluster is a model error.
     """
 
     max_rms_arcmin: float = 5.0
@@ -46,6 +53,7 @@ class AcceptanceRule:
     cell_deg: float = 10.0
     cluster_cell_fraction: float = 0.25
     cluster_min_features: int = 10
+    min_coherence: float = 0.5
 
     def describe(self) -> str:
         """One line stating the rule."""
@@ -74,6 +82,8 @@ class RejectionCluster:
         box_deg: ``(x0, x1, y0, y1)`` bounds of its cells, degrees.
         n_rejected: Rejected features in the region.
         n_features: Features in the region.
+        coherence: Mean cell coherence of the residual vectors (NaN: not known).
+        model_error: True when coherent (or coherence unknown): the model does not fit here.
     """
 
     centre_deg: tuple[float, float]
@@ -81,13 +91,21 @@ class RejectionCluster:
     box_deg: tuple[float, float, float, float]
     n_rejected: int
     n_features: int
+    coherence: float = float("nan")
+    model_error: bool = True
 
     def text(self) -> str:
         """One line."""
-        return (
-            f"model does not fit here: {self.n_rejected} of {self.n_features} features rejected "
-            f"around field ({self.centre_deg[0]:+.0f}, {self.centre_deg[1]:+.0f}) deg, "
+        where = (
+            f"{self.n_rejected} of {self.n_features} features rejected around field "
+            f"({self.centre_deg[0]:+.0f}, {self.centre_deg[1]:+.0f}) deg, "
             f"{self.radius_deg[0]:.0f}-{self.radius_deg[1]:.0f} deg from the axis"
+        )
+        if self.model_error:
+            return f"model does not fit here: {where}"
+        return (
+            f"noisy region: {where}, residuals incoherent (coherence {self.coherence:.2f}): "
+            "measurement noise, not the model"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -128,7 +146,10 @@ class Verdict:
 
 
 def rejection_clusters(
-    field_deg: NDArray[np.float64], rejected: NDArray[np.bool_], rule: AcceptanceRule = DEFAULT_RULE
+    field_deg: NDArray[np.float64],
+    rejected: NDArray[np.bool_],
+    rule: AcceptanceRule = DEFAULT_RULE,
+    residual_vec: NDArray[np.float64] | None = None,
 ) -> list[RejectionCluster]:
     """Regions of the field where rejections concentrate (module docstring, condition 3).
 
@@ -136,6 +157,8 @@ def rejection_clusters(
         field_deg: (N, 2) field angles (horizontal, vertical) of the features, degrees.
         rejected: (N,) bool, features the fit rejected.
         rule: Thresholds.
+        residual_vec: (N, D) residual vectors for the coherence test (None: every cluster is
+            taken as a model error).
 
     Returns:
         The clusters, most rejections first.
@@ -159,11 +182,21 @@ def rejection_clusters(
     need = max(rule.cluster_min_features, int(np.ceil(0.01 * n)))
     out = []
     lab_of = np.where(ok, labels[idx[:, 0], idx[:, 1]], 0)
+    cell_of = idx[:, 0] * shape[1] + idx[:, 1]
     for k in range(1, n_regions + 1):
         in_region = lab_of == k
         r_in = in_region & rejected
         if int(r_in.sum()) < need:
             continue
+        coherence = float("nan")
+        if residual_vec is not None:
+            vals = []
+            for cid in np.unique(cell_of[in_region]):
+                v = residual_vec[in_region & (cell_of == cid)]
+                rms = float(np.sqrt(np.mean(np.sum(v**2, axis=1))))
+                if len(v) >= 3 and rms > 0:
+                    vals.append(float(np.linalg.norm(v.mean(axis=0))) / rms)
+            coherence = float(np.mean(vals)) if vals else float("nan")
         cells = np.argwhere(labels == k) + lo
         f = field_deg[r_in]
         rad = np.degrees(np.arctan(np.hypot(*np.tan(np.radians(f)).T)))
@@ -179,6 +212,8 @@ def rejection_clusters(
                 ),
                 int(r_in.sum()),
                 int(in_region.sum()),
+                coherence,
+                not coherence < rule.min_coherence,
             )
         )
     out.sort(key=lambda c: -c.n_rejected)
@@ -190,6 +225,7 @@ def assess(
     kept: NDArray[np.bool_],
     field_deg: NDArray[np.float64],
     rule: AcceptanceRule = DEFAULT_RULE,
+    residual_vec: NDArray[np.float64] | None = None,
 ) -> Verdict:
     """Apply the acceptance rule to one fit's residuals.
 
@@ -198,9 +234,10 @@ def assess(
         kept: (N,) bool, features the fit kept.
         field_deg: (N, 2) field angles of the features, degrees.
         rule: Thresholds.
+        residual_vec: (N, D) residual vectors (coherence test), or None.
 
     Returns:
-        The verdict.
+        The verdict (``clusters`` holds the noisy regions too, with ``model_error`` False).
     """
     n = len(residual_arcmin)
     reasons = []
@@ -208,13 +245,15 @@ def assess(
     rms = float(np.sqrt(np.mean(r**2))) if len(r) else float("inf")
     if not rms <= rule.max_rms_arcmin:
         reasons.append(f"RMS {rms:.2f} arcmin > {rule.max_rms_arcmin:g}")
+    clusters = rejection_clusters(field_deg, ~kept, rule, residual_vec)
     n_rej = int(n - kept.sum())
-    frac = n_rej / max(n, 1)
+    n_noisy = sum(c.n_rejected for c in clusters if not c.model_error)
+    frac = (n_rej - n_noisy) / max(n, 1)
     if frac > rule.max_rejected_fraction:
+        besides = f", {n_noisy} more in noisy regions" if n_noisy else ""
         reasons.append(
-            f"{n_rej} of {n} features rejected ({100 * frac:.1f} % > "
-            f"{100 * rule.max_rejected_fraction:g} %)"
+            f"{n_rej - n_noisy} of {n} features rejected ({100 * frac:.1f} % > "
+            f"{100 * rule.max_rejected_fraction:g} %{besides})"
         )
-    clusters = rejection_clusters(field_deg, ~kept, rule)
-    reasons += [c.text() for c in clusters]
+    reasons += [c.text() for c in clusters if c.model_error]
     return Verdict(not reasons, reasons, clusters, rule)

@@ -84,6 +84,8 @@ class LensFit:
         obs: The observations fitted.
         ideal: (N, 2) measured ideal tan-angle coordinates of every observation.
         cutoff_arcmin: The rejection cut-off of the last refit (residuals above it rejected).
+        residual_vec: (N, 3) predicted minus measured unit direction of every observation
+            (its length is the residual angle), for the coherence test of the acceptance rule.
     """
 
     name: str
@@ -96,6 +98,7 @@ class LensFit:
     obs: Observations
     ideal: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 2)))
     cutoff_arcmin: float = float("nan")
+    residual_vec: NDArray[np.float64] | None = None
 
     def field_deg(self) -> NDArray[np.float64]:
         """(N, 2) field angles (horizontal, vertical) of every observation, degrees."""
@@ -103,7 +106,7 @@ class LensFit:
 
     def verdict(self, rule: AcceptanceRule = DEFAULT_RULE) -> Verdict:
         """The acceptance verdict (:mod:`vrkit.calibration.acceptance`)."""
-        return assess(self.residual_arcmin, self.inlier, self.field_deg(), rule)
+        return assess(self.residual_arcmin, self.inlier, self.field_deg(), rule, self.residual_vec)
 
     def stats(self, rule: AcceptanceRule = DEFAULT_RULE) -> dict[str, Any]:
         """Residual statistics over all features and over the kept ones, counts, verdict.
@@ -417,7 +420,8 @@ def fit_lens(
         )
         x = sol.x
     lens, rv, centre = unpack(x)
-    r_all = _angles(residual(x, np.ones(len(obs), bool), True))
+    d_all = residual(x, np.ones(len(obs), bool), True)
+    r_all = _angles(d_all)
     res = np.where(keep, r_all, np.nan)
     if not np.all(np.isfinite(r_all[keep])) or np.nanmax(res) > 600:
         raise DataError(
@@ -425,7 +429,9 @@ def fit_lens(
             "check the camera file, the pattern description and the captures",
         )
     ideal, _ = ideal_from_camera_rays(rays, _rotation(rv))
-    return LensFit(model, lens, centre, rv, r_all, keep, 5 + par.n, obs, ideal, cutoff)
+    return LensFit(
+        model, lens, centre, rv, r_all, keep, 5 + par.n, obs, ideal, cutoff, d_all.reshape(-1, 3)
+    )
 
 
 def _forward_residual(
@@ -542,7 +548,8 @@ def _fit_grid(
         for c in channels:
             mc = obs.channel == c
             pred[mc] = lens.undistort(tan[mc], c, strict=False)
-        r_all = _angles(_unit(pred) - _unit(meas))
+        d_all = _unit(pred) - _unit(meas)
+        r_all = _angles(d_all)
         cutoff = max(outlier_arcmin, 4.0 * 1.4826 * float(np.median(r_all)))
         keep = base.inlier & (r_all <= cutoff)
     n_params = 5 + 2 * n_k * len(channels)
@@ -557,6 +564,7 @@ def _fit_grid(
         obs,
         meas,
         cutoff,
+        d_all,
     )
 
 

@@ -99,7 +99,9 @@ def text_summary(fit: LensFit, rule: AcceptanceRule = DEFAULT_RULE) -> list[str]
             f"(median {np.median(rad):.0f}); field x {fd[rej, 0].min():+.0f}..."
             f"{fd[rej, 0].max():+.0f}, y {fd[rej, 1].min():+.0f}...{fd[rej, 1].max():+.0f} deg"
         )
-    lines.append(f"  verdict: {fit.verdict(rule).summary()}")
+    verdict = fit.verdict(rule)
+    lines += [f"  {c.text()}" for c in verdict.clusters if not c.model_error]
+    lines.append(f"  verdict: {verdict.summary()}")
     return lines
 
 
@@ -174,20 +176,25 @@ def write_heatmap(fit: LensFit, path: str | Path, rule: AcceptanceRule = DEFAULT
                 c="cyan",
                 label=f"rejected ({int(out.sum())})",
             )
-        for k, cl in enumerate(verdict.clusters):
+        labelled: set[bool] = set()
+        for cl in verdict.clusters:
             x0, x1, y0, y1 = cl.box_deg
+            bad = cl.model_error
             ax.add_patch(
                 Rectangle(
                     (x0, y0),
                     x1 - x0,
                     y1 - y0,
                     fill=False,
-                    ec="lime",
+                    ec="lime" if bad else "silver",
                     lw=1.5,
-                    ls="--",
-                    label="model does not fit here" if k == 0 else None,
+                    ls="--" if bad else ":",
+                    label=None
+                    if bad in labelled
+                    else ("model does not fit here" if bad else "noisy region"),
                 )
             )
+            labelled.add(bad)
         if out.any() or verdict.clusters:
             ax.legend(loc="lower right", fontsize=7)
         ra, rk = fit.residual_arcmin[m], fit.residual_arcmin[inl]
