@@ -20,8 +20,9 @@ Whole-set checks, each named in :attr:`DenseMap.problems` and making the affecte
 not the width its bit should have: the number of stripe edges per camera row, relative to what
 the bit has on the panel, differs from the other bits' by more than 1.5x); the **camera moved**
 (every frame + its inverse, and every phase pair half a period apart, must add up to the
-full-on + full-off frames; a frame whose sum differs in more than ``motion_fraction`` of the
-lit pixels was taken from elsewhere); a **shadow** (unlit pixels enclosed by the lit field:
+full-on + full-off frames: a pair whose sum is shifted against them by more than
+``max_shift_px`` (phase correlation) or differs in more than ``motion_fraction`` of the lit
+pixels was taken from elsewhere); a **shadow** (unlit pixels enclosed by the lit field:
 counted, located, marked invalid; the rest of the map stands).
 """
 
@@ -57,12 +58,13 @@ REASONS = {
 class DecodeSettings:
     """Thresholds of the decoder (module docstring)."""
 
-    min_contrast: float = 0.12
+    min_contrast: float = 0.05
     bit_threshold: float = 0.12
     min_modulation: float = 0.2
     edge_px: int = 2
     motion_fraction: float = 0.01
     motion_tolerance: float = 0.25
+    max_shift_px: float = 0.5
 
 
 @dataclass
@@ -114,8 +116,12 @@ class DenseMap:
         v = self.valid
         border = v & ~ndimage.binary_erosion(v)
         ys, xs = np.nonzero(border)
-        keep = ((xs + ys) % max(step // 2, 1)) == 0
-        pick[ys[keep], xs[keep]] = True
+        if len(xs):
+            # Every (step // 2)-th border pixel in order of angle about the field's centre.
+            vy, vx = np.nonzero(v)
+            order = np.argsort(np.arctan2(ys - vy.mean(), xs - vx.mean()))
+            keep = order[:: max(step // 2, 1)]
+            pick[ys[keep], xs[keep]] = True
         ys, xs = np.nonzero(pick & v)
         cam = np.stack([xs, ys], axis=1).astype(np.float64)
         return cam, self.panel_px[ys, xs]
@@ -244,9 +250,27 @@ def decode_channel(
     env = white + black
     env_tol = settings.motion_tolerance * np.maximum(contrast, settings.min_contrast * c99)
 
-    def moved(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
-        bad = np.abs(a + b - env) > env_tol
-        return float(np.sum(bad & inner)) / max(int(inner.sum()), 1)
+    import cv2
+
+    win = cv2.createHanningWindow((w, h), cv2.CV_64F)
+    env64 = env.astype(np.float64)
+
+    def moved(a: NDArray[np.float32], b: NDArray[np.float32]) -> tuple[float, float]:
+        """Shift (px) of a pair's sum against white + black, and the fraction that differs."""
+        pair = a + b
+        (dx, dy), _ = cv2.phaseCorrelate(env64, pair.astype(np.float64), win)
+        bad = np.abs(pair - env) > env_tol
+        return float(np.hypot(dx, dy)), float(np.sum(bad & lit)) / max(int(lit.sum()), 1)
+
+    def motion_problem(what: str, a: NDArray[np.float32], b: NDArray[np.float32]) -> str | None:
+        shift, frac = moved(a, b)
+        if shift <= settings.max_shift_px and frac <= settings.motion_fraction:
+            return None
+        return (
+            f"{CHANNELS[channel]}: {what} add up to full-on + full-off shifted by {shift:.1f} "
+            f"px, {100 * frac:.1f} % of the field differing: the camera moved (or the panel "
+            "changed) during the captures; map not decoded"
+        )
 
     bad_set = False
     axes_out: dict[str, tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.uint8]]] = {}
@@ -270,26 +294,14 @@ def decode_channel(
         steps = len(phase)
         d = np.stack([img(p.name) - img(q.name) for p, q in zip(pos, neg, strict=True)])
         # Camera motion: a frame and its inverse add up to white + black.
-        for p, q in zip(pos, neg, strict=True):
-            frac = moved(img(p.name), img(q.name))
-            if frac > settings.motion_fraction:
-                problems.append(
-                    f"{CHANNELS[channel]}: frames {p.name} + {q.name} differ from full-on + "
-                    f"full-off in {100 * frac:.1f} % of the field: the camera moved (or the "
-                    "panel changed) during the captures; map not decoded"
-                )
-                bad_set = True
+        pairs = list(zip(pos, neg, strict=True))
         if steps % 2 == 0:
-            for k in range(steps // 2):
-                a, b = phase[k], phase[k + steps // 2]
-                frac = moved(img(a.name), img(b.name))
-                if frac > settings.motion_fraction:
-                    problems.append(
-                        f"{CHANNELS[channel]}: phase frames {a.name} + {b.name} differ from "
-                        f"full-on + full-off in {100 * frac:.1f} % of the field: the camera "
-                        "moved during the captures; map not decoded"
-                    )
-                    bad_set = True
+            pairs += [(phase[k], phase[k + steps // 2]) for k in range(steps // 2)]
+        for p, q in pairs:
+            prob = motion_problem(f"frames {p.name} + {q.name}", img(p.name), img(q.name))
+            if prob:
+                problems.append(prob)
+                bad_set = True
         # Order: the stripe edges per line of each bit, relative to the panel's, agree.
         thr = settings.bit_threshold * np.maximum(contrast, 1e-6)
         ratios = []

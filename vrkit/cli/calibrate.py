@@ -60,7 +60,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     pat = ps.add_parser("pattern", help="make the panel patterns and pattern.json")
     pat.add_argument("--profile", default="generic-1440x1600", help="headset profile (name/file)")
     pat.add_argument("--eye", choices=("left", "right"), default="left")
-    pat.add_argument("--kinds", default="dots", help="comma list of dots, checkerboard")
+    pat.add_argument(
+        "--kinds",
+        default="dots",
+        help="comma list of dots, checkerboard, graycode (Gray code + phase shift)",
+    )
     pat.add_argument(
         "--channels", default="red,green,blue", help="comma list of red, green, blue, white"
     )
@@ -123,6 +127,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--report-dir", help="folder for report.json, heat maps and exports (default: beside OUT)"
     )
     lens.add_argument("--grid-knots", type=int_range(2), default=13)
+    lens.add_argument(
+        "--dense-step",
+        type=int_range(1),
+        default=8,
+        help="Gray-code captures: fit every Nth camera pixel (and the field's border)",
+    )
     lens.add_argument("--outlier-arcmin", type=positive_float, default=3.0)
     lens.add_argument(
         "--max-rms-arcmin",
@@ -310,7 +320,6 @@ def _lens(args: argparse.Namespace) -> int:
     from vrkit.calibration.checks import check_camera_fit
     from vrkit.calibration.export import profile_with_fit, to_cardboard, to_mesh_json, to_openhmd
     from vrkit.calibration.fit import compare_models, fit_lens
-    from vrkit.calibration.lens import measure_captures
     from vrkit.calibration.patterns import PanelGeometry, PatternSet
     from vrkit.calibration.report import comparison_lines, fit_report, text_summary, write_heatmap
     from vrkit.core.errors import DataError, InputError, ProfileError
@@ -337,10 +346,7 @@ def _lens(args: argparse.Namespace) -> int:
             f"profile {base.name!r} panel {expected.width_px}x{expected.height_px}",
             "pass the profile the pattern was made for with --base-profile",
         )
-    obs, verdicts = measure_captures(args.captures, pattern, camera, progress=True)
-    print(f"captures in {args.captures}:")
-    for v in verdicts:
-        print(v.line())
+    obs, verdicts, dense = _observations(args, pattern, camera)
     fits = []
     bar = progress_bar(models, desc="fitting", unit="model")
     for m in bar:
@@ -393,6 +399,7 @@ def _lens(args: argparse.Namespace) -> int:
         write_json(rep / "mesh.json", mesh, indent=None)
     report = {
         "captures": [v.to_dict() for v in verdicts],
+        "dense_maps": [m.to_dict() for m in dense],
         "fits": [fit_report(f) for f in fits],
         "comparison": rows,
         "acceptance_rule": rule.to_dict(),
@@ -413,6 +420,42 @@ def _lens(args: argparse.Namespace) -> int:
     print(f"wrote profile {out} ({best.name} model; use it with `vrkit run --profile {out}`)")
     print(f"report, heat maps and exports in {rep}")
     return 0
+
+
+def _observations(args: argparse.Namespace, pattern, camera):  # noqa: ANN001
+    """Dot / checkerboard observations and dense Gray-code ones, as the pattern has them."""
+    import numpy as np
+
+    from vrkit.calibration.fit import Observations
+    from vrkit.calibration.graycode import decode_captures, dense_observations, structured_sets
+    from vrkit.calibration.lens import measure_captures
+    from vrkit.calibration.patterns import STRUCTURED_KINDS
+
+    parts, verdicts, maps = [], [], []
+    if any(f.kind not in STRUCTURED_KINDS for f in pattern.frames):
+        obs, verdicts = measure_captures(args.captures, pattern, camera, progress=True)
+        print(f"captures in {args.captures}:")
+        for v in verdicts:
+            print(v.line())
+        parts.append(obs)
+    if structured_sets(pattern):
+        maps = decode_captures(args.captures, pattern, camera.image_size, progress=True)
+        for m in maps:
+            c = m.to_dict()
+            print(
+                f"  dense {c['frame_set']} [{c['channel']}]: {c['valid_pixels']} valid camera "
+                "pixels"
+            )
+            for prob in m.problems:
+                print(f"    problem: {prob}")
+        parts.append(dense_observations(maps, args.dense_step))
+    obs = Observations(
+        np.concatenate([o.camera_px for o in parts]),
+        np.concatenate([o.panel_px for o in parts]),
+        np.concatenate([o.channel for o in parts]),
+        np.concatenate([o.source for o in parts]),
+    )
+    return obs, verdicts, maps
 
 
 def _bench(args: argparse.Namespace) -> int:

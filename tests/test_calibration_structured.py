@@ -1,0 +1,223 @@
+"""Gray-code structured light on an independent bench (tests/structured_gen.py).
+
+The lens is a tabulated decentred, anamorphic f-theta-like mapping (not a vrkit model family),
+the camera an equidistant fisheye written out in the generator, the captures blurred,
+vignetted and noisy. vrkit only gets the pattern, the camera parameters and the images.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+from structured_gen import StructuredBench
+
+from vrkit.calibration.capture import write_captures_json, write_rgb
+from vrkit.calibration.fit import ARCMIN, _rotation, fit_lens
+from vrkit.calibration.graycode import decode_images, dense_observations, gray_to_binary
+from vrkit.calibration.patterns import (
+    PanelGeometry,
+    PatternSet,
+    make_structured_frames,
+    render_frame,
+)
+from vrkit.cli import main
+from vrkit.optics.profile import load_profile
+
+PERIOD = 24
+
+
+@pytest.fixture(scope="module")
+def scene():
+    bench = StructuredBench()
+    panel = PanelGeometry.from_profile(load_profile("generic-1440x1600"), 0)
+    pattern = PatternSet(panel, make_structured_frames(panel, "white", PERIOD))
+    images = {f.name: bench.capture(render_frame(panel, f)) for f in pattern.frames}
+    maps = decode_images(images, pattern)
+    return bench, panel, pattern, images, maps
+
+
+def _truth_map(bench: StructuredBench, channel: int) -> np.ndarray:
+    w, h = bench.camera.size
+    ys, xs = np.mgrid[0:h, 0:w]
+    px = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64)
+    tan, ok = bench.eye_tan(bench.camera.rays(px))
+    out = np.full((len(px), 2), np.nan)
+    out[ok] = bench.lens.panel_px(tan[ok], channel)
+    x0, y0, vw, vh = bench.viewport
+    inside = (out[:, 0] > x0) & (out[:, 0] < x0 + vw) & (out[:, 1] > y0) & (out[:, 1] < y0 + vh)
+    out[~inside] = np.nan
+    return out.reshape(h, w, 2)
+
+
+def _model_error_arcmin(fit, bench: StructuredBench, panel: PanelGeometry) -> np.ndarray:
+    """Angle between the true and the fitted eye direction of every visible field point."""
+    truth = bench.truth_directions(1.0)
+    R = bench.R_eye_cam @ _rotation(fit.rotation_vector).T  # fitted eye frame -> true eye frame
+    t = np.concatenate([truth["tan"], -np.ones((len(truth["tan"]), 1))], axis=1)
+    t /= np.linalg.norm(t, axis=1, keepdims=True)
+    out = []
+    for c in range(3):
+        f = fit.lens.undistort(
+            panel.px_to_tan(truth["panel_px"][c], fit.lens_centre_px), c, strict=False
+        )
+        d = np.concatenate([f, -np.ones((len(f), 1))], axis=1)
+        d /= np.linalg.norm(d, axis=1, keepdims=True)
+        out.append(np.arccos(np.clip(np.sum(t * (d @ R.T), axis=1), -1, 1)) / ARCMIN)
+    return np.concatenate(out)
+
+
+def test_gray_code_round_trip():
+    s = np.arange(1 << 10)
+    g = s ^ (s >> 1)
+    bits = np.stack([(g >> (9 - b)) & 1 for b in range(10)]).astype(bool)
+    assert np.array_equal(gray_to_binary(bits), s)
+
+
+def test_dense_map_matches_the_truth(scene):
+    bench, _, _, _, maps = scene
+    assert [m.channel for m in maps] == [0, 1, 2]
+    for m in maps:
+        assert m.problems == []
+        truth = _truth_map(bench, m.channel)
+        seen = np.isfinite(truth[..., 0])
+        v = m.valid
+        assert not (v & ~seen).any()  # nothing decoded where the panel is not visible
+        assert v.sum() > 0.95 * seen.sum()
+        err = np.linalg.norm(m.panel_px[v] - truth[v], axis=1)
+        # Per pixel, with noise 1.5 grey levels and blur 0.7 px: ~0.25 panel px RMS.
+        assert np.sqrt(np.mean(err**2)) < 0.35
+        assert np.percentile(err, 99.9) < 2.0
+
+
+def test_grid_fit_to_dense_maps_and_wrong_model_flagged(scene):
+    bench, panel, _, _, maps = scene
+    obs = dense_observations(maps, 8)
+    camera = bench.camera.to_vrkit()
+    grid = fit_lens(obs, camera, panel, "grid", grid_knots=17)
+    err = _model_error_arcmin(grid, bench, panel)
+    assert np.sqrt(np.mean(err**2)) <= 0.5, np.sqrt(np.mean(err**2))
+    assert grid.verdict().acceptable, grid.verdict().reasons
+    # Radial on a decentred, anamorphic lens: never acceptable.
+    radial = fit_lens(obs, camera, panel, "radial")
+    v = radial.verdict()
+    assert not v.acceptable and v.reasons[0].startswith("RMS ")
+    # Dense covers the field: every point of the visible field's edge has a dense sample
+    # within 2 degrees.
+    cam_px, _ = maps[1].samples(8)
+    tan, ok = bench.eye_tan(bench.camera.rays(cam_px))
+    assert ok.all()
+    samples = np.degrees(np.arctan(tan))
+    truth = np.degrees(np.arctan(bench.truth_directions(0.5)["tan"]))
+    tree = cKDTree(samples)
+    edge = _edge_points(truth, 0.5)
+    dist, _ = tree.query(edge)
+    assert len(edge) > 100 and dist.max() < 2.0, dist.max()
+    # And the centre is not biased: within 15 degrees the grid model is within 0.2 arcmin.
+    truth_all = bench.truth_directions(1.0)
+    r = np.degrees(np.arctan(np.hypot(*truth_all["tan"].T)))
+    centre = np.tile(r < 15, 3)
+    assert np.sqrt(np.mean(err[centre] ** 2)) < 0.2
+
+
+def _edge_points(field_deg: np.ndarray, step: float) -> np.ndarray:
+    """Grid points of a field sample that miss a 4-neighbour: the visible field's edge."""
+    key = {tuple(np.round(p / step).astype(int)) for p in field_deg}
+    edge = []
+    for p in field_deg:
+        i, j = np.round(p / step).astype(int)
+        if any((i + a, j + b) not in key for a, b in ((1, 0), (-1, 0), (0, 1), (0, -1))):
+            edge.append(p)
+    return np.asarray(edge)
+
+
+def test_missing_and_out_of_order_frames_are_named_and_nothing_is_decoded(scene):
+    _, _, pattern, images, _ = scene
+    missing = dict(images)
+    missing["sl_white_x_g03"] = None
+    for m in decode_images(missing, pattern):
+        assert m.valid.sum() == 0
+        assert any("sl_white_x_g03 missing" in p for p in m.problems), m.problems
+    swapped = dict(images)
+    for suffix in ("", "i"):
+        a, b = f"sl_white_y_g03{suffix}", f"sl_white_y_g04{suffix}"
+        swapped[a], swapped[b] = images[b], images[a]
+    for m in decode_images(swapped, pattern):
+        assert m.valid.sum() == 0
+        named = [p for p in m.problems if "out of order" in p]
+        assert any("sl_white_y_g03 " in p for p in named), m.problems
+        assert any("sl_white_y_g04 " in p for p in named), m.problems
+
+
+def test_camera_moved_between_patterns_is_named(scene):
+    _, _, pattern, images, _ = scene
+    moved = dict(images)
+    names = [f.name for f in pattern.frames]
+    # The camera slipped 3 pixels right before the y axis's fifth Gray-code frame.
+    for n in names[names.index("sl_white_y_g02") :]:
+        moved[n] = np.roll(images[n], 3, axis=1)
+    for m in decode_images(moved, pattern):
+        assert m.valid.sum() == 0
+        assert any("the camera moved" in p for p in m.problems), m.problems
+
+
+def test_shadow_region_is_named_and_masked_the_rest_stands(scene):
+    bench, _, pattern, images, _ = scene
+    h, w = images["sl_white_white"].shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    shade = np.hypot(xx - 380, yy - 200) < 22  # something in front of the lens
+    shadowed = {k: np.where(shade[..., None], 0, v).astype(np.uint8) for k, v in images.items()}
+    for m in decode_images(shadowed, pattern):
+        assert not m.valid[shade].any()
+        (p,) = [p for p in m.problems if "shadow" in p]
+        n_px = int(re.search(r"shadow: (\d+) camera pixels", p).group(1))
+        assert shade.sum() <= n_px < shade.sum() + 20, p
+        assert "camera x 359..401, y 179..221" in p
+        truth = _truth_map(bench, m.channel)
+        err = np.linalg.norm(m.panel_px[m.valid] - truth[m.valid], axis=1)
+        assert (
+            np.sqrt(np.mean(err**2)) < 0.35
+            and m.valid.sum() > 0.9 * np.isfinite(truth[..., 0]).sum()
+        )
+
+
+def test_calibrate_lens_cli_on_gray_code_captures(scene, tmp_path, capsys):
+    bench, _, pattern, images, _ = scene
+    pattern.save(tmp_path / "pattern")
+    caps = tmp_path / "captures"
+    caps.mkdir()
+    files = {}
+    for name, img in images.items():
+        if name != "sl_white_x_g05i":  # one frame lost
+            write_rgb(caps / f"{name}.png", img)
+            files[name] = f"{name}.png"
+    write_captures_json(caps, files)
+    bench.camera.to_vrkit().save(tmp_path / "camera.json")
+    argv = ["calibrate", "lens", "--captures", str(caps), "--camera", str(tmp_path / "camera.json")]
+    argv += ["--pattern", str(tmp_path / "pattern"), "--out", str(tmp_path / "p.json")]
+    assert main([*argv, "--model", "grid"]) == 1
+    err = capsys.readouterr()
+    assert "frame(s) sl_white_x_g05i missing: map not decoded" in err.out
+    assert "no valid decoded pixels in the structured-light captures" in err.err
+    files["sl_white_x_g05i"] = "sl_white_x_g05i.png"
+    write_rgb(caps / "sl_white_x_g05i.png", images["sl_white_x_g05i"])
+    write_captures_json(caps, files)
+    # The lens's field stop (52 deg) cuts inside the panel: the profile's FOV limits must stay
+    # inside the measured field.
+    base = json.loads(
+        (Path(__file__).parents[1] / "calibration/profiles/generic-1440x1600.json").read_text()
+    )
+    base["fov_limits_deg"] = {"outer": 45, "inner": 45, "up": 45, "down": 45}
+    (tmp_path / "base.json").write_text(json.dumps(base))
+    argv += ["--base-profile", str(tmp_path / "base.json")]
+    assert main([*argv, "--model", "grid,radial", "--grid-knots", "17"]) == 0
+    out = capsys.readouterr().out
+    report = json.loads((tmp_path / "p_report" / "report.json").read_text())
+    assert [d["channel"] for d in report["dense_maps"]] == ["red", "green", "blue"]
+    rows = {r["model"]: r for r in report["comparison"]}
+    assert rows["grid"]["acceptable"] and not rows["radial"]["acceptable"]
+    assert "NOT acceptable" in out and (tmp_path / "p.json").exists()
