@@ -59,7 +59,9 @@ def run(quick: bool) -> list[dict]:
     rounds = 2 if quick else 5
     images, frames, viewport = _ten_bit_set()
     names = [f.name for f in frames]
-    pairs = [(n, n + "i") for n in names if n.endswith(tuple("0123456789")) and "_g" in n]
+    pairs = [
+        (f.name, f.name + "i") for f in frames if f.kind == "graycode" and not f.extra["inverse"]
+    ]
 
     def floor() -> None:
         f = {n: images[n].astype(np.float32) for n in names}

@@ -20,8 +20,8 @@ Whole-set checks, each named in :attr:`DenseMap.problems` and making the affecte
 not the width its bit should have: the number of stripe edges per camera row, relative to what
 the bit has on the panel, differs from the other bits' by more than 1.5x); the **camera moved**
 (every frame + its inverse, and every phase pair half a period apart, must add up to the
-full-on + full-off frames: a pair whose sum is shifted against them by more than
-``max_shift_px`` (phase correlation) or differs in more than ``motion_fraction`` of the lit
+full-on + full-off frames: a pair whose lit field's centroid is shifted against theirs by more
+than ``max_shift_px`` or whose sum differs in more than ``motion_fraction`` of the lit
 pixels was taken from elsewhere); a **shadow** (unlit pixels enclosed by the lit field:
 counted, located, marked invalid; the rest of the map stands).
 """
@@ -250,15 +250,22 @@ def decode_channel(
     env = white + black
     env_tol = settings.motion_tolerance * np.maximum(contrast, settings.min_contrast * c99)
 
-    import cv2
+    level = 2.0 * black + settings.min_contrast * c99
+    yy, xx = np.mgrid[0:h, 0:w]
 
-    win = cv2.createHanningWindow((w, h), cv2.CV_64F)
-    env64 = env.astype(np.float64)
+    def field_centre(total: NDArray[np.float32]) -> NDArray[np.float64]:
+        # Centroid of the lit field's outline: moves exactly with the camera, and a few
+        # pixels flickering at the threshold do not move it.
+        m = (total > level).astype(np.float64)
+        n = max(float(m.sum()), 1.0)
+        return np.array([float((m * xx).sum()) / n, float((m * yy).sum()) / n])
+
+    env_centre = field_centre(env)
 
     def moved(a: NDArray[np.float32], b: NDArray[np.float32]) -> tuple[float, float]:
         """Shift (px) of a pair's sum against white + black, and the fraction that differs."""
         pair = a + b
-        (dx, dy), _ = cv2.phaseCorrelate(env64, pair.astype(np.float64), win)
+        dx, dy = field_centre(pair) - env_centre
         bad = np.abs(pair - env) > env_tol
         return float(np.hypot(dx, dy)), float(np.sum(bad & lit)) / max(int(lit.sum()), 1)
 
