@@ -221,3 +221,49 @@ def test_calibrate_lens_cli_on_gray_code_captures(scene, tmp_path, capsys):
     rows = {r["model"]: r for r in report["comparison"]}
     assert rows["grid"]["acceptable"] and not rows["radial"]["acceptable"]
     assert "NOT acceptable" in out and (tmp_path / "p.json").exists()
+
+
+def _true_fov(bench: StructuredBench, channel: int = 1) -> dict[str, float]:
+    """The generator's own visible field: inside the stop, the viewport and the camera."""
+    x0, y0, vw, vh = bench.viewport
+    w, h = bench.camera.size
+
+    def visible(tan: np.ndarray) -> np.ndarray:
+        p = bench.lens.panel_px(tan, channel)
+        ok = bench.lens.inside_stop(tan)
+        ok &= (p[:, 0] > x0) & (p[:, 0] < x0 + vw) & (p[:, 1] > y0) & (p[:, 1] < y0 + vh)
+        cam = np.concatenate([tan, -np.ones((len(tan), 1))], axis=1) @ bench.R_eye_cam
+        px = bench.camera.project(cam)
+        return ok & (px[:, 0] > 0) & (px[:, 0] < w - 1) & (px[:, 1] > 0) & (px[:, 1] < h - 1)
+
+    out = {}
+    for name, phi in (("right", 0.0), ("up", np.pi / 2), ("left", np.pi), ("down", -np.pi / 2)):
+        lo, hi = 0.0, 89.0
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            t = np.tan(np.radians(mid)) * np.array([[np.cos(phi), np.sin(phi)]])
+            lo, hi = (mid, hi) if visible(t)[0] else (lo, mid)
+        out[name] = lo
+    hstep = np.tan(np.radians(0.04))
+    g = np.arange(-1.6, 1.6, hstep) + hstep / 2
+    gx, gy = np.meshgrid(g, g)
+    tan = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    d_omega = hstep**2 / (1 + tan[:, 0] ** 2 + tan[:, 1] ** 2) ** 1.5
+    out["solid_angle_sr"] = float(np.sum(d_omega[visible(tan)]))
+    return out
+
+
+def test_fov_measured_through_the_lens(scene):
+    from vrkit.calibration.fovmeasure import binocular_overlap_deg, measure_fov
+
+    bench, _, _, _, maps = scene
+    green = maps[1]
+    fov = measure_fov(green.contrast, bench.camera.to_vrkit(), bench.R_eye_cam)
+    truth = _true_fov(bench, 1)
+    for side in ("left", "right", "up", "down"):
+        assert abs(getattr(fov, side) - truth[side]) < 0.2, (side, getattr(fov, side), truth)
+    assert abs(fov.solid_angle_sr / truth["solid_angle_sr"] - 1) < 0.01
+    # Parallel eyes, the right one the mirror image of the left: overlap = the inner edges.
+    mirror = type(fov)(fov.right, fov.left, fov.up, fov.down, fov.solid_angle_sr, fov.contour_deg)
+    t_overlap = truth["right"] + truth["right"]
+    assert abs(binocular_overlap_deg(fov, mirror) - t_overlap) < 0.3

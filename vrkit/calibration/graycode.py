@@ -79,6 +79,7 @@ class DenseMap:
         problems: Whole-set problems, one line each (missing / out-of-order frames, camera
             motion, shadows).
         frame_set: Name prefix of the frames decoded (``sl_<colour>``).
+        contrast: (H, W) full-on minus full-off, the lit field (None when not decoded).
     """
 
     channel: int
@@ -86,6 +87,7 @@ class DenseMap:
     reason: NDArray[np.uint8]
     problems: list[str] = field(default_factory=list)
     frame_set: str = ""
+    contrast: NDArray[np.float32] | None = None
 
     @property
     def valid(self) -> NDArray[np.bool_]:
@@ -357,7 +359,7 @@ def decode_channel(
             bad_set = True
     if bad_set or len(axes_out) < 2:
         reason[reason == 0] = 8
-        return DenseMap(channel, panel, reason, problems, prefix)
+        return DenseMap(channel, panel, reason, problems, prefix, contrast)
     ok = reason == 0
     for axis, j in (("x", 0), ("y", 1)):
         pos_a, _, r_a = axes_out[axis]
@@ -366,7 +368,7 @@ def decode_channel(
         ok &= r_a == 0
         panel[..., j] = pos_a
     panel[~ok] = np.nan
-    return DenseMap(channel, panel, reason, problems, prefix)
+    return DenseMap(channel, panel, reason, problems, prefix, contrast)
 
 
 def structured_sets(pattern: PatternSet) -> dict[str, list[PatternFrame]]:

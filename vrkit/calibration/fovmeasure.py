@@ -1,0 +1,172 @@
+"""Field of view measured through the lens, from the full-on / full-off structured-light captures.
+
+Through the lens the camera sees the lit panel out to where the panel's viewport or the lens's
+own field stop cuts it. Where that happens, in angle space, is the eye's field of view. Per
+camera pixel the lit field is judged *visible* where its contrast (full-on minus full-off) is at
+least half the largest contrast within ``window`` pixels (the edge's 50 % point, so blur and
+vignetting do not move it), inside the lit field dilated by a few pixels. The measurement then
+walks eye directions, not camera pixels: each direction is taken to the camera through the
+camera-to-eye rotation and the camera model, and the visibility ratio is read there
+(bilinear), so the edge is found to a fraction of a camera pixel.
+
+* ``left``, ``right``, ``up``, ``down``: the edge along the horizontal / vertical meridian, degrees
+  from the eye's forward axis (0.01 degree steps, linear interpolation of the 50 % crossing);
+* ``solid_angle_sr``: the visible directions integrated over a ``step_deg`` grid of tan angles
+  (``dOmega = dx dy / (1 + x^2 + y^2)^(3/2)``), sub-cell edges by the interpolated ratio;
+* :func:`binocular_overlap_deg`: the horizontal overlap of two eyes with parallel axes.
+
+The camera is taken to sit at the eye point (its offset is not fitted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vrkit.vision.camera import CameraModel
+
+
+@dataclass
+class MeasuredFov:
+    """One eye's field of view through the lens.
+
+    Attributes:
+        left, right, up, down: Edge angles along the meridians, degrees (positive outwards).
+        solid_angle_sr: Visible solid angle, steradians.
+        contour_deg: (M, 2) edge points (horizontal, vertical degrees) around the field.
+    """
+
+    left: float
+    right: float
+    up: float
+    down: float
+    solid_angle_sr: float
+    contour_deg: NDArray[np.float64]
+
+    @property
+    def horizontal(self) -> float:
+        """Horizontal FOV, degrees."""
+        return self.left + self.right
+
+    @property
+    def vertical(self) -> float:
+        """Vertical FOV, degrees."""
+        return self.up + self.down
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "left_deg": self.left,
+            "right_deg": self.right,
+            "up_deg": self.up,
+            "down_deg": self.down,
+            "horizontal_deg": self.horizontal,
+            "vertical_deg": self.vertical,
+            "solid_angle_sr": self.solid_angle_sr,
+            "contour_deg": np.round(self.contour_deg, 3).tolist(),
+        }
+
+
+def visibility_ratio(contrast: NDArray[np.floating], window: int = 9) -> NDArray[np.float32]:
+    """Contrast over the largest contrast within ``window`` px, 0 outside the lit field (H, W)."""
+    import cv2
+    from scipy import ndimage
+
+    c = np.asarray(contrast, dtype=np.float32)
+    c99 = float(np.percentile(c, 99))
+    lit = c > 0.05 * c99
+    lab, n = ndimage.label(lit)
+    if n > 1:
+        lit = lab == 1 + int(np.argmax(ndimage.sum(lit, lab, range(1, n + 1))))
+    near = ndimage.binary_dilation(ndimage.binary_fill_holes(lit), iterations=window // 2 + 1)
+    local = cv2.dilate(c, np.ones((window, window), np.uint8))
+    ratio = np.where(near, c / np.maximum(local, 1e-6), 0.0)
+    return np.clip(ratio, 0.0, 1.0).astype(np.float32)
+
+
+def _sample(ratio: NDArray[np.float32], px: NDArray[np.float64]) -> NDArray[np.float64]:
+    from scipy.ndimage import map_coordinates
+
+    return map_coordinates(ratio, [px[:, 1], px[:, 0]], order=1, cval=0.0)
+
+
+def _ratio_at(
+    ratio: NDArray[np.float32],
+    camera: CameraModel,
+    R_eye_cam: NDArray[np.float64],
+    tan: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    d = np.concatenate([tan, -np.ones((len(tan), 1))], axis=1)
+    cam = d @ np.asarray(R_eye_cam)  # eye -> camera: R^T d, row-wise
+    out = np.zeros(len(tan))
+    front = cam[:, 2] > 1e-6
+    if front.any():
+        out[front] = _sample(ratio, camera.project(cam[front]))
+    return out
+
+
+def _edge_along(
+    ratio: NDArray[np.float32], camera: CameraModel, R: NDArray[np.float64], phi: float
+) -> float:
+    """Angle (deg) from the axis where visibility falls below 0.5 along azimuth ``phi``."""
+    a = np.radians(np.arange(0.0, 89.0, 0.01))
+    tan = np.stack([np.tan(a) * np.cos(phi), np.tan(a) * np.sin(phi)], axis=1)
+    v = _ratio_at(ratio, camera, R, tan)
+    below = np.nonzero(v < 0.5)[0]
+    if len(below) == 0 or below[0] == 0:
+        return float("nan")
+    i = below[0]
+    t = (v[i - 1] - 0.5) / max(v[i - 1] - v[i], 1e-9)
+    return float(np.degrees(a[i - 1] + t * (a[i] - a[i - 1])))
+
+
+def measure_fov(
+    contrast: NDArray[np.floating],
+    camera: CameraModel,
+    R_eye_cam: NDArray[np.float64],
+    step_deg: float = 0.1,
+    n_contour: int = 180,
+) -> MeasuredFov:
+    """Measure one eye's field of view from a full-on minus full-off capture.
+
+    Args:
+        contrast: (H, W) full-on minus full-off camera image (one channel).
+        camera: The measuring camera.
+        R_eye_cam: (3, 3) camera-to-eye rotation (from the lens fit).
+        step_deg: Grid step of the solid-angle integral, degrees (of tan angle at the axis).
+        n_contour: Contour points (azimuths).
+
+    Returns:
+        The measured field of view.
+    """
+    ratio = visibility_ratio(contrast)
+    R = np.asarray(R_eye_cam, dtype=np.float64)
+    right = _edge_along(ratio, camera, R, 0.0)
+    up = _edge_along(ratio, camera, R, np.pi / 2)
+    left = _edge_along(ratio, camera, R, np.pi)
+    down = _edge_along(ratio, camera, R, -np.pi / 2)
+    phis = np.linspace(-np.pi, np.pi, n_contour, endpoint=False)
+    contour = []
+    for p in phis:
+        e = np.radians(_edge_along(ratio, camera, R, p))
+        contour.append(np.degrees(np.arctan(np.tan(e) * np.array([np.cos(p), np.sin(p)]))))
+    lim = np.tan(np.radians(min(89.0, np.nanmax([left, right, up, down]) + 5)))
+    h = np.tan(np.radians(step_deg))
+    g = np.arange(-lim, lim + h, h)
+    gx, gy = np.meshgrid(g, g)
+    tan = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    cover = np.clip((_ratio_at(ratio, camera, R, tan) - 0.5) * 1e6, 0.0, 1.0)
+    d_omega = h * h / (1 + tan[:, 0] ** 2 + tan[:, 1] ** 2) ** 1.5
+    return MeasuredFov(left, right, up, down, float(np.sum(cover * d_omega)), np.asarray(contour))
+
+
+def binocular_overlap_deg(left_eye: MeasuredFov, right_eye: MeasuredFov) -> float:
+    """Horizontal binocular overlap of two eyes with parallel forward axes, degrees.
+
+    Both fields seen at infinity: the overlap is from the larger left edge to the smaller right
+    edge, ``min(right edges) + min(left edges)``.
+    """
+    return float(min(left_eye.right, right_eye.right) + min(left_eye.left, right_eye.left))
