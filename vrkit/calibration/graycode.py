@@ -148,10 +148,13 @@ def gray_to_binary(bits: NDArray[np.bool_]) -> NDArray[np.int64]:
     Returns:
         (...) int64 stripe numbers.
     """
-    binary = np.logical_xor.accumulate(bits, axis=0)
-    n = bits.shape[0]
-    weights = (1 << np.arange(n - 1, -1, -1, dtype=np.int64)).reshape((n,) + (1,) * (bits.ndim - 1))
-    return np.sum(binary.astype(np.int64) * weights, axis=0)
+    b = np.array(bits[0], dtype=bool)
+    out = b.astype(np.int64)
+    for i in range(1, bits.shape[0]):
+        np.logical_xor(b, bits[i], out=b)  # binary bit i = binary bit i-1 xor Gray bit i
+        out <<= 1
+        out |= b
+    return out
 
 
 def _edge_counts(
@@ -217,8 +220,12 @@ def decode_channel(
         reason[:] = 8
         return DenseMap(channel, panel, reason, problems, prefix)
 
+    cache: dict[str, NDArray[np.float32]] = {}
+
     def img(name: str) -> NDArray[np.float32]:
-        return np.asarray(images[name], dtype=np.float32)
+        if name not in cache:
+            cache[name] = np.asarray(images[name], dtype=np.float32)
+        return cache[name]
 
     by_name = {f.name: f for f in frames}
     white = img(f"{prefix}_white")
