@@ -221,6 +221,22 @@ def test_calibrate_lens_cli_on_gray_code_captures(scene, tmp_path, capsys):
     rows = {r["model"]: r for r in report["comparison"]}
     assert rows["grid"]["acceptable"] and not rows["radial"]["acceptable"]
     assert "NOT acceptable" in out and (tmp_path / "p.json").exists()
+    # FOV through the lens in the same report folder, and from `vrkit fov --measured`.
+    fov = report["fov_measured"]
+    assert (tmp_path / "p_report" / "fov_contour.png").stat().st_size > 5_000
+    truth = _true_fov(bench, 1)
+    # The fitted camera rotation stands in for the true one here (grid fit: its radial base).
+    assert abs(fov["right_deg"] - truth["right"]) < 1.0 and abs(fov["up_deg"] - truth["up"]) < 1.0
+    plot = tmp_path / "fov.png"
+    argv = ["fov", "--measured", str(caps), "--pattern", str(tmp_path / "pattern"), "--json"]
+    argv += ["--camera", str(tmp_path / "camera.json"), "--plot", str(plot)]
+    argv += ["--lens-report", str(tmp_path / "p_report" / "report.json")]
+    assert main(argv) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["measured"]["solid_angle_sr"] == pytest.approx(fov["solid_angle_sr"])
+    assert got["eye"] == "left" and plot.stat().st_size > 5_000
+    assert main(["fov", "--measured", str(caps)]) == 1
+    assert capsys.readouterr().err.strip().endswith("--measured needs --pattern and --camera")
 
 
 def _true_fov(bench: StructuredBench, channel: int = 1) -> dict[str, float]:

@@ -170,3 +170,74 @@ def binocular_overlap_deg(left_eye: MeasuredFov, right_eye: MeasuredFov) -> floa
     edge, ``min(right edges) + min(left edges)``.
     """
     return float(min(left_eye.right, right_eye.right) + min(left_eye.left, right_eye.left))
+
+
+def contrast_from_captures(captures_dir: Any, pattern: Any, camera: CameraModel) -> Any:
+    """Green-channel full-on minus full-off of the first structured set that shows green.
+
+    Raises:
+        DataError: The pattern has no structured set lighting green, or its flats are missing.
+    """
+    from vrkit.calibration.capture import capture_files, read_rgb
+    from vrkit.calibration.graycode import structured_sets
+    from vrkit.core.errors import DataError
+
+    files = capture_files(captures_dir, pattern)
+    for prefix, frames in structured_sets(pattern).items():
+        if 1 not in frames[0].channels():
+            continue
+        paths = [files.get(f"{prefix}_white"), files.get(f"{prefix}_black")]
+        if None in paths:
+            raise DataError(
+                f"the full-on / full-off captures {prefix}_white / {prefix}_black are missing",
+                "capture every frame of the Gray-code pattern",
+            )
+        white, black = (read_rgb(p) for p in paths)
+        camera.check_image_size((white.shape[1], white.shape[0]), f"capture {paths[0].name!r}")
+        return white[..., 1].astype(np.float32) - black[..., 1].astype(np.float32)
+    raise DataError(
+        "the pattern has no Gray-code set lighting green: nothing to measure the FOV from",
+        "make one with `vrkit calibrate pattern --kinds graycode`",
+    )
+
+
+def plot_measured_fov(
+    measured: MeasuredFov, predicted: dict[str, float] | None, path: Any, eye: str = "left"
+) -> None:
+    """Contour plot: the measured visible field over the predicted one, degrees.
+
+    Args:
+        measured: The measurement.
+        predicted: The profile's FOV of this eye (signed ``left``, ``right``, ``up``, ``down``
+            degrees, :func:`vrkit.optics.fov.eye_summary_deg`), or None.
+        path: PNG to write.
+        eye: Eye name for the title.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.6, 5.2), layout="constrained")
+    c = measured.contour_deg
+    ok = np.all(np.isfinite(c), axis=1)
+    cc = np.concatenate([c[ok], c[ok][:1]])
+    ax.plot(cc[:, 0], cc[:, 1], "-", c="tab:blue", lw=1.8, label="measured through the lens")
+    if predicted is not None:
+        lft, rgt, up, dn = (predicted[k] for k in ("left", "right", "up", "down"))
+        ax.plot(
+            [lft, rgt, rgt, lft, lft], [dn, dn, up, up, dn], "--", c="tab:orange", label="profile"
+        )
+    ax.axhline(0, c="grey", lw=0.5)
+    ax.axvline(0, c="grey", lw=0.5)
+    ax.set_aspect("equal")
+    ax.set_xlabel("horizontal (deg)")
+    ax.set_ylabel("vertical (deg)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(
+        f"{eye} eye: measured {measured.horizontal:.1f} x {measured.vertical:.1f} deg, "
+        f"{measured.solid_angle_sr:.3f} sr",
+        fontsize=10,
+    )
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -397,7 +397,9 @@ def _lens(args: argparse.Namespace) -> int:
         log.warning("mesh export failed: %s", exc)
     else:
         write_json(rep / "mesh.json", mesh, indent=None)
+    fov_measured = _fov_in_report(dense, camera, best, base, pattern.panel.eye, rep)
     report = {
+        "fov_measured": fov_measured,
         "captures": [v.to_dict() for v in verdicts],
         "dense_maps": [m.to_dict() for m in dense],
         "fits": [fit_report(f) for f in fits],
@@ -420,6 +422,26 @@ def _lens(args: argparse.Namespace) -> int:
     print(f"wrote profile {out} ({best.name} model; use it with `vrkit run --profile {out}`)")
     print(f"report, heat maps and exports in {rep}")
     return 0
+
+
+def _fov_in_report(dense, camera, fit, base, eye: str, rep: Path):  # noqa: ANN001
+    """FOV through the lens from the green dense map's full-on / full-off, with its plot."""
+    from vrkit.calibration.fit import _rotation
+    from vrkit.calibration.fovmeasure import measure_fov, plot_measured_fov
+    from vrkit.measure.fov import fov_report
+
+    green = next((m for m in dense if m.channel == 1 and m.contrast is not None), None)
+    if green is None:
+        return None
+    fov = measure_fov(green.contrast, camera, _rotation(fit.rotation_vector))
+    predicted = fov_report(base)["eyes"][eye]
+    plot_measured_fov(fov, predicted, rep / "fov_contour.png", eye)
+    print(
+        f"FOV through the lens ({eye} eye): left {fov.left:.2f}, right {fov.right:.2f}, up "
+        f"{fov.up:.2f}, down {fov.down:.2f} deg, {fov.solid_angle_sr:.4f} sr "
+        "(fov_contour.png)"
+    )
+    return {**fov.to_dict(), "predicted": predicted}
 
 
 def _observations(args: argparse.Namespace, pattern, camera):  # noqa: ANN001

@@ -32,6 +32,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="HEADSET",
         help="profiles, views files or hmdq files to set side by side",
     )
+    src.add_argument(
+        "--measured",
+        type=Path,
+        metavar="CAPTURES",
+        help="measure one eye's FOV through the lens from Gray-code captures (with --pattern, "
+        "--camera; docs/calibration.md)",
+    )
+    p.add_argument("--pattern", type=Path, help="with --measured: pattern.json (or its folder)")
+    p.add_argument("--camera", type=Path, help="with --measured: the measuring camera file")
+    p.add_argument(
+        "--lens-report",
+        type=Path,
+        help="with --measured: report.json of `vrkit calibrate lens` (camera rotation of its "
+        "first fit; default: the camera looks straight down the lens axis)",
+    )
+    p.add_argument(
+        "--predicted",
+        default="generic-1440x1600",
+        help="with --measured: profile whose predicted FOV is shown beside the measurement",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--plot", type=Path, help="write a PNG of the fields on an angular grid")
     p.set_defaults(func=run)
@@ -149,6 +169,64 @@ def _format_hmdq(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _measured(args: argparse.Namespace) -> int:
+    """``vrkit fov --measured CAPTURES``: one eye's FOV through the lens."""
+    import numpy as np
+
+    from vrkit.calibration.fit import _rotation
+    from vrkit.calibration.fovmeasure import (
+        contrast_from_captures,
+        measure_fov,
+        plot_measured_fov,
+    )
+    from vrkit.calibration.patterns import PatternSet
+    from vrkit.core.documents import read_document
+    from vrkit.core.errors import InputError
+    from vrkit.measure.fov import fov_report
+    from vrkit.optics.profile import load_profile
+    from vrkit.vision.camera import load_camera
+
+    if args.pattern is None or args.camera is None:
+        raise InputError("--measured needs --pattern and --camera")
+    pattern = PatternSet.load(args.pattern)
+    camera = load_camera(args.camera)
+    rv = np.zeros(3)
+    if args.lens_report:
+        rep = read_document(args.lens_report, "calibration report")
+        try:
+            rv = np.asarray(rep["fits"][0]["camera_rotation_vector_rad"], dtype=np.float64)
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise InputError(
+                f"{args.lens_report} has no fits[0].camera_rotation_vector_rad",
+                "pass the report.json that `vrkit calibrate lens` wrote",
+            ) from None
+    contrast = contrast_from_captures(args.measured, pattern, camera)
+    fov = measure_fov(contrast, camera, _rotation(rv))
+    eye = pattern.panel.eye
+    predicted = fov_report(load_profile(args.predicted))["eyes"][eye]
+    report: dict[str, Any] = {
+        "source": "measured",
+        "eye": eye,
+        "measured": fov.to_dict(),
+        "predicted": {"profile": args.predicted, **predicted},
+    }
+    if args.plot:
+        plot_measured_fov(fov, predicted, args.plot, eye)
+        report["plot"] = str(args.plot)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    p = predicted
+    print(f"{eye} eye, measured through the lens (vs profile {args.predicted}):")
+    print(f"  left  {fov.left:6.2f} deg   (profile {-p['left']:6.2f})")
+    print(f"  right {fov.right:6.2f} deg   (profile {p['right']:6.2f})")
+    print(f"  up    {fov.up:6.2f} deg   (profile {p['up']:6.2f})")
+    print(f"  down  {fov.down:6.2f} deg   (profile {-p['down']:6.2f})")
+    print(f"  horizontal {fov.horizontal:.2f} deg, vertical {fov.vertical:.2f} deg")
+    print(f"  solid angle {fov.solid_angle_sr:.4f} sr")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Handle ``vrkit fov``."""
     from vrkit.core.outputs import preflight_args
@@ -156,6 +234,8 @@ def run(args: argparse.Namespace) -> int:
     preflight_args(args, files=("plot",), folders=())
     from vrkit.measure.fov import format_report, fov_report
 
+    if args.measured:
+        return _measured(args)
     if args.compare:
         from vrkit.measure.compare import compare_rows, format_compare, plot_compare
 
