@@ -24,29 +24,29 @@ def test_scattered_rejections_are_not_a_cluster_but_a_disc_is():
     scattered[rng.choice(len(field), 20, replace=False)] = True
     v = assess(np.where(scattered, 9.0, res), ~scattered, field)
     assert v.acceptable and v.clusters == [] and v.reasons == []
-    # The central disc of 11 degrees rejected: 2 % of the features, under the fraction limit,
+    # The central disc of 13 degrees rejected: 4 % of the features, under the fraction limit,
     # but clustered: not acceptable, and located.
-    disc = np.hypot(*field.T) < 11
-    assert 0.015 < disc.mean() < 0.03
+    disc = np.hypot(*field.T) < 13
+    assert 0.03 < disc.mean() < 0.05
     v = assess(np.where(disc, 4.0, res), ~disc, field)
     assert not v.acceptable
     (cl,) = v.clusters
     assert abs(cl.centre_deg[0]) < 3 and abs(cl.centre_deg[1]) < 3
-    assert cl.radius_deg[1] < 11 and 0.85 * disc.sum() < cl.n_rejected <= disc.sum()
+    assert cl.radius_deg[1] < 13 and 0.7 * disc.sum() < cl.n_rejected <= disc.sum()
     assert v.reasons == [cl.text()]
     assert cl.text().startswith(f"model does not fit here: {cl.n_rejected} of ")
     # Too many rejections anywhere fail rule 2 on their own.
-    many = rng.random(len(field)) < 0.05
+    many = rng.random(len(field)) < 0.08
     v = assess(res, ~many, field, AcceptanceRule(cluster_cell_fraction=1.0))
     pct = 100 * many.mean()
-    assert v.reasons == [f"{many.sum()} of 3000 features rejected ({pct:.1f} % > 3 %)"]
+    assert v.reasons == [f"{many.sum()} of 3000 features rejected ({pct:.1f} % > 5 %)"]
     assert rejection_clusters(field, np.zeros(len(field), bool)) == []
 
 
 def test_coherent_residuals_are_a_model_error_incoherent_ones_are_noise():
     field = _field()
     rng = np.random.default_rng(5)
-    disc = np.hypot(*field.T) < 11
+    disc = np.hypot(*field.T) < 13
     # A model error: residuals in the disc all point outwards by ~4 arcmin.
     radial = np.concatenate(
         [field / np.maximum(np.hypot(*field.T), 1e-9)[:, None], np.zeros((len(field), 1))], axis=1
@@ -56,12 +56,12 @@ def test_coherent_residuals_are_a_model_error_incoherent_ones_are_noise():
     (cl,) = v.clusters
     assert cl.model_error and cl.coherence > 0.8 and not v.acceptable
     # Noise: dim corner features scatter in every direction; rejected but not the model.
-    corner = (np.abs(field[:, 0]) > 45) & (np.abs(field[:, 1]) > 45)
+    corner = (np.abs(field[:, 0]) > 40) & (np.abs(field[:, 1]) > 40)
     vec = rng.normal(0, 0.3, (len(field), 3))
     vec[corner] = rng.normal(0, 3.0, (corner.sum(), 3))
     res = np.linalg.norm(vec, axis=1)
     kept = res <= 3.0
-    assert (~kept).mean() > 0.03  # more than the fraction rule allows, all in the corners
+    assert (~kept).mean() > 0.05  # more than the fraction rule allows, all in the corners
     v = assess(res, kept, field, residual_vec=vec)
     assert v.clusters and all(not c.model_error and c.coherence < 0.5 for c in v.clusters)
     assert v.acceptable, v.reasons

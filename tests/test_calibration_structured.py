@@ -230,7 +230,8 @@ def test_calibrate_lens_cli_on_gray_code_captures(scene, tmp_path, capsys):
     plot = tmp_path / "fov.png"
     argv = ["fov", "--measured", str(caps), "--pattern", str(tmp_path / "pattern"), "--json"]
     argv += ["--camera", str(tmp_path / "camera.json"), "--plot", str(plot)]
-    argv += ["--lens-report", str(tmp_path / "p_report" / "report.json")]
+    rv = report["fits"][0]["camera_rotation_vector_rad"]
+    argv += ["--camera-rotation", ",".join(f"{v:.9f}" for v in rv)]
     assert main(argv) == 0
     got = json.loads(capsys.readouterr().out)
     assert got["measured"]["solid_angle_sr"] == pytest.approx(fov["solid_angle_sr"])

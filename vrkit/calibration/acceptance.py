@@ -5,13 +5,13 @@ A fit can look good on the features it kept while the model is wrong where it re
 the rest). So the verdict looks at every detected feature:
 
 1. **RMS** of the kept features <= ``max_rms_arcmin`` (5 arcmin by default).
-2. **Rejected fraction** <= ``max_rejected_fraction`` (3 %): a model that has to drop more than
+2. **Rejected fraction** <= ``max_rejected_fraction`` (5 %): a model that has to drop more than
    a few percent of the features to fit them does not describe the lens.
 3. **No rejection cluster**: the field is cut into ``cell_deg`` x ``cell_deg`` cells of field
    angle (horizontal, vertical degrees from the lens axis); a cell with at least 3 rejections
    that are at least ``cluster_cell_fraction`` (25 %) of its features is marked, touching marked
-   cells form a region, and a region holding at least ``max(cluster_min_features, 1 %)`` of the
-   features' rejections is a cluster. A wrong model leaves *coherent* residuals (neighbouring
+   cells form a region, and a region holding at least ``max(cluster_min_features, 2 %)`` of the
+   features as rejections is a cluster. A wrong model leaves *coherent* residuals (neighbouring
    features miss the same way); measurement noise (dim, vignetted dots in the far corners)
    leaves incoherent ones. Per cell, coherence = length of the mean residual vector / RMS
    residual length (about ``1/sqrt(n)`` for noise, near 1 for a model error); a cluster whose
@@ -43,16 +43,18 @@ class AcceptanceRule:
         max_rejected_fraction: Largest fraction of features rejected as outliers.
         cell_deg: Side of a field cell, degrees.
         cluster_cell_fraction: Rejected fraction that marks a cell.
-        cluster_min_features: Fewest rejections in a region that make it a cluster (or 1 % of
-            the features, whichever is more).
+        cluster_min_features: Fewest rejections in a region that make it a cluster (or
+            ``cluster_min_fraction`` of the features, whichever is more).
+        cluster_min_fraction: Fraction of all features a region's rejections must reach.
         min_coherence: Mean cell coherence from which a cluster is a model error.
     """
 
     max_rms_arcmin: float = 5.0
-    max_rejected_fraction: float = 0.03
+    max_rejected_fraction: float = 0.05
     cell_deg: float = 10.0
     cluster_cell_fraction: float = 0.25
     cluster_min_features: int = 10
+    cluster_min_fraction: float = 0.02
     min_coherence: float = 0.5
 
     def describe(self) -> str:
@@ -179,7 +181,7 @@ def rejection_clusters(
     np.add.at(rej, (idx[ok & rejected, 0], idx[ok & rejected, 1]), 1)
     marked = (rej >= 3) & (rej >= rule.cluster_cell_fraction * np.maximum(total, 1))
     labels, n_regions = ndimage.label(marked, structure=np.ones((3, 3)))
-    need = max(rule.cluster_min_features, int(np.ceil(0.01 * n)))
+    need = max(rule.cluster_min_features, int(np.ceil(rule.cluster_min_fraction * n)))
     out = []
     lab_of = np.where(ok, labels[idx[:, 0], idx[:, 1]], 0)
     cell_of = idx[:, 0] * shape[1] + idx[:, 1]

@@ -374,14 +374,14 @@ def _lens(args: argparse.Namespace) -> int:
     profile = profile_with_fit(base.data, best, pattern.panel, args.name)
     verdict = best.verdict(rule)
     refusal = None
-    if not verdict.acceptable:
+    camera_fit = check_camera_fit(best, camera)
+    if not camera_fit.ok:  # the more specific diagnosis first
+        refusal = f"{camera_fit.message}; profile {str(out)!r} not written"
+    elif not verdict.acceptable:
         refusal = (
             f"the {best.name} fit is not acceptable ({'; '.join(verdict.reasons)}); "
             f"profile {str(out)!r} not written"
         )
-    camera_fit = check_camera_fit(best, camera)
-    if refusal is None and not camera_fit.ok:
-        refusal = f"{camera_fit.message}; profile {str(out)!r} not written"
     exports: dict[str, object] = {}
     for key, fn in (("openhmd", to_openhmd), ("cardboard", to_cardboard)):
         try:

@@ -42,10 +42,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pattern", type=Path, help="with --measured: pattern.json (or its folder)")
     p.add_argument("--camera", type=Path, help="with --measured: the measuring camera file")
     p.add_argument(
-        "--lens-report",
-        type=Path,
-        help="with --measured: report.json of `vrkit calibrate lens` (camera rotation of its "
-        "first fit; default: the camera looks straight down the lens axis)",
+        "--camera-rotation",
+        metavar="RX,RY,RZ",
+        help="with --measured: the camera's rotation about looking down the lens axis, a "
+        "rotation vector in radians (report.json of `vrkit calibrate lens`: "
+        "camera_rotation_vector_rad); default 0,0,0",
     )
     p.add_argument(
         "--predicted",
@@ -180,7 +181,6 @@ def _measured(args: argparse.Namespace) -> int:
         plot_measured_fov,
     )
     from vrkit.calibration.patterns import PatternSet
-    from vrkit.core.documents import read_document
     from vrkit.core.errors import InputError
     from vrkit.measure.fov import fov_report
     from vrkit.optics.profile import load_profile
@@ -191,15 +191,16 @@ def _measured(args: argparse.Namespace) -> int:
     pattern = PatternSet.load(args.pattern)
     camera = load_camera(args.camera)
     rv = np.zeros(3)
-    if args.lens_report:
-        rep = read_document(args.lens_report, "calibration report")
+    if args.camera_rotation:
         try:
-            rv = np.asarray(rep["fits"][0]["camera_rotation_vector_rad"], dtype=np.float64)
-        except (KeyError, IndexError, TypeError, ValueError):
+            rv = np.array([float(v) for v in args.camera_rotation.split(",")], dtype=np.float64)
+        except ValueError:
+            rv = np.zeros(0)
+        if rv.shape != (3,) or not np.all(np.isfinite(rv)):
             raise InputError(
-                f"{args.lens_report} has no fits[0].camera_rotation_vector_rad",
-                "pass the report.json that `vrkit calibrate lens` wrote",
-            ) from None
+                f"--camera-rotation must be three numbers RX,RY,RZ (radians), got "
+                f"{args.camera_rotation!r}"
+            )
     contrast = contrast_from_captures(args.measured, pattern, camera)
     fov = measure_fov(contrast, camera, _rotation(rv))
     eye = pattern.panel.eye
