@@ -9,16 +9,17 @@ the rest). So the verdict looks at every detected feature:
    a few percent of the features to fit them does not describe the lens.
 3. **No rejection cluster**: the field is cut into ``cell_deg`` x ``cell_deg`` cells of field
    angle (horizontal, vertical degrees from the lens axis); a cell with at least 3 rejections
-   that are at least ``cluster_cell_fraction`` (25 %) of its features is marked, touching marked
-   cells form a region, and a region holding at least ``max(cluster_min_features, 2 %)`` of the
-   features as rejections is a cluster. A wrong model leaves *coherent* residuals (neighbouring
-   features miss the same way); measurement noise (dim, vignetted dots in the far corners)
-   leaves incoherent ones. Per cell, coherence = length of the mean residual vector / RMS
-   residual length (about ``1/sqrt(n)`` for noise, near 1 for a model error); a cluster whose
-   cells' mean coherence reaches ``min_coherence`` (0.5) is "model does not fit here" and fails
-   the fit; an incoherent one is reported as a *noisy region* (counted, located, drawn), and
-   its rejections do not count against condition 2. Scattered bad detections (a few clipped
-   dots in the corners) form neither.
+   that are at least ``cluster_cell_fraction`` (25 %) of its features is marked, and touching
+   marked cells form a region. A wrong model leaves *coherent* residuals (neighbouring features
+   miss the same way); measurement noise (dim, vignetted dots in the far corners) leaves
+   incoherent ones. Per cell, coherence = length of the mean residual vector / RMS residual
+   length (about ``1/sqrt(n)`` for noise, near 1 for a model error). A region with rejections
+   of at least ``max(cluster_min_features, 1 %)`` of the features is judged: with a mean cell
+   coherence of ``min_coherence`` (0.5) or more and rejections of at least
+   ``cluster_min_fraction`` (2 %) of the features it is "model does not fit here" and fails the
+   fit (a smaller coherent one just counts towards condition 2); an incoherent one is a *noisy
+   region* (counted, located, drawn) whose rejections do not count against condition 2.
+   Scattered bad detections (a few clipped dots in the corners) form neither.
 
 The residual statistics reported beside the verdict are over *all* detected features
 (``rms_all_arcmin``, ``max_arcmin``) and over the kept ones (``rms_arcmin``,
@@ -181,7 +182,10 @@ def rejection_clusters(
     np.add.at(rej, (idx[ok & rejected, 0], idx[ok & rejected, 1]), 1)
     marked = (rej >= 3) & (rej >= rule.cluster_cell_fraction * np.maximum(total, 1))
     labels, n_regions = ndimage.label(marked, structure=np.ones((3, 3)))
-    need = max(rule.cluster_min_features, int(np.ceil(rule.cluster_min_fraction * n)))
+    # Regions from 1 % of the features are looked at; an incoherent one is a noisy region, a
+    # coherent one a model error once it holds cluster_min_fraction of the features.
+    need = max(rule.cluster_min_features, int(np.ceil(0.01 * n)))
+    need_error = max(rule.cluster_min_features, int(np.ceil(rule.cluster_min_fraction * n)))
     out = []
     lab_of = np.where(ok, labels[idx[:, 0], idx[:, 1]], 0)
     cell_of = idx[:, 0] * shape[1] + idx[:, 1]
@@ -199,6 +203,9 @@ def rejection_clusters(
                 if len(v) >= 3 and rms > 0:
                     vals.append(float(np.linalg.norm(v.mean(axis=0))) / rms)
             coherence = float(np.mean(vals)) if vals else float("nan")
+        coherent = not coherence < rule.min_coherence
+        if coherent and int(r_in.sum()) < need_error:
+            continue  # its rejections count against condition 2
         cells = np.argwhere(labels == k) + lo
         f = field_deg[r_in]
         rad = np.degrees(np.arctan(np.hypot(*np.tan(np.radians(f)).T)))
@@ -215,7 +222,7 @@ def rejection_clusters(
                 int(r_in.sum()),
                 int(in_region.sum()),
                 coherence,
-                not coherence < rule.min_coherence,
+                coherent,
             )
         )
     out.sort(key=lambda c: -c.n_rejected)

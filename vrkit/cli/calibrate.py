@@ -375,13 +375,11 @@ def _lens(args: argparse.Namespace) -> int:
     verdict = best.verdict(rule)
     refusal = None
     camera_fit = check_camera_fit(best, camera)
-    if not camera_fit.ok:  # the more specific diagnosis first
-        refusal = f"{camera_fit.message}; profile {str(out)!r} not written"
-    elif not verdict.acceptable:
-        refusal = (
-            f"the {best.name} fit is not acceptable ({'; '.join(verdict.reasons)}); "
-            f"profile {str(out)!r} not written"
-        )
+    problems = [camera_fit.message] if not camera_fit.ok else []  # the specific one first
+    if not verdict.acceptable:
+        problems.append(f"the {best.name} fit is not acceptable ({'; '.join(verdict.reasons)})")
+    if problems:
+        refusal = f"{'; '.join(problems)}; profile {str(out)!r} not written"
     exports: dict[str, object] = {}
     for key, fn in (("openhmd", to_openhmd), ("cardboard", to_cardboard)):
         try:
