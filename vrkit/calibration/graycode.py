@@ -399,17 +399,17 @@ def decode_images(
         images: Frame name -> (H, W, 3) RGB capture, None (or absent) when missing.
         pattern: The pattern set shown.
         settings: Thresholds.
-        progress: tqdm bar on stderr.
+        progress: Progress bar on stderr (on a terminal).
 
     Returns:
         One map per decoded channel (a ``white`` set gives red, green and blue).
     """
-    from tqdm import tqdm
+    from vrkit.core.progress import progress_bar
 
     sets = structured_sets(pattern)
     jobs = [(p, c) for p, fr in sets.items() for c in fr[0].channels()]
     maps = []
-    for prefix, c in tqdm(jobs, desc="decoding", unit="map", disable=not progress, leave=False):
+    for prefix, c in progress_bar(jobs, desc="decoding", unit="map", enabled=progress):
         frames = sets[prefix]
         chan = {
             f.name: (None if images.get(f.name) is None else np.asarray(images[f.name])[..., c])
@@ -432,9 +432,8 @@ def decode_captures(
         DataError: The pattern has no structured-light frames, or a capture's size differs
             from ``image_size`` (width, height).
     """
-    from tqdm import tqdm
-
     from vrkit.calibration.capture import capture_files, read_rgb
+    from vrkit.core.progress import progress_bar
 
     sets = structured_sets(pattern)
     if not sets:
@@ -445,7 +444,7 @@ def decode_captures(
     files = capture_files(captures_dir, pattern)
     images: dict[str, NDArray[np.uint8] | None] = {}
     names = [f.name for fr in sets.values() for f in fr]
-    for name in tqdm(names, desc="reading", unit="capture", disable=not progress, leave=False):
+    for name in progress_bar(names, desc="reading", unit="capture", enabled=progress):
         p = files.get(name)
         if p is None:
             images[name] = None
