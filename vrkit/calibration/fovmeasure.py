@@ -239,5 +239,7 @@ def plot_measured_fov(
         f"{measured.solid_angle_sr:.3f} sr",
         fontsize=10,
     )
-    fig.savefig(path, dpi=90)
+    from vrkit.core.outputs import save_figure
+
+    save_figure(fig, path, dpi=90)
     plt.close(fig)
