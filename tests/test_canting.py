@@ -169,7 +169,7 @@ def test_run_json_records_ipd_and_canting(tmp_path):
     )
     out = tmp_path / "run"
     args = ["run", str(scene), "--backend", "headless", "--frames", "1", "--eye-size", "64x64"]
-    args += ["--out", str(out)]
+    args += ["--out", str(out), "--overwrite"]  # one folder, three runs
     cases = [
         (["--profile", PROFILE, "--no-distortion"], 0.064, 5.0),
         (["--profile", PROFILE, "--no-distortion", "--ipd", "0.07"], 0.07, 5.0),
