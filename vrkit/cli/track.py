@@ -198,6 +198,8 @@ def _run(args: argparse.Namespace) -> int:
             events += [f"frame {r.index}: {e}" for e in r.events]
             if args.max_frames and len(rows) >= args.max_frames:
                 break
+        # runs of left-out frames still open at the end, with their frame ranges
+        events += [f"end of run: {e}" for e in tracker.finish()]
     if not rows:
         raise InputError(f"source {args.source!r} delivered no frames")
     # A frame tracked with images left out (out of sync, wrong size) is degraded, not tracked.
