@@ -80,3 +80,34 @@ def test_pose_writer_discards_on_error(tmp_path: Path) -> None:
             w.write({"index": 0, "t_ns": 0, "status": "lost"})
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_latency_pipeline_sigterm_keeps_the_timing_done(tmp_path: Path) -> None:
+    """`vrkit latency pipeline --out` streams timing.csv; SIGTERM keeps the frames done."""
+    out = tmp_path / "timing"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vrkit", "latency", "pipeline", "examples/latency_gradient.py",
+         "--backend", "headless", "--frames", "1000000", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (out.is_dir() and any(p.stat().st_size > 2000 for p in out.iterdir())):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the run did not start: {proc.communicate()[1].decode()[-2000:]}")
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    text = err.decode()
+    assert proc.returncode == 128 + signal.SIGTERM, text[-2000:]
+    assert text.rstrip().splitlines()[-1] == "vrkit latency: interrupted", text[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == ["timing.csv", "timing.json"]
+    with (out / "timing.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    doc = json.loads((out / "timing.json").read_text())
+    n = doc["frames_recorded"]
+    assert n == len(rows) > 0
+    assert [int(r["index"]) for r in rows] == [f["index"] for f in doc["frames"]]
+    assert all(r["render_start_ns"] and r["cpu_render_ms"] for r in rows)
+    assert f"interrupted: {n} frames recorded, timing saved to {out}" in text
