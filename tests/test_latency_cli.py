@@ -112,7 +112,7 @@ def test_pipeline_on_the_simulator_window_backend(xvfb, tmp_path):  # noqa: F811
     backend = SimulatorBackend(cfg)
     backend.open()
     try:
-        rec = record_pipeline(backend, load_scene("examples/latency_gradient.py"))
+        rec, _ = record_pipeline(backend, load_scene("examples/latency_gradient.py"))
     finally:
         backend.close()
     assert isinstance(rec, FrameTimingRecorder) and len(rec) == 12

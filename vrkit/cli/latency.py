@@ -18,6 +18,7 @@ import argparse
 import json
 import logging
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -220,30 +221,48 @@ class _GpuFence:
         self._backend.end_frame(frame)
 
 
-def record_pipeline(backend: Any, scene: Any, progress: Any = None) -> Any:
+def record_pipeline(
+    backend: Any, scene: Any, progress: Any = None, stream_csv: Path | None = None
+) -> Any:
     """Run ``scene`` on an opened backend and collect every frame's timing.
 
     Args:
         backend: An opened :class:`~vrkit.backends.base.Backend` (closed by the caller).
         scene: The scene.
         progress: Optional tqdm bar, updated per frame.
+        stream_csv: Write each frame's row to this CSV as it ends (renamed into place by
+            the recorder's ``close_csv``): a long run's record is on disk as it goes.
 
     Returns:
-        A :class:`~vrkit.measure.latency.timing.FrameTimingRecorder` (display clock
-        ``virtual`` for the headless backend, ``host`` otherwise).
+        ``(recorder, interrupt)``: a :class:`~vrkit.measure.latency.timing.FrameTimingRecorder`
+        (display clock ``virtual`` for the headless backend, ``host`` otherwise) with the
+        frames done, and the :class:`~vrkit.core.interrupts.Interrupted` that ended the run
+        between two frames (Ctrl-C, SIGTERM), or None. Re-raise it once the record is saved.
     """
     from vrkit.app import run_scene
+    from vrkit.core import interrupts
     from vrkit.measure.latency.timing import FrameTimingRecorder
 
     rec = FrameTimingRecorder(display_clock="virtual" if backend.name == "headless" else "host")
+
+    if stream_csv is not None:
+        rec.stream_csv(stream_csv)
 
     def on_frame(frame: Any) -> None:
         rec.record(frame.index, frame.timing)
         if progress is not None:
             progress.update(1)
+        interrupts.check()  # a Ctrl-C / SIGTERM ends the run here, between two frames
 
-    run_scene(_GpuFence(backend), scene, on_frame=on_frame)
-    return rec
+    try:
+        with interrupts.deferred():
+            run_scene(_GpuFence(backend), scene, on_frame=on_frame)
+    except interrupts.Interrupted as exc:
+        return rec, exc
+    except BaseException:
+        rec.close_csv(keep=False)
+        raise
+    return rec, None
 
 
 def pipeline(args: argparse.Namespace) -> int:
@@ -251,6 +270,7 @@ def pipeline(args: argparse.Namespace) -> int:
     from vrkit.core.outputs import preflight_args
 
     preflight_args(args, files=("plot",), folders=("out",))
+    from vrkit.core import interrupts
     from vrkit.measure.latency.timing import FrameTimingRecorder
 
     src = Path(args.source)
@@ -280,17 +300,29 @@ def pipeline(args: argparse.Namespace) -> int:
         backend = open_backend(args.backend, config)
         backend_name = backend.name
         bar = progress_bar(total=args.frames, unit="frame", desc=f"timing ({backend.name})")
+        stream = Path(args.out) / "timing.csv" if args.out else None
         try:
-            rec = record_pipeline(backend, scene, bar)
+            rec, interrupt = record_pipeline(backend, scene, bar, stream)
         finally:
             bar.close()
-            backend.close()
+            with interrupts.deferred():
+                backend.close()
+        rec.close_csv()  # timing.csv, streamed while recording, renamed into place
+        if interrupt is not None:
+            # keep what was measured: the streamed CSV and the JSON of the frames done
+            if args.out and len(rec):
+                rec.save_json(Path(args.out) / "timing.json")
+            print(f"interrupted: {len(rec)} frames recorded"
+                  + (f", timing saved to {args.out}" if args.out else ""),
+                  file=sys.stderr)  # fmt: skip
+            raise interrupt
     stage, head = rec.headline()
     summary = rec.summary()
     if args.out:
         out = Path(args.out)
         rec.save_json(out / "timing.json")
-        rec.save_csv(out / "timing.csv")
+        if backend_name is None:  # timing read from a run.json: nothing was streamed
+            rec.save_csv(out / "timing.csv")
         rec.save_plots(out / "timing")
     if args.plot:
         rec.plot(args.plot)

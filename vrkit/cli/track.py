@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from vrkit.cli._args import int_range, nonneg_float, nonneg_int, positive_float, positive_int
@@ -166,11 +167,13 @@ def _synth(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     import time
+    from array import array
 
     import numpy as np
 
+    from vrkit.core import interrupts
     from vrkit.core.progress import progress_bar
-    from vrkit.tracking.poses import write_poses
+    from vrkit.tracking.poses import PoseWriter
     from vrkit.tracking.record import RecordingSource
     from vrkit.tracking.sources import open_source
     from vrkit.tracking.target import Target
@@ -186,40 +189,64 @@ def _run(args: argparse.Namespace) -> int:
     source = open_source(args.source, fps=args.fps, max_frames=args.max_frames,
                          allow_outside=args.allow_outside)  # fmt: skip
     truth = isinstance(source, RecordingSource) and source.truth(0) is not None
-    rows, lat, events = [], [], []
+    # Rows stream to the pose file (PoseWriter) and only counts stay in memory: a long run's
+    # memory stays flat, and an interrupt (Ctrl-C, SIGTERM) ends the loop at a frame
+    # boundary and keeps the rows done.
+    counts = {"tracking": 0, "degraded": 0, "lost": 0}
+    lat = array("d")  # per-frame latency, ms: 8 bytes a frame, for the median and p99
+    err_sq = np.zeros(2)
+    n_err = 0
+    events: list[str] = []
     cfg = TrackerConfig(threads=args.threads, use_roi=not args.no_roi)
     total = len(source) if isinstance(source, RecordingSource) else None
-    with source, Tracker(rig, target, cfg) as tracker:
+    with (
+        source,
+        Tracker(rig, target, cfg) as tracker,
+        PoseWriter(args.out, truth=truth) as writer,
+        interrupts.deferred(),
+    ):
         for fs in progress_bar(source, total=total, desc="track", unit="frame"):
             t0 = time.perf_counter_ns()
             r = tracker.process(fs)
             lat.append((time.perf_counter_ns() - t0) * 1e-6)
-            rows.append(result_row(r, source.truth(fs.index) if truth else None))
+            row = result_row(r, source.truth(fs.index) if truth else None)
+            writer.write(row)
+            # A frame tracked with images left out (out of sync, wrong size) is degraded.
+            kind = "lost" if r.status != "tracking" else "degraded" if r.degraded else "tracking"
+            counts[kind] += 1
+            if "err_mm" in row:
+                err_sq += (row["err_mm"] ** 2, row["err_deg"] ** 2)
+                n_err += 1
             events += [f"frame {r.index}: {e}" for e in r.events]
-            if args.max_frames and len(rows) >= args.max_frames:
+            if interrupts.requested() or (args.max_frames and writer.rows >= args.max_frames):
                 break
-    if not rows:
-        raise InputError(f"source {args.source!r} delivered no frames")
-    # A frame tracked with images left out (out of sync, wrong size) is degraded, not tracked.
-    n_degraded = sum(r["status"] == "tracking" and "degraded" in r for r in rows)
-    n_track = sum(r["status"] == "tracking" for r in rows) - n_degraded
-    n_lost = len(rows) - n_track - n_degraded
-    summary = {
-        "frames": len(rows),
-        "tracked": n_track,
-        "degraded": n_degraded,
-        "lost": n_lost,
-        "latency_ms_median": float(np.median(lat)),
-        "latency_ms_p99": float(np.percentile(lat, 99)),
-        "events": events,
-    }
-    if truth:
-        e = np.array([[r["err_mm"], r["err_deg"]] for r in rows if "err_mm" in r])
-        if len(e):
-            summary["rms_error_mm"] = float(np.sqrt(np.mean(e[:, 0] ** 2)))
-            summary["rms_error_deg"] = float(np.sqrt(np.mean(e[:, 1] ** 2)))
-    write_poses(args.out, rows, summary)
-    print(f"{len(rows)} frames: {n_track} tracked, {n_degraded} degraded, {n_lost} lost; per-frame "
+        # runs of left-out frames still open at the end, with their frame ranges
+        events += [f"end of run: {e}" for e in tracker.finish()]
+        n = writer.rows
+        if not n:
+            writer.discard()
+            raise InputError(f"source {args.source!r} delivered no frames")
+        n_track, n_degraded, n_lost = counts["tracking"], counts["degraded"], counts["lost"]
+        summary = {
+            "frames": n,
+            "tracked": n_track,
+            "degraded": n_degraded,
+            "lost": n_lost,
+            "latency_ms_median": float(np.median(lat)),
+            "latency_ms_p99": float(np.percentile(lat, 99)),
+            "events": events,
+        }
+        if interrupts.requested():
+            summary["interrupted"] = True
+        if n_err:
+            summary["rms_error_mm"] = float(np.sqrt(err_sq[0] / n_err))
+            summary["rms_error_deg"] = float(np.sqrt(err_sq[1] / n_err))
+        writer.close(summary)
+    if interrupts.requested():
+        print(f"interrupted: {n} frames done, their poses written to {args.out}",
+              file=sys.stderr)  # fmt: skip
+        interrupts.check()
+    print(f"{n} frames: {n_track} tracked, {n_degraded} degraded, {n_lost} lost; per-frame "
           f"latency median {summary['latency_ms_median']:.2f} ms, p99 "
           f"{summary['latency_ms_p99']:.2f} ms")  # fmt: skip
     for ev in events:

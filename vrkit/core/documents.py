@@ -11,6 +11,13 @@ Two rules hold in every schema, through the type checker here rather than in eac
 ``"number"`` means a finite int or float (never ``true``, never NaN or infinity) and
 ``"integer"`` means an int (never ``3.0``). Checks that span fields or need the model (a lens
 model's invertibility, a rig's rigid transforms) stay with the loader, after the schema passed.
+
+Long lists of flat records (a tracker pose file's frames: one object of numbers and short
+strings per frame) are checked column by column in numpy instead of item by item
+(:func:`_flat_items`): types, finiteness, ranges, lengths, required and dependent fields of all
+items at once. Only the items that fail that check go through ``jsonschema``, so a bad value is
+reported exactly as before, with its JSON path (``$.frames[17321].qz``), and a valid
+20,000-frame file is read many times faster.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import numpy as np
 import referencing
 from jsonschema.exceptions import ValidationError, best_match
 
@@ -104,8 +112,172 @@ def _is_integer(_checker: object, value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+#: Keywords a flat record's field may use to be checked in columns (annotations aside).
+_COLUMN_KEYWORDS = frozenset(
+    {"type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
+     "maxLength", "enum", "const"}
+)  # fmt: skip
+#: Keywords a flat record itself may use.
+_RECORD_KEYWORDS = frozenset(
+    {"type", "required", "properties", "additionalProperties", "dependentRequired"}
+)
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "number": (int, float),
+    "integer": (int,),
+    "string": (str,),
+    "boolean": (bool,),
+    "null": (type(None),),
+}
+#: Lists shorter than this are left to jsonschema (the column check would not pay).
+_FLAT_MIN_ITEMS = 64
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _column_check(node: dict) -> Any | None:
+    """A check of a list of one field's values (``values -> bool``), or None.
+
+    None when the field's schema is not a simple scalar one (then it is left to jsonschema).
+    """
+    if set(node) - _COLUMN_KEYWORDS - _ANNOTATIONS:
+        return None
+    types = node.get("type")
+    types = [types] if isinstance(types, str) else list(types or [])
+    if not types or any(t not in _PY_TYPES for t in types):
+        return None
+    if any(isinstance(node.get(k), str) or isinstance(node.get(k), bool)
+           for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")):  # fmt: skip
+        return None
+    choices = node.get("enum", [node["const"]] if "const" in node else None)
+    if choices is not None and not all(isinstance(c, str) for c in choices):
+        return None
+    allowed = {t for name in types for t in _PY_TYPES[name]}
+    numbers = "number" in types or "integer" in types
+    only_int = "integer" in types and "number" not in types
+
+    def check(values: list) -> bool:
+        kinds = set(map(type, values))
+        if not kinds <= allowed:
+            return False
+        if choices is not None and not set(v for v in values if type(v) is str) <= set(choices):
+            return False
+        strings = [v for v in values if type(v) is str] if kinds - {str} else values
+        if str in kinds and strings:
+            n = list(map(len, strings))
+            if max(n) > node.get("maxLength", max(n)) or min(n) < node.get("minLength", 0):
+                return False
+        if not numbers or not kinds & {int, float}:
+            return True
+        nums = values if kinds <= {int, float} else [v for v in values if type(v) in (int, float)]
+        if only_int or float not in kinds:
+            if not all(_INT64[0] <= v <= _INT64[1] for v in (min(nums), max(nums))):
+                return False  # past int64: let jsonschema judge it exactly
+            arr = np.array(nums, dtype=np.int64)
+            bounds_exact = all(
+                isinstance(node.get(k, 0), int) or abs(node[k]) < 2**53
+                for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+            )
+            if not bounds_exact:
+                return False
+        else:
+            try:
+                arr = np.array(nums, dtype=np.float64)
+            except OverflowError:
+                return False
+            if not np.isfinite(arr).all():
+                return False
+            if int in kinds and np.abs(arr).max(initial=0) >= 2**53:
+                return False  # ints that float64 cannot hold exactly
+        lo, hi = arr.min(), arr.max()
+        return not (
+            ("minimum" in node and lo < node["minimum"])
+            or ("maximum" in node and hi > node["maximum"])
+            or ("exclusiveMinimum" in node and lo <= node["exclusiveMinimum"])
+            or ("exclusiveMaximum" in node and hi >= node["exclusiveMaximum"])
+        )
+
+    return check
+
+
+def _record_check(node: Any) -> Any | None:
+    """A check of a whole list of flat records at once (``items -> bool``), or None.
+
+    None when ``node`` (an ``items`` schema) is not a flat record (see the module docstring).
+    """
+    if not isinstance(node, dict) or node.get("type") != "object":
+        return None
+    if set(node) - _RECORD_KEYWORDS - _ANNOTATIONS:
+        return None
+    props = node.get("properties", {})
+    columns = {k: _column_check(v) for k, v in props.items()}
+    if any(c is None for c in columns.values()):
+        return None
+    extra = node.get("additionalProperties", True)
+    if extra not in (True, False):
+        return None
+    required = list(node.get("required", []))
+    dependent = dict(node.get("dependentRequired", {}))
+    known = frozenset(props)
+
+    def check(items: list) -> bool:
+        if not all(type(x) is dict for x in items):
+            return False
+        for k in required:
+            if not all(k in x for x in items):
+                return False
+        if extra is False and not all(x.keys() <= known for x in items):
+            return False
+        for k, needs in dependent.items():
+            if not all(n in x for x in items if k in x for n in needs):
+                return False
+        for k, col in columns.items():
+            values = [x[k] for x in items if k in x]
+            if values and not col(values):
+                return False
+        return True
+
+    return check
+
+
+#: id() of a flat ``items`` schema -> its column check (the schemas live as long as the cache).
+_FLAT_CHECKS: dict[int, Any] = {}
+
+
+def _flat_items(validator: Any, items_schema: Any, instance: Any, _schema: Any) -> Any:
+    """The ``vrkitFlatItems`` keyword: ``items`` for a long list of flat records.
+
+    All items are checked in columns first; when that fails, the items failing it one at a
+    time are checked by jsonschema, in order, which gives the same errors as ``items``.
+    """
+    if not validator.is_type(instance, "array"):
+        return
+    check = _FLAT_CHECKS[id(items_schema)]
+    if len(instance) >= _FLAT_MIN_ITEMS and check(instance):
+        return
+    for index, item in enumerate(instance):
+        if len(instance) < _FLAT_MIN_ITEMS or not check([item]):
+            yield from validator.descend(item, items_schema, path=index)
+
+
+def _use_flat_items(node: Any) -> Any:
+    """``node`` with ``items`` of flat records replaced by ``vrkitFlatItems``."""
+    if isinstance(node, list):
+        return [_use_flat_items(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _use_flat_items(v) for k, v in node.items()}
+    items = out.get("items")
+    if isinstance(items, dict) and "prefixItems" not in out:
+        check = _record_check(items)
+        if check is not None:
+            del out["items"]
+            out["vrkitFlatItems"] = items
+            _FLAT_CHECKS[id(items)] = check
+    return out
+
+
 _Validator = jsonschema.validators.extend(
     jsonschema.Draft202012Validator,
+    validators={"vrkitFlatItems": _flat_items},
     type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many(
         {"number": _is_number, "integer": _is_integer}
     ),
@@ -153,7 +325,7 @@ def validator(kind: str) -> jsonschema.protocols.Validator:
     schema = load_schema(kind)
     resolver = _registry().resolver(base_uri=schema.get("$id", ""))
     inlined = _inline({k: v for k, v in schema.items() if k != "$defs"}, resolver)
-    return _Validator(inlined)
+    return _Validator(_use_flat_items(inlined))
 
 
 @cache

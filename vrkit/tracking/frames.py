@@ -31,6 +31,10 @@ class FrameSet:
         images: Per camera an (H, W) uint8 grey image, or None when missing.
         errors: Per camera the reason an image is missing, or None.
         camera_t_ns: Per camera its own capture time in ns (None when missing).
+        suspect: Per camera why the source distrusts this camera's image (or its absence) in
+            this frame, or None: a decode gap in its video, a video that ended before the
+            others (frame-count drift). The tracker leaves such images out and counts the
+            frame degraded.
     """
 
     index: int
@@ -38,6 +42,7 @@ class FrameSet:
     images: list[NDArray[np.uint8] | None]
     errors: list[str | None] = field(default_factory=list)
     camera_t_ns: list[int | None] = field(default_factory=list)
+    suspect: list[str | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         n = len(self.images)
@@ -45,6 +50,8 @@ class FrameSet:
             self.errors = [None if im is not None else "no image" for im in self.images]
         if len(self.camera_t_ns) != n:
             self.camera_t_ns = [self.t_ns if im is not None else None for im in self.images]
+        if len(self.suspect) != n:
+            self.suspect = [None] * n
 
 
 class FrameSource(ABC):

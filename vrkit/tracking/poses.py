@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -29,7 +30,7 @@ import numpy as np
 from vrkit.core.documents import read_document
 from vrkit.core.errors import DataError, InputError
 from vrkit.core.jsonfile import read_json
-from vrkit.core.outputs import open_atomic, write_json
+from vrkit.core.outputs import PARTIAL_SUFFIX, open_atomic, output_error
 from vrkit.core.types import Pose
 from vrkit.math import transforms as tf
 from vrkit.poses.base import PoseSource
@@ -38,6 +39,112 @@ log = logging.getLogger(__name__)
 
 POSE_FIELDS = ("px", "py", "pz", "qx", "qy", "qz", "qw")
 DEFAULT_POSE = Pose([0.0, 1.6, 0.0])
+
+
+#: CSV columns of :func:`vrkit.tracking.tracker.result_row`, in order (``err_*`` with truth).
+ROW_FIELDS = ("index", "t_ns", "status", *POSE_FIELDS, "sigma_pos_mm", "sigma_rot_deg", "rms_px",
+              "n_points", "cameras_active", "cameras_used", "message", "degraded")  # fmt: skip
+TRUTH_FIELDS = ("err_mm", "err_deg")
+
+
+class PoseWriter:
+    """Streams tracker rows to a ``.csv`` or ``.json`` pose file as they come.
+
+    Memory stays flat however long the run: a CSV's rows go straight into its temporary file
+    (:func:`vrkit.core.outputs.open_atomic`); a JSON file's rows go to a JSON-lines sidecar
+    (``.NAME.rows.partial``) and :meth:`close` writes the document (summary first) from it.
+    The file appears under its name, complete, only at :meth:`close`; an interrupted run
+    closes it with the rows done. Leaving a ``with`` block by an error other than an
+    interrupt discards it.
+
+    Args:
+        path: ``.csv`` or ``.json`` file.
+        fields: CSV columns (default :data:`ROW_FIELDS`, plus :data:`TRUTH_FIELDS` when
+            ``truth``); a row with another key is an error.
+        truth: Rows carry errors against truth.
+
+    Raises:
+        InputError: ``path`` ends in neither ``.csv`` nor ``.json``.
+        OutputError: The file cannot be created or written (disk full), naming it.
+    """
+
+    def __init__(
+        self, path: str | Path, fields: tuple[str, ...] | None = None, truth: bool = False
+    ) -> None:
+        self.path = Path(path)
+        self.kind = self.path.suffix.lower()
+        if self.kind not in (".csv", ".json"):
+            raise InputError(f"pose output {str(self.path)!r} must end in .csv or .json")
+        self.fields = fields or (ROW_FIELDS + (TRUTH_FIELDS if truth else ()))
+        self.rows = 0
+        self._stack = contextlib.ExitStack()
+        self._closed = False
+        if self.kind == ".csv":
+            kept = "nothing: the pose file is written whole or not at all"
+            fh = self._stack.enter_context(open_atomic(self.path, newline="", kept=kept))
+            self._csv = csv.DictWriter(fh, fieldnames=list(self.fields))
+            self._csv.writeheader()
+        else:
+            self.sidecar = self.path.with_name(f".{self.path.name}.rows{PARTIAL_SUFFIX}")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = self._stack.enter_context(self.sidecar.open("w", encoding="utf-8"))
+            except OSError as exc:
+                raise output_error(self.sidecar, exc) from exc
+            self._stack.callback(self.sidecar.unlink, missing_ok=True)
+
+    def write(self, row: dict) -> None:
+        """Append one row (a dict of :func:`~vrkit.tracking.tracker.result_row`)."""
+        try:
+            if self.kind == ".csv":
+                self._csv.writerow(row)
+            else:
+                self._fh.write(json.dumps(row) + "\n")
+        except OSError as exc:
+            raise output_error(self.path, exc, f"{self.rows} rows were not saved") from exc
+        self.rows += 1
+
+    def close(self, summary: dict | None = None) -> Path:
+        """Finish the file and rename it into place; safe to call twice.
+
+        Args:
+            summary: Run information stored at the top of a JSON file (ignored for CSV).
+        """
+        if self._closed:
+            return self.path
+        self._closed = True
+        if self.kind == ".json":
+            try:
+                self._fh.close()
+                with (
+                    open_atomic(self.path) as out,
+                    self.sidecar.open(encoding="utf-8") as rows,
+                ):
+                    out.write('{"summary": ' + json.dumps(summary or {}) + ', "frames": [')
+                    for k, line in enumerate(rows):
+                        out.write(("\n" if not k else ",\n") + line.rstrip("\n"))
+                    out.write("]}\n")
+            except BaseException:
+                self._stack.close()
+                raise
+        self._stack.close()
+        return self.path
+
+    def discard(self) -> None:
+        """Drop the file and its temporary files; safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            self._stack.__exit__(InputError, InputError("discarded"), None)
+
+    def __enter__(self) -> PoseWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        interrupted = isinstance(exc_type, type) and issubclass(exc_type, KeyboardInterrupt)
+        if exc_type is None or interrupted:
+            self.close()
+        else:
+            self.discard()
 
 
 def write_poses(path: str | Path, rows: list[dict], summary: dict | None = None) -> None:
@@ -51,19 +158,13 @@ def write_poses(path: str | Path, rows: list[dict], summary: dict | None = None)
     Raises:
         OutputError: The file could not be written; nothing is left under its name.
     """
-    path = Path(path)
-    if path.suffix.lower() == ".json":
-        write_json(path, {"summary": summary or {}, "frames": rows}, indent=1)
-        return
-    if path.suffix.lower() != ".csv":
-        raise InputError(f"pose output {str(path)!r} must end in .csv or .json")
     fields: list[str] = []
     for r in rows:
         fields.extend(k for k in r if k not in fields)
-    with open_atomic(path, newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields)
-        w.writeheader()
-        w.writerows(rows)
+    with PoseWriter(path, tuple(fields) or ROW_FIELDS) as w:
+        for r in rows:
+            w.write(r)
+        w.close(summary)
 
 
 def read_poses(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -236,6 +236,22 @@ def pnp_candidates(
     return out
 
 
+def reprojection_rms(rig: Rig, obs: Observation, T_world_head: F64, mode: str) -> float:
+    """RMS reprojection error of one camera's correspondences at a given pose.
+
+    Args:
+        rig: The camera rig.
+        obs: One camera's 2D-3D correspondences (at least one point).
+        T_world_head: (4, 4) pose to project with.
+        mode: ``"outside_in"`` or ``"inside_out"``.
+
+    Returns:
+        RMS over the points of the pixel distance (undistorted, scaled by the focal length).
+    """
+    r = _Problem(rig, [obs], mode).residuals(T_world_head)
+    return float(np.sqrt(np.mean(np.sum(r**2, axis=1))))
+
+
 def solve_pose(
     rig: Rig,
     observations: list[Observation],

@@ -105,24 +105,49 @@ class VideoFileSource(FrameSource):
         self._frames = [iter(r) for r in self.readers]
         self.camera_names = names or [Path(p).stem for p in paths]
         self.live = [True] * len(self.readers)
+        #: Per camera the frame set its video ended at, and its last decode gap's reason.
+        self._ended: list[int | None] = [None] * len(self.readers)
+        self._gap: list[str | None] = [None] * len(self.readers)
         self._i = 0
 
     def read(self) -> FrameSet | None:
-        """Next frame of every video; None once all have ended."""
+        """Next frame of every video; None once all have ended.
+
+        A camera whose video shows a decode gap at this frame (its presentation time jumped,
+        see :class:`~vrkit.vision.video.DecodeGap`), or whose video ended while others go on
+        (frame-count drift: the videos no longer cover the same frames), is marked in
+        :attr:`FrameSet.suspect` for this frame and every later one: past a gap its frames
+        no longer line up with the others by position.
+        """
         if not any(self.live):
             return None
         imgs, errs, ts = [], [], []
         for k, frames in enumerate(self._frames):
             frame = next(frames, None) if self.live[k] else None
-            if frame is None:
+            if frame is None and self.live[k]:
                 self.live[k] = False
+                self._ended[k] = self._i
             imgs.append(to_gray(frame.image) if frame is not None else None)
             errs.append(None if frame is not None else f"{self.camera_names[k]}: video ended")
             ts.append(frame.pts_ns if frame is not None else None)
+            gaps = self.readers[k].gaps if k < len(self.readers) else []
+            if frame is not None and gaps and gaps[-1].index == frame.index:
+                g = gaps[-1]
+                self._gap[k] = (
+                    f"decode gap at video frame {g.index}: presentation time stepped "
+                    f"{g.step_ns * 1e-6:.1f} ms, usually {g.expected_ns * 1e-6:.1f} ms"
+                )
         if not any(im is not None for im in imgs):
             return None
+        suspect: list[str | None] = []
+        for k in range(len(imgs)):
+            why = self._gap[k]
+            if self._ended[k] is not None:
+                why = (f"video ended after {self._ended[k]} frames while the other cameras' "
+                       "videos go on (frame-count drift)")  # fmt: skip
+            suspect.append(why)
         t = next(t for t in ts if t is not None)
-        fs = FrameSet(self._i, t, imgs, errs, ts)
+        fs = FrameSet(self._i, t, imgs, errs, ts, suspect)
         self._i += 1
         return fs
 

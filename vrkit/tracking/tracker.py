@@ -13,11 +13,26 @@ counts as *degraded* (:attr:`TrackResult.degraded`) rather than tracked. A solve
 reprojection error is far above the detector's accuracy (a target file whose geometry
 contradicts the detections, e.g. corners listed in reverse order, which gives a mirror-image
 pose) is refused: the frame is lost, with the reason.
+
+Out-of-sync cameras are found three ways. The source marks what it can see in the files
+(:attr:`FrameSet.suspect`: a decode gap in a video's presentation times, a video that ended
+before the others); the capture times are compared with the frame's (see
+:class:`TrackerConfig`); and, for marker targets, the cameras are checked against each other.
+A video that lost frames but whose timestamps were written at a regular rate (frames re-encoded
+without the lost ones) shows nothing in its file: its images simply show the target as it was
+some frames later. Only the other cameras reveal it: when a camera's residual at the joint pose
+rises far above its usual level, the pose is solved again without each camera in turn, and a
+camera whose detections lie far from the pose the others agree on (more than
+``consistency_px`` and ``consistency_factor`` times its usual RMS) is left out. With two
+cameras there is no majority: the one already found out of step, else the one farther from
+the filter's prediction, is left out. Each such run of frames is reported once when it starts
+and once, with its frame range, when it ends (:meth:`Tracker.finish` for runs still open).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -33,6 +48,7 @@ from vrkit.tracking.solve import (
     Observation,
     PoseSolution,
     arrangement,
+    reprojection_rms,
     solve_pose,
     visible_projections,
 )
@@ -98,6 +114,10 @@ class TrackerConfig:
             the frame's step by more than this fraction of the frame period, or whose capture
             time is more than twice that from the frame time (free-running live cameras sit up
             to half a period apart), is out of sync and left out.
+        consistency_px: A camera whose detections lie more than this RMS distance, pixels,
+            from the pose the other cameras agree on is out of step and left out (marker
+            targets with two or more cameras).
+        consistency_factor: ... and more than this many times its usual RMS residual.
         filter: Filter noise settings.
     """
 
@@ -110,6 +130,8 @@ class TrackerConfig:
     outlier_px: float = 3.0
     max_rms_px: float = 6.0
     sync_tolerance: float = 0.5
+    consistency_px: float = 1.5
+    consistency_factor: float = 6.0
     filter: FilterConfig = field(default_factory=FilterConfig)
 
 
@@ -137,6 +159,10 @@ class Tracker:
         self._period_ns: int | None = None
         self._contradiction_reported = False
         self.n_degraded = 0
+        #: Per camera its recent RMS residuals in consistent frames (its usual error).
+        self._usual: list[deque[float]] = [deque(maxlen=60) for _ in range(len(rig))]
+        #: Open runs of left-out frames: (camera, kind) -> [first, last, reason].
+        self._runs: dict[tuple[int, str], list] = {}
         self._frames_since_full = 0
         self._pool = ThreadPoolExecutor(max(1, self.config.threads), "vrkit-detect")
         self._points = target.points()
@@ -166,6 +192,98 @@ class Tracker:
         log.warning(msg)
         events.append(msg)
         degraded.append(reason)
+
+    def _flag(self, k: int, kind: str, index: int, reason: str, events: list[str],
+              degraded: list[str]) -> None:  # fmt: skip
+        """Leave camera ``k`` out of frame ``index``; report a run of such frames once."""
+        name = self.rig.cameras[k].name
+        degraded.append(f"camera {name!r} frame {index}: {reason}")
+        run = self._runs.get((k, kind))
+        if run is not None and run[1] == index - 1:
+            run[1] = index
+            return
+        msg = f"camera {name!r} left out from frame {index}: {reason}"
+        log.warning(msg)
+        events.append(msg)
+        self._runs[(k, kind)] = [index, index, reason]
+
+    def _close_runs(self, index: int | None, events: list[str]) -> None:
+        """Report the runs that did not go on to frame ``index`` (None: all) with their range."""
+        for key, (a, b, reason) in list(self._runs.items()):
+            if index is not None and b >= index:
+                continue
+            name = self.rig.cameras[key[0]].name
+            msg = f"camera {name!r} left out of frames {a}-{b} ({b - a + 1} frames): {reason}"
+            log.warning(msg)
+            events.append(msg)
+            del self._runs[key]
+
+    def finish(self) -> list[str]:
+        """End of the run: the events of left-out runs still open, with their frame ranges."""
+        events: list[str] = []
+        self._close_runs(None, events)
+        return events
+
+    def _check_consistency(
+        self,
+        fs: FrameSet,
+        dets: dict[int, object],
+        sol: PoseSolution,
+        T_pred: F64 | None,
+        events: list[str],
+        degraded: list[str],
+    ) -> PoseSolution:
+        """Leave out a camera whose detections contradict the others (see module docstring)."""
+        cams = list(sol.cameras_used)
+        if self.target.kind != "aruco" or len(cams) < 2:
+            for k in cams:
+                self._usual[k].append(sol.camera_rms_px[k])
+            return sol
+
+        def limit(k: int) -> float:
+            u = float(np.median(self._usual[k])) if self._usual[k] else 0.0
+            return max(self.config.consistency_px, self.config.consistency_factor * u)
+
+        if all(sol.camera_rms_px[k] <= 0.5 * limit(k) for k in cams):
+            for k in cams:
+                self._usual[k].append(sol.camera_rms_px[k])
+            return sol
+        obs = {o.camera: o for o in self._aruco_observations(dets) if len(o.pixels)}
+        flagged = {k for (k, kind) in self._runs if kind == "step"}
+        best = None
+        for k in cams:
+            try:
+                s_k = self._solve_unchecked({j: d for j, d in dets.items() if j != k}, T_pred)
+            except DataError:
+                continue
+            off = reprojection_rms(self.rig, obs[k], s_k.T_world_head, self.mode)
+            if len(cams) == 2:
+                # no majority: the camera already out of step, else the one farther from
+                # the prediction (none when there is no prediction)
+                far = (-reprojection_rms(self.rig, obs[k], T_pred, self.mode)
+                       if T_pred is not None else 0.0)  # fmt: skip
+                score = (k not in flagged, far)
+            else:
+                score = (False, s_k.rms_px)
+            if best is None or score < best[0]:
+                best = (score, k, off, s_k)
+        if best is None:
+            return sol
+        score, k, off, s_k = best
+        if off <= limit(k):
+            return sol
+        names = [self.rig.cameras[j].name for j in cams]
+        if len(cams) == 2 and score == (True, 0.0):
+            for j in cams:
+                self._flag(j, "step", fs.index, f"cameras {names} disagree by {off:.1f} px and "
+                           "there is no third camera or prediction to tell which is out of step",
+                           events, degraded)  # fmt: skip
+            return sol
+        u = float(np.median(self._usual[k])) if self._usual[k] else float("nan")
+        self._flag(k, "step", fs.index, f"out of step with the other cameras (its detections "
+                   f"lie {off:.1f} px from the pose they give, usually {u:.2f} px)",
+                   events, degraded)  # fmt: skip
+        return s_k
 
     def _check_sync(self, fs: FrameSet, events: list[str], degraded: list[str]) -> list[bool]:
         """Per camera: is its image in step with the frame (see :class:`TrackerConfig`)?"""
@@ -212,6 +330,9 @@ class Tracker:
         active = []
         for k, (cam, img) in enumerate(zip(self.rig.cameras, fs.images, strict=True)):
             ok = img is not None
+            if fs.suspect[k]:
+                self._flag(k, "source", fs.index, fs.suspect[k], events, degraded)
+                in_sync[k] = False
             if ok and not self._checked_size[k]:
                 cam.check_image(img, f" (frame {fs.index})")  # the wrong rig: stop at once
                 self._checked_size[k] = True
@@ -363,10 +484,14 @@ class Tracker:
                 if T_pred is not None and self.config.use_roi:
                     # the target may have left the predicted regions: search whole images
                     try:
-                        sol = self._solve(self._detect(fs, {k: None for k in active}), None)
+                        dets = self._detect(fs, {k: None for k in active})
+                        sol = self._solve(dets, None)
                         message = ""
                     except DataError as exc2:
                         message = str(exc2)
+            if sol is not None:
+                sol = self._check_consistency(fs, dets, sol, T_pred, events, degraded)
+        self._close_runs(fs.index, events)
         names = [self.rig.cameras[k].name for k in active]
         contradiction = "contradicts the detections" in message
         if contradiction and not self._contradiction_reported:

@@ -32,9 +32,9 @@ stamps. A recorder built with ``display_clock="virtual"`` leaves out every stage
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,11 +143,15 @@ class FrameTimingRecorder:
             raise InputError(f"timing keys {sorted(set(missing))} are needed by the stages")
         self.keys = tuple(keys)
         self.display_clock: DisplayClock = display_clock
-        self._index: list[int] = []
-        self._rows: list[list[int]] = []
+        # One int64 row per frame (the frame counter, then the stamps in key order), grown
+        # by doubling: 8 bytes a stamp, not a Python list of ints per frame.
+        self._buf = np.zeros((64, 1 + len(self.keys)), np.int64)
+        self._n = 0
+        self._csv: Any = None
+        self._stack = contextlib.ExitStack()
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return self._n
 
     def record(self, frame_index: int, timing: Mapping[str, object]) -> None:
         """Add one frame's timestamps.
@@ -161,8 +165,47 @@ class FrameTimingRecorder:
             InputError: A timestamp is not an integer.
         """
         row = [_as_ns(k, timing[k], frame_index) if k in timing else _MISSING for k in self.keys]
-        self._index.append(int(frame_index))
-        self._rows.append(row)
+        if self._n == len(self._buf):
+            self._buf = np.concatenate([self._buf, np.zeros_like(self._buf)])
+        self._buf[self._n] = [int(frame_index), *row]
+        self._n += 1
+        if self._csv is not None:
+            self._csv.writerow(self._csv_row(self._buf[self._n - 1]))
+
+    def _csv_row(self, rec: NDArray[np.int64]) -> list:
+        """One CSV row: index, stamps (empty if missing), stage durations in ms."""
+        row = rec[1:]
+        durs = []
+        for s in STAGES:
+            a, b = (row[self.keys.index(k)] for k in STAGES[s])
+            durs.append("" if _MISSING in (a, b) else f"{(int(b) - int(a)) * 1e-6:.6f}")
+        stamps = ["" if v == _MISSING else str(int(v)) for v in row]
+        return [int(rec[0]), *stamps, *durs]
+
+    def _csv_header(self) -> list[str]:
+        return ["index", *self.keys, *(f"{s}_ms" for s in STAGES)]
+
+    def stream_csv(self, path: str | Path) -> None:
+        """Write every frame recorded from now on to ``path`` as it comes (see :meth:`save_csv`).
+
+        The rows go to the file's temporary name (:func:`vrkit.core.outputs.open_atomic`);
+        :meth:`close_csv` renames it into place, so an interrupted run keeps the frames done.
+        Frames recorded before this call are written first.
+        """
+        fh = self._stack.enter_context(open_atomic(path, newline=""))
+        self._csv = csv.writer(fh)
+        self._csv.writerow(self._csv_header())
+        for rec in self._buf[: self._n]:
+            self._csv.writerow(self._csv_row(rec))
+
+    def close_csv(self, keep: bool = True) -> None:
+        """Finish the streamed CSV (``keep``) or drop it; safe to call twice."""
+        self._csv = None
+        if keep:
+            self._stack.close()
+        else:
+            self._stack.__exit__(InputError, InputError("discarded"), None)
+        self._stack = contextlib.ExitStack()
 
     @classmethod
     def from_frames(
@@ -218,14 +261,12 @@ class FrameTimingRecorder:
 
     def timestamps(self) -> NDArray[np.int64]:
         """(N, K) int64 timestamps in key order; missing entries hold int64 min."""
-        if not self._rows:
-            return np.zeros((0, len(self.keys)), np.int64)
-        return np.array(self._rows, dtype=np.int64)
+        return self._buf[: self._n, 1:].copy()
 
     @property
     def frame_indices(self) -> NDArray[np.int64]:
         """(N,) frame counters."""
-        return np.array(self._index, dtype=np.int64)
+        return self._buf[: self._n, 0].copy()
 
     def stage_ns(self, stage: str) -> NDArray[np.float64]:
         """(N,) durations of a stage in ns (float; NaN where a stamp is missing).
@@ -320,7 +361,7 @@ class FrameTimingRecorder:
         """Summary and per-frame data, JSON-friendly (ms for durations, ns for stamps)."""
         ts = self.timestamps()
         frames = []
-        for i, row in zip(self._index, ts, strict=True):
+        for i, row in zip(self.frame_indices.tolist(), ts, strict=True):
             frames.append({k: int(v) for k, v in zip(self.keys, row, strict=True) if v != _MISSING})
             frames[-1]["index"] = i
         summ = self.summary()
@@ -344,15 +385,11 @@ class FrameTimingRecorder:
     def save_csv(self, path: str | Path) -> Path:
         """One row per frame: index, the timestamps (ns, empty if missing), stage durations (ms)."""
         p = Path(path)
-        ts = self.timestamps()
-        stages = {s: self.stage_ns(s) * 1e-6 for s in STAGES}
         with open_atomic(p, newline="") as fh:
             w = csv.writer(fh)
-            w.writerow(["index", *self.keys, *(f"{s}_ms" for s in STAGES)])
-            for r, (i, row) in enumerate(zip(self._index, ts, strict=True)):
-                stamps = ["" if v == _MISSING else str(int(v)) for v in row]
-                durs = ["" if math.isnan(stages[s][r]) else f"{stages[s][r]:.6f}" for s in STAGES]
-                w.writerow([i, *stamps, *durs])
+            w.writerow(self._csv_header())
+            for rec in self._buf[: self._n]:
+                w.writerow(self._csv_row(rec))
         return p
 
     def _draw_hist(self, ax: Any) -> None:
