@@ -5,6 +5,12 @@
 // image was rendered with, R_render_new) and projected into the eye image with its render Fov.
 // With SCANLINE defined the rotation is blended from u_warp (top row of the panel, scanned out
 // first) to u_warp_end (bottom row) by the vertex's scan-out fraction u_scan.x + u_scan.y * y.
+// With POSITION defined the warp is positional: the newest eye sits at u_shift (metres, in the
+// rendered eye's frame), so a direction is a ray from there; the rotation-warped uv is a first
+// guess (the point at infinity), the eye depth there (window depth, u_depth_range = near, far)
+// gives the ray's point at that depth, whose projection is the refined uv; the depth is sampled
+// again there and the point re-projected (one fixed-point iteration). Disocclusions (what the
+// moved eye sees behind a near edge) are stretched between the mesh's vertices, never garbage.
 layout(location = 0) in vec2 a_position;
 layout(location = 1) in vec2 a_tan_red;
 layout(location = 2) in vec2 a_tan_green;
@@ -16,6 +22,11 @@ uniform mat3 u_warp_end;
 uniform vec2 u_scan;
 #endif
 uniform vec4 u_tan;  // render Fov tangents: left, right, up, down
+#ifdef POSITION
+uniform vec3 u_shift;        // newest eye position in the rendered eye frame, metres
+uniform vec2 u_depth_range;  // near, far of the projection the eye was rendered with, metres
+uniform sampler2D u_depth;   // the eye's window depth in [0, 1]
+#endif
 
 out vec2 v_uv_red;    // warped eye uv, sampled (clamped to the image)
 out vec2 v_uv_green;
@@ -38,7 +49,21 @@ vec2 warp(vec2 t) {
 #endif
     // Behind the eye (|rotation| > 90 deg from the view axis): far outside, clamped or black.
     float z = min(r.z, -1e-6);
-    return to_uv(r.xy / -z);
+    vec2 uv = to_uv(r.xy / -z);
+#ifdef POSITION
+    r.z = z;
+    for (int i = 0; i < 2; i++) {
+        // Distance along the rendered view axis of the surface seen at uv (GL perspective).
+        float w = textureLod(u_depth, clamp(uv, 0.0, 1.0), 0.0).r;
+        float n = u_depth_range.x, f = u_depth_range.y;
+        float depth = 2.0 * n * f / ((f + n) - (2.0 * w - 1.0) * (f - n));
+        // The newest eye's ray reaches that depth at p; seen from the rendered eye it is at uv.
+        float s = max((-depth - u_shift.z) / r.z, 0.0);
+        vec3 p = u_shift + s * r;
+        uv = to_uv(p.xy / max(-p.z, 1e-6));
+    }
+#endif
+    return uv;
 }
 
 void main() {

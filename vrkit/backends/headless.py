@@ -91,7 +91,12 @@ class HeadlessBackend(Backend):
         self._ctx = create_headless_context()
         try:
             self.msaa_samples = choose_samples(self.config.msaa, self._ctx.max_samples)
-            self.eyes = EyeTargets(self._ctx, self.layout.eye_sizes, self.msaa_samples)
+            self.eyes = EyeTargets(
+                self._ctx,
+                self.layout.eye_sizes,
+                self.msaa_samples,
+                depth_textures=self.config.warp == "position",
+            )
             self.compositor = PanelCompositor(self._ctx, self.layout, warp=self.config.warp)
             if out is not None:
                 self._writer = FrameWriter(out, self.config.fps if self.config.video else None)
@@ -155,7 +160,11 @@ class HeadlessBackend(Backend):
         if self.compositor.warp != "off":
             now = self.clock.now_ns()
             warp = latch_warp(frame, self._pose_source, self.layout, now, self.compositor.warp)
-        self.compositor.compose([fb.color for fb in self.eyes.framebuffers], warp=warp)
+        self.compositor.compose(
+            [fb.color for fb in self.eyes.framebuffers],
+            warp=warp,
+            depth=self.eyes.depth_textures or None,
+        )
         frame.timing["submit_ns"] = self.clock.now_ns()
         fence = ctx.fence()
         ctx.wait_fence(fence)

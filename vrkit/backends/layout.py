@@ -9,7 +9,13 @@ from vrkit.core.types import FrameInfo
 from vrkit.math.stereo import DEFAULT_IPD_M, eye_views
 from vrkit.poses.base import PoseSource
 from vrkit.render.distortion import layout_for_profile
-from vrkit.render.panel import PanelLayout, Warp, side_by_side_layout, warp_rotation
+from vrkit.render.panel import (
+    PanelLayout,
+    Warp,
+    side_by_side_layout,
+    warp_pose,
+    warp_rotation,
+)
 
 DEFAULT_EYE_SIZE = (960, 1080)
 
@@ -83,7 +89,8 @@ def latch_warp(
     Polls ``source`` at ``now_ns``, predicts the head pose for the frame's display time (and,
     for ``"rotation+scanline"``, for the end of its scan-out one period later) and returns per
     eye the rotation from the newest eye pose to the one the frame was rendered with
-    (:func:`~vrkit.render.panel.warp_rotation`). Stamps ``warp_pose_sample_ns`` into the frame's
+    (:func:`~vrkit.render.panel.warp_rotation`), for ``"position"`` the full delta pose
+    (:func:`~vrkit.render.panel.warp_pose`). Stamps ``warp_pose_sample_ns`` into the frame's
     timing.
 
     Args:
@@ -91,10 +98,11 @@ def latch_warp(
         source: The head-pose source.
         layout: The panel layout (eye placement).
         now_ns: Host time of the late pose sample, nanoseconds.
-        mode: ``"rotation"`` or ``"rotation+scanline"``.
+        mode: ``"rotation"``, ``"rotation+scanline"`` or ``"position"``.
 
     Returns:
-        Per eye a (3, 3) rotation, or ``(start, end)`` rotations for the scan-line warp.
+        Per eye a (3, 3) rotation, ``(start, end)`` rotations for the scan-line warp, or a
+        :class:`~vrkit.render.panel.PoseWarp`.
     """
     source.poll(now_ns)
     frame.timing["warp_pose_sample_ns"] = int(now_ns)
@@ -103,6 +111,8 @@ def latch_warp(
         views = eye_views(
             source.pose_at(display_ns), *layout.fovs, ipd_m=layout.ipd_m, cant_rad=layout.cant_rad
         )
+        if mode == "position":
+            return [warp_pose(r, n) for r, n in zip(frame.views, views, strict=True)]
         return [warp_rotation(r, n) for r, n in zip(frame.views, views, strict=True)]
 
     start = rotations(frame.predicted_display_time_ns)

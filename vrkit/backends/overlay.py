@@ -98,7 +98,7 @@ BAR_LATE_COLOR = (1.0, 0.3, 0.25, 0.95)
 
 
 #: Seven-segment labels of the timewarp modes (``vrkit run --warp``) in the overlay.
-WARP_LABELS = {"off": "oFF", "rotation": "rot", "rotation+scanline": "rot ScAn"}
+WARP_LABELS = {"off": "oFF", "rotation": "rot", "rotation+scanline": "rot ScAn", "position": "PoS"}
 WARP_COLOR = (0.75, 0.75, 1.0, 1.0)
 
 

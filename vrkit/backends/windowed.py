@@ -144,7 +144,12 @@ class WindowBackend(Backend):
         try:
             ctx = self._ctx
             self.msaa_samples = choose_samples(self.config.msaa, ctx.max_samples)
-            self.eyes = EyeTargets(ctx, self.layout.eye_sizes, self.msaa_samples)
+            self.eyes = EyeTargets(
+                ctx,
+                self.layout.eye_sizes,
+                self.msaa_samples,
+                depth_textures=self.config.warp == "position",
+            )
             self.compositor = PanelCompositor(ctx, self.layout, warp=self.config.warp)
             self._blit = ctx.program("blit.vert", "blit.frag")
             self.overlay = Overlay(ctx)
@@ -255,7 +260,11 @@ class WindowBackend(Backend):
             ctx.poll_events()  # input that arrived while rendering (mouse look) counts too
             now = self.clock.now_ns()
             warp = latch_warp(frame, self.pose_source, self.layout, now, self.compositor.warp)
-        self.compositor.compose([fb.color for fb in self.eyes.framebuffers], warp=warp)
+        self.compositor.compose(
+            [fb.color for fb in self.eyes.framebuffers],
+            warp=warp,
+            depth=self.eyes.depth_textures or None,
+        )
         window = ctx.framebuffer_size
         self._check_display("presenting a frame")  # a dead connection gives garbage sizes
         if min(window) > 0:  # 0x0 while minimised: nothing to draw

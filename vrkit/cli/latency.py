@@ -72,7 +72,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--warp",
         default="rotation",
         metavar="MODE",
-        help="timewarp on panels vrkit composes: off, rotation (default), rotation+scanline",
+        help="timewarp on panels vrkit composes: off, rotation (default), rotation+scanline, "
+        "position (from the eye depth buffer)",
     )
     common(q)
     q.set_defaults(func=pipeline)

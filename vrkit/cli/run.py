@@ -82,7 +82,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="MODE",
         help="timewarp on panels vrkit composes (headless, sim, display): off, rotation "
         "(default: the pose is sampled again just before the distortion pass and the eye "
-        "images rotated to it), rotation+scanline (blended down the panel's scan-out)",
+        "images rotated to it), rotation+scanline (blended down the panel's scan-out), "
+        "position (rotation and head translation, from the eye depth buffer)",
     )
     p.add_argument("--monitor", help="display backend: monitor name or index (see `vrkit doctor`)")
     p.add_argument(

@@ -124,6 +124,13 @@ class Buffer(GLResource):
         GL.glDeleteBuffers(1, [self.glo])
 
 
+_DEPTH_STENCIL_FORMATS = frozenset({GL.GL_DEPTH24_STENCIL8, GL.GL_DEPTH32F_STENCIL8})
+#: Internal formats of depth textures vrkit creates (pixel data GL_DEPTH_COMPONENT, float).
+_DEPTH_FORMATS = frozenset(
+    {GL.GL_DEPTH_COMPONENT16, GL.GL_DEPTH_COMPONENT24, GL.GL_DEPTH_COMPONENT32F}
+)
+
+
 class Texture(GLResource):
     """A 2-D texture.
 
@@ -150,9 +157,12 @@ class Texture(GLResource):
         GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, filter)
         GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_WRAP_S, wrap)
         GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_WRAP_T, wrap)
+        # A depth format (a depth texture to attach and sample) takes depth pixel data.
+        depth = internal_format in _DEPTH_FORMATS
         GL.glTexImage2D(
             GL.GL_TEXTURE_2D, 0, internal_format, self.width, self.height, 0,
-            GL.GL_RGBA, GL.GL_UNSIGNED_BYTE, None,
+            GL.GL_DEPTH_COMPONENT if depth else GL.GL_RGBA,
+            GL.GL_FLOAT if depth else GL.GL_UNSIGNED_BYTE, None,
         )  # fmt: skip
         GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
         if data is not None:
@@ -266,7 +276,6 @@ class TextureSampler(GLResource):
 
 
 #: Depth texture formats that carry stencil too (attached as GL_DEPTH_STENCIL_ATTACHMENT).
-_DEPTH_STENCIL_FORMATS = frozenset({GL.GL_DEPTH24_STENCIL8, GL.GL_DEPTH32F_STENCIL8})
 
 
 class Framebuffer(GLResource):

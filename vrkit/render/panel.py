@@ -11,10 +11,16 @@ direction the lens shows there (:func:`~vrkit.optics.mesh.tan_vertices`) instead
 ``shaders/panel_warp.vert`` rotates them by ``R_render_new`` (the newest predicted eye
 orientation seen from the one the eye was rendered with, :func:`warp_rotation`) and projects
 them into the eye image with its render Fov: a 3x3 multiply per vertex, nothing per pixel.
+
+Positional warp (``warp="position"``): the eye depth buffer is sampled per vertex too; each
+panel direction becomes a ray from the newest eye position, which is followed to the depth the
+eye image holds there and re-projected into the eye image (:class:`PoseWarp`, two depth
+lookups per vertex and channel). Without a depth texture it falls back to the rotation.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,15 +34,21 @@ from vrkit.gl.resources import Framebuffer, Program, Texture, VertexArray
 from vrkit.math.stereo import DEFAULT_IPD_M
 from vrkit.math.transforms import matrix_from_quat
 from vrkit.optics.mesh import EyeMesh, identity_mesh, tan_vertices
+from vrkit.render.renderer import FAR_M, NEAR_M
+
+log = logging.getLogger(__name__)
 
 #: Timewarp modes of the panel pass: none, one rotation per eye, a rotation blended from the
-#: first to the last scanned-out row (rolling scan-out).
-WARP_MODES = ("off", "rotation", "rotation+scanline")
+#: first to the last scanned-out row (rolling scan-out), rotation and translation from the eye
+#: depth buffer (positional).
+WARP_MODES = ("off", "rotation", "rotation+scanline", "position")
 #: What the warp shows where the rotated view leaves the eye image: its edge repeated, or black.
 UNCOVERED_POLICIES = ("clamp", "black")
 
 #: Cells per side of the mesh the warp draws an undistorted (identity) eye with.
 WARP_MIN_CELLS = 32
+#: Cells per side for the positional warp: a depth edge stretches over one cell.
+POSITION_MIN_CELLS = 64
 
 
 def _is_identity(mesh: EyeMesh) -> bool:
@@ -45,8 +57,22 @@ def _is_identity(mesh: EyeMesh) -> bool:
     return mesh.achromatic and np.array_equal(v[:, 2:4], (v[:, :2] + 1) / 2)
 
 
-#: One eye's warp: a (3, 3) rotation, or ``(start, end)`` rotations for the scan-line warp.
-Warp = NDArray[np.float64] | tuple[NDArray[np.float64], NDArray[np.float64]]
+@dataclass(frozen=True)
+class PoseWarp:
+    """One eye's positional warp: the newest eye pose seen from the rendered one.
+
+    Attributes:
+        rotation: (3, 3) ``R_render_new`` (:func:`warp_rotation`).
+        translation: (3,) the newest eye's position in the rendered eye's frame, metres.
+    """
+
+    rotation: NDArray[np.float64]
+    translation: NDArray[np.float64]
+
+
+#: One eye's warp: a (3, 3) rotation, ``(start, end)`` rotations for the scan-line warp, or a
+#: :class:`PoseWarp` for the positional warp.
+Warp = NDArray[np.float64] | tuple[NDArray[np.float64], NDArray[np.float64]] | PoseWarp
 
 
 def warp_rotation(rendered: EyeView, newest: EyeView) -> NDArray[np.float64]:
@@ -69,17 +95,28 @@ def warp_rotation(rendered: EyeView, newest: EyeView) -> NDArray[np.float64]:
     return r_space_render.T @ r_space_new
 
 
+def warp_pose(rendered: EyeView, newest: EyeView) -> PoseWarp:
+    """The full delta pose for the positional warp, per eye.
+
+    Args:
+        rendered: The eye view the image (and its depth) was rendered with.
+        newest: The eye view predicted for the display time from the newest pose.
+
+    Returns:
+        Rotation ``R_render_new`` and the newest eye position in the rendered eye frame
+        (``R_space_render^T (p_new - p_render)``, metres).
+    """
+    r_space_render = matrix_from_quat(rendered.pose.orientation)
+    shift = r_space_render.T @ (newest.pose.position - rendered.pose.position)
+    return PoseWarp(warp_rotation(rendered, newest), shift)
+
+
 def check_warp_mode(mode: str) -> str:
     """``mode`` if it is a warp mode the panel pass implements, else raise naming it.
 
     Raises:
-        InputError: Unknown mode, or ``"position"`` (positional warp is not implemented).
+        InputError: Unknown mode.
     """
-    if mode == "position":
-        raise InputError(
-            "--warp position (depth-based positional warp) is not implemented",
-            "use --warp rotation or rotation+scanline",
-        )
     if mode not in WARP_MODES:
         raise InputError(f"--warp must be one of {', '.join(WARP_MODES)}, got {mode!r}")
     return mode
@@ -144,12 +181,21 @@ class PanelCompositor:
         warp: One of :data:`WARP_MODES`; with ``"off"`` :meth:`compose` ignores its ``warp``.
         uncovered: One of :data:`UNCOVERED_POLICIES`, for panel points a warp moves off the
             eye image.
+        depth_range: ``(near, far)`` in metres of the projection the eye images (and their
+            depth, for ``warp="position"``) were rendered with.
     """
 
     def __init__(
-        self, ctx: GLContext, layout: PanelLayout, warp: str = "off", uncovered: str = "clamp"
+        self,
+        ctx: GLContext,
+        layout: PanelLayout,
+        warp: str = "off",
+        uncovered: str = "clamp",
+        depth_range: tuple[float, float] = (NEAR_M, FAR_M),
     ) -> None:
         self.ctx = ctx
+        self.depth_range = (float(depth_range[0]), float(depth_range[1]))
+        self._warned_no_depth = False
         self.warp = check_warp_mode(warp)
         if uncovered not in UNCOVERED_POLICIES:
             raise InputError(
@@ -201,8 +247,10 @@ class PanelCompositor:
                 # The warp's projection is not linear in the panel position: a mesh must be
                 # fine enough for linear interpolation to follow it (a 1x1 identity quad spans
                 # the whole Fov and would warp its centre by twice the rotation).
-                if len(mesh.vertices) < (WARP_MIN_CELLS + 1) ** 2 and _is_identity(mesh):
-                    mesh = identity_mesh(WARP_MIN_CELLS, WARP_MIN_CELLS)
+                # The positional warp follows depth edges to within one cell: finer still.
+                cells = POSITION_MIN_CELLS if self.warp == "position" else WARP_MIN_CELLS
+                if len(mesh.vertices) < (cells + 1) ** 2 and _is_identity(mesh):
+                    mesh = identity_mesh(cells, cells)
                 vbo = self.ctx.buffer(tan_vertices(mesh, fov.tangents()))
                 ibo = self.ctx.index_buffer(mesh.indices)
                 stride = 8 * 4
@@ -227,6 +275,9 @@ class PanelCompositor:
         if self.warp != "off":
             self._warp_program(self._achromatic, False)
             self._warp_program(self._achromatic, True)
+            if self.warp == "position":
+                self._warp_program(self._achromatic, False, position=False)
+                self._warp_program(self._achromatic, True, position=False)
         # Clear only when something would otherwise keep the previous frame's pixels: the eye
         # viewports leave part of the panel uncovered, or a mesh skips its black cells.
         self._needs_clear = self._viewports_leave_gaps or not all(m.covers_viewport for m in meshes)
@@ -240,44 +291,57 @@ class PanelCompositor:
             )
         return self._programs[key]
 
-    def _warp_program(self, achromatic: bool, encode_srgb: bool) -> Program:
-        key = ("warp", achromatic, encode_srgb)
+    def _warp_program(self, achromatic: bool, encode_srgb: bool, position: bool = True) -> Program:
+        position = position and self.warp == "position"
+        key = ("warp", achromatic, encode_srgb, position)
         if key not in self._programs:
             defines = {
                 "ACHROMATIC": achromatic,
                 "ENCODE_SRGB": encode_srgb,
                 "SCANLINE": self.warp == "rotation+scanline",
                 "UNCOVERED_BLACK": self.uncovered == "black",
+                "POSITION": position,
             }
             self._programs[key] = self.ctx.program(  # type: ignore[index]
                 "panel_warp.vert", "panel_warp.frag", {k: True for k, v in defines.items() if v}
             )
         return self._programs[key]  # type: ignore[index]
 
-    def _warps(self, warp: Sequence[Warp] | None) -> list[tuple[NDArray, NDArray]] | None:
-        """Per eye ``(start, end)`` rotations, or None when the baked pass draws the frame."""
+    def _warps(self, warp: Sequence[Warp] | None) -> list[tuple[NDArray, NDArray, NDArray]] | None:
+        """Per eye ``(start, end, shift)``, or None when the baked pass draws the frame."""
         if self.warp == "off" or warp is None:
             return None
         pairs = []
         for w in warp:
-            start, end = w if isinstance(w, tuple) else (w, w)
+            shift = np.zeros(3)
+            if isinstance(w, PoseWarp):
+                start = end = w.rotation
+                shift = np.asarray(w.translation, np.float64)
+                if shift.shape != (3,):
+                    raise ValueError(f"a warp translation is (3,), got {shift.shape}")
+            else:
+                start, end = w if isinstance(w, tuple) else (w, w)
             start, end = np.asarray(start, np.float64), np.asarray(end, np.float64)
             if start.shape != (3, 3) or end.shape != (3, 3):
                 raise ValueError(f"a warp is a (3, 3) rotation, got {start.shape}, {end.shape}")
-            pairs.append((start, end))
+            pairs.append((start, end, shift))
         if len(pairs) != len(self.layout.viewports):
             raise ValueError(
                 f"need one warp per eye ({len(self.layout.viewports)}), got {len(pairs)}"
             )
         eye3 = np.eye(3)
         if self.skip_identity and all(
-            np.array_equal(a, eye3) and np.array_equal(b, eye3) for a, b in pairs
+            np.array_equal(a, eye3) and np.array_equal(b, eye3) and not t.any() for a, b, t in pairs
         ):
             return None
         return pairs
 
     def compose(
-        self, eye_images: list[Texture], fbo: int | None = None, warp: Sequence[Warp] | None = None
+        self,
+        eye_images: list[Texture],
+        fbo: int | None = None,
+        warp: Sequence[Warp] | None = None,
+        depth: Sequence[Texture] | None = None,
     ) -> None:
         """Draw the eye images onto the panel.
 
@@ -291,8 +355,12 @@ class PanelCompositor:
             fbo: Draw into this framebuffer (e.g. 0, a window's back buffer, whose size must
                 be the panel size) instead of the compositor's own panel framebuffer.
             warp: Per eye ``R_render_new`` (:func:`warp_rotation`), or for the scan-line warp a
-                ``(start, end)`` pair (first and last scanned-out panel row); None, or a
+                ``(start, end)`` pair (first and last scanned-out panel row), or for the
+                positional warp a :class:`PoseWarp` (:func:`warp_pose`); None, or a
                 compositor made with ``warp="off"``, draws the baked pass.
+            depth: For ``warp="position"``, one window-depth texture per eye (rendered with
+                :attr:`depth_range`); without it the positional warp logs one warning and
+                warps the rotation only.
         """
         warps = self._warps(warp)
         pw, ph = self.layout.panel_size
@@ -303,7 +371,10 @@ class PanelCompositor:
         self.ctx.set_state(depth_test=False)
         srgb = all(t.srgb for t in eye_images)
         if warps is not None:
-            self._compose_warped(eye_images, target, warps, srgb)
+            if self.warp == "position" and depth is None and not self._warned_no_depth:
+                log.warning("--warp position: no eye depth texture; warping the rotation only")
+                self._warned_no_depth = True
+            self._compose_warped(eye_images, target, warps, srgb, depth)
             return
         self.program = self._program(self._achromatic, srgb)
         self.program.use()
@@ -322,15 +393,29 @@ class PanelCompositor:
         self,
         eye_images: list[Texture],
         target: int,
-        warps: list[tuple[NDArray, NDArray]],
+        warps: list[tuple[NDArray, NDArray, NDArray]],
         srgb: bool,
+        depth: Sequence[Texture] | None = None,
     ) -> None:
         ph = self.layout.panel_size[1]
-        program = self.program = self._warp_program(self._achromatic, srgb)
+        position = self.warp == "position" and depth is not None
+        program = self.program = self._warp_program(self._achromatic, srgb, position)
         program.use()
         program.set_int("u_eye", 0)
-        for (x, y, w, h), vao, tex, fov, (start, end) in zip(
-            self.layout.viewports, self._warp_vaos, eye_images, self.layout.fovs, warps, strict=True
+        if position:
+            program.set_int("u_depth", 1)
+            program.set_vec("u_depth_range", *self.depth_range)
+        depths = list(depth) if position and depth is not None else [None] * len(warps)
+        if len(depths) != len(warps):
+            raise ValueError(f"need one depth texture per eye ({len(warps)}), got {len(depths)}")
+        for (x, y, w, h), vao, tex, fov, (start, end, shift), dtex in zip(
+            self.layout.viewports,
+            self._warp_vaos,
+            eye_images,
+            self.layout.fovs,
+            warps,
+            depths,
+            strict=True,
         ):
             self.ctx.bind_framebuffer(target, (x, ph - y - h, w, h))
             program.set_vec("u_tan", *fov.tangents())
@@ -339,6 +424,9 @@ class PanelCompositor:
                 program.set_mat3("u_warp_end", end)
                 half = h / (2 * ph)
                 program.set_vec("u_scan", y / ph + half, -half)  # scan-out fraction of ndc y
+            if dtex is not None:
+                program.set_vec("u_shift", *shift)
+                dtex.bind(1)
             tex.bind(0)
             vao.draw()
 

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 
 from vrkit.core.errors import InputError
 from vrkit.gl.context import GLContext
-from vrkit.gl.resources import SRGB8_ALPHA8, Framebuffer, MultisampleFramebuffer
+from vrkit.gl.resources import (
+    DEPTH24,
+    FILTERS,
+    SRGB8_ALPHA8,
+    Framebuffer,
+    MultisampleFramebuffer,
+    Texture,
+)
 from vrkit.render.scene import Mesh
 
 log = logging.getLogger(__name__)
@@ -117,22 +124,45 @@ class EyeTargets:
         ctx: The owning GL context.
         sizes: ``[(width, height), ...]`` per eye in pixels.
         samples: MSAA samples per pixel (1: off); see :func:`choose_samples`.
+        depth_textures: Give each eye a sampleable ``GL_DEPTH_COMPONENT24`` depth texture
+            (:attr:`depth_textures`; with MSAA the depth is resolved into it along with the
+            colour), for the positional warp; else a depth renderbuffer (or none with MSAA).
     """
 
-    def __init__(self, ctx: GLContext, sizes: list[tuple[int, int]], samples: int = 1) -> None:
+    def __init__(
+        self,
+        ctx: GLContext,
+        sizes: list[tuple[int, int]],
+        samples: int = 1,
+        depth_textures: bool = False,
+    ) -> None:
         self.samples = int(samples)
         self.framebuffers: list[Framebuffer] = []
         self.multisampled: list[MultisampleFramebuffer] = []
         self.targets: list[RenderTarget] = []
+        #: Per eye window-depth texture (in [0, 1], the renderer's near and far), or empty.
+        self.depth_textures: list[Texture] = []
         try:
             for w, h in sizes:
                 ms = ctx.multisample_framebuffer(w, h, samples) if samples > 1 else None
-                fb = ctx.framebuffer(w, h, depth=ms is None, internal_format=SRGB8_ALPHA8)
+                depth = None
+                if depth_textures:
+                    depth = Texture(ctx, w, h, DEPTH24, filter=FILTERS["nearest"])
+                    self.depth_textures.append(depth)
+                fb = Framebuffer(ctx, w, h, ms is None, SRGB8_ALPHA8, depth_texture=depth)
                 self.framebuffers.append(fb)
                 if ms is not None:
                     self.multisampled.append(ms)
                 self.targets.append(
-                    RenderTarget(fb.fbo, fb.width, fb.height, framebuffer=fb, srgb=True, msaa=ms)
+                    RenderTarget(
+                        fb.fbo,
+                        fb.width,
+                        fb.height,
+                        framebuffer=fb,
+                        srgb=True,
+                        msaa=ms,
+                        resolve_depth=depth is not None,
+                    )
                 )
         except BaseException:
             self.release()
@@ -140,5 +170,5 @@ class EyeTargets:
 
     def release(self) -> None:
         """Release the framebuffers; safe to call twice."""
-        for fb in (*self.multisampled, *self.framebuffers):
+        for fb in (*self.multisampled, *self.framebuffers, *self.depth_textures):
             fb.release()
