@@ -10,6 +10,9 @@ run mean anything.
 * rotation: the timewarp pass (``panel_warp.vert``: tan-angle mesh, a 3x3 rotation per vertex)
   with a 2-degree yaw;
 * rotation+scanline: the same with start and end rotations blended down the panel;
+* position: the positional warp (``POSITION`` variant: per vertex and channel two depth
+  lookups from a 1440x1600 depth texture per eye, a slanted floor-like depth ramp) with a 2-degree
+  yaw and 4 cm of sideways head motion;
 * floor: the three-sample shader on two triangles per eye (no lens, every viewport pixel), and
   the same scaled by the fraction of viewport pixels the lens shows (the visible pixels): what
   three samples per visible pixel cost, the floor for a chromatic pass on a software
@@ -35,7 +38,7 @@ from vrkit.math.transforms import matrix_from_quat, quat_from_axis_angle
 from vrkit.optics.mesh import mesh_error_px
 from vrkit.optics.profile import load_profile
 from vrkit.render.distortion import layout_for_profile, profile_mesh_resolution
-from vrkit.render.panel import PanelCompositor
+from vrkit.render.panel import PanelCompositor, PoseWarp
 
 EYE = (1440, 1600)
 
@@ -46,6 +49,24 @@ def _eye_image(w: int, h: int, seed: int) -> np.ndarray:
     img = np.repeat(np.repeat(img, 8, 0), 8, 1)[:h, :w].copy()
     img[..., 3] = 255
     return img
+
+
+def _depth_texture(ctx, w: int, h: int):
+    """A window-depth texture (vrkit's near and far) of a floor-like ramp: 0.5 m at the bottom
+    row to 20 m at the top."""
+    from OpenGL import GL
+
+    from vrkit.render.renderer import FAR_M, NEAR_M
+
+    z = np.geomspace(0.5, 20.0, h)[:, None].repeat(w, 1)
+    n, f = NEAR_M, FAR_M
+    window = (0.5 * ((f + n) / (f - n) - 2 * f * n / ((f - n) * z)) + 0.5).astype(np.float32)
+    tex = ctx.texture(w, h, internal_format=GL.GL_DEPTH_COMPONENT32F, filter=GL.GL_NEAREST)
+    GL.glBindTexture(GL.GL_TEXTURE_2D, tex.glo)
+    GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
+    GL.glTexSubImage2D(GL.GL_TEXTURE_2D, 0, 0, 0, w, h, GL.GL_DEPTH_COMPONENT, GL.GL_FLOAT, window)
+    GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+    return tex
 
 
 def run(quick: bool) -> list[dict]:
@@ -62,6 +83,8 @@ def run(quick: bool) -> list[dict]:
     off = PanelCompositor(ctx, layout)
     rot = PanelCompositor(ctx, layout, warp="rotation")
     scan = PanelCompositor(ctx, layout, warp="rotation+scanline")
+    pos = PanelCompositor(ctx, layout, warp="position")
+    depth = [_depth_texture(ctx, *EYE) for _ in (0, 1)]
     mesh40 = PanelCompositor(ctx, layout_for_profile(profile, eye_size=EYE, resolution=(40, 40)))
     floor = PanelCompositor(ctx, layout_for_profile(profile, eye_size=EYE, distortion=False))
     floor.program = floor._program(False, False)  # three samples even without chromatic uv
@@ -79,7 +102,7 @@ def run(quick: bool) -> list[dict]:
 
     def frame(comp, warp=None):
         def fn():
-            comp.compose(eyes, warp=warp)
+            comp.compose(eyes, warp=warp, depth=depth if comp is pos else None)
             ctx.finish()
 
         return fn
@@ -88,6 +111,7 @@ def run(quick: bool) -> list[dict]:
         "off": frame(off),
         "rotation": frame(rot, [r1, r1]),
         "scanline": frame(scan, [(r1, r2), (r1, r2)]),
+        "position": frame(pos, [PoseWarp(r1, np.array([0.04, 0.0, 0.0]))] * 2),
         "floor": frame(floor),
         "mesh40": frame(mesh40),
     }
@@ -104,7 +128,7 @@ def run(quick: bool) -> list[dict]:
     ctx.check_error("compositor benchmark")
     med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
     renderer = ctx.info()["renderer"]
-    for obj in (off, rot, scan, mesh40, floor, *eyes):
+    for obj in (off, rot, scan, pos, mesh40, floor, *eyes, *depth):
         obj.release()
     ctx.release()
     floor_visible = med["floor"] * visible
@@ -125,6 +149,22 @@ def run(quick: bool) -> list[dict]:
             "baseline": med["off"],
             "ratio": med["scanline"] / med["off"],
             "note": "two rotations blended per vertex",
+        },
+        {
+            "name": "timewarp (position, depth) vs no warp, panel pass",
+            "value": med["position"],
+            "unit": "ms",
+            "baseline": med["off"],
+            "ratio": med["position"] / med["off"],
+            "note": "6 depth lookups (2 per channel) per vertex; nothing more per pixel",
+        },
+        {
+            "name": "timewarp (position, depth) vs timewarp (rotation), panel pass",
+            "value": med["position"],
+            "unit": "ms",
+            "baseline": med["rotation"],
+            "ratio": med["position"] / med["rotation"],
+            "note": "same run, same mesh",
         },
         {
             "name": "panel pass (no warp) vs 3 samples per visible pixel (floor)",
