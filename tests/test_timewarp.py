@@ -764,3 +764,52 @@ def test_room_position_warp_with_the_renderers_depth(gl):
     assert np.median(pos_shifts) <= 0.5
     assert pos_ok >= 0.75 * measured  # 82 % on Mesa llvmpipe; disoccluded patches fail
     assert rot_ok < 0.3 * measured
+
+
+@pytest.mark.parametrize("msaa", [0, 4])
+def test_headless_run_with_position_warp(tmp_path, msaa, caplog):
+    """``--warp position`` end to end: the eye targets carry depth textures (attached directly,
+    or resolved from MSAA), the panel pass warps with them (a slow scene and a sampled head
+    motion: the late pose differs), no fallback warning, no GL error, run.json says so."""
+    import json
+
+    from vrkit.app import run_scene
+    from vrkit.backends.base import RunConfig
+    from vrkit.backends.headless import HeadlessBackend
+    from vrkit.core.clock import ManualClock
+    from vrkit.poses.base import SampledMotion, look_around
+    from vrkit.render.scene import Scene
+
+    class Slow(Scene):
+        def drawables(self):
+            clock.advance(5_000_000)
+            return super().drawables()
+
+    clock = ManualClock(0)
+    config = RunConfig(
+        frames=3,
+        eye_size=(64, 64),
+        out_dir=tmp_path,
+        msaa=msaa,
+        clock=clock,
+        pose_source=SampledMotion(look_around),
+        warp="position",
+    )
+    drawn = []
+    with caplog.at_level("WARNING", logger="vrkit.render.panel"):
+        with HeadlessBackend(config) as backend:
+            depth = backend.eyes.depth_textures
+            assert len(depth) == 2
+            compose = backend.compositor._compose_warped
+
+            def spy(*args):
+                drawn.append(args[-1])
+                compose(*args)
+
+            backend.compositor._compose_warped = spy
+            run_scene(backend, Slow())
+            backend._ctx.check_error("position warp run")
+    assert len(drawn) == 3 and all(list(d) == depth for d in drawn)
+    assert not [r for r in caplog.records if "no eye depth" in r.getMessage()]
+    frames = json.loads((tmp_path / "run.json").read_text())["frames"]
+    assert [f["warp"] for f in frames] == ["position"] * 3

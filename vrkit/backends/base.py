@@ -73,7 +73,8 @@ class RunConfig:
             the GL supports it (:func:`vrkit.render.targets.choose_samples`).
         warp: Timewarp of the panel pass on backends that compose the panel
             (:data:`vrkit.render.panel.WARP_MODES`): ``"rotation"`` re-samples the head pose
-            just before the distortion pass and rotates the eye images to it.
+            just before the distortion pass and rotates the eye images to it; ``"position"``
+            also follows the head translation from the eye depth textures.
         clock: Where the backend and the frame loop read the time (integer ns): the host's
             monotonic clock, or a :class:`~vrkit.core.clock.ManualClock` for a reproducible
             run (headless: identical ``run.json`` and pixels from run to run).
