@@ -284,3 +284,78 @@ def test_fov_measured_through_the_lens(scene):
     mirror = type(fov)(fov.right, fov.left, fov.up, fov.down, fov.solid_angle_sr, fov.contour_deg)
     t_overlap = truth["right"] + truth["right"]
     assert abs(binocular_overlap_deg(fov, mirror) - t_overlap) < 0.3
+
+
+def _model_error_vectors_arcmin(fit, bench: StructuredBench, panel: PanelGeometry) -> np.ndarray:
+    """(3, N, 2) fitted minus true eye direction of every visible field point, arcmin.
+
+    The difference is taken in the plane normal to the true direction (x right, y up), so a
+    mean over a region shows a bias that an RMS of angles would hide.
+    """
+    truth = bench.truth_directions(1.0)
+    R = bench.R_eye_cam @ _rotation(fit.rotation_vector).T
+    t = np.concatenate([truth["tan"], -np.ones((len(truth["tan"]), 1))], axis=1)
+    t /= np.linalg.norm(t, axis=1, keepdims=True)
+    out = []
+    for c in range(3):
+        f = fit.lens.undistort(
+            panel.px_to_tan(truth["panel_px"][c], fit.lens_centre_px), c, strict=False
+        )
+        d = np.concatenate([f, -np.ones((len(f), 1))], axis=1)
+        d /= np.linalg.norm(d, axis=1, keepdims=True)
+        d = d @ R.T
+        diff = d - t * np.sum(d * t, axis=1, keepdims=True)
+        out.append(diff[:, :2] / ARCMIN)
+    return np.stack(out)
+
+
+def _dot_observations(bench: StructuredBench, panel: PanelGeometry):
+    """Dot-grid captures of the same lens through the same camera, detected by vrkit."""
+    from vrkit.calibration.detect import detect_frame
+    from vrkit.calibration.fit import Observations
+    from vrkit.calibration.patterns import make_pattern_set
+
+    pattern = make_pattern_set(panel, ("dots",), ("red", "green", "blue"))
+    cam, pan, ch, src = [], [], [], []
+    for f in pattern.frames:
+        img = bench.capture(render_frame(panel, f))
+        for c in f.channels():
+            det = detect_frame(img[..., c].astype(np.float32), f)
+            cam.append(det.camera_px)
+            pan.append(f.features[det.feature_index])
+            ch.append(np.full(len(det.camera_px), c, np.int64))
+            src.append(np.full(len(det.camera_px), f.name))
+    return Observations(
+        np.concatenate(cam), np.concatenate(pan), np.concatenate(ch), np.concatenate(src)
+    )
+
+
+def test_dense_vs_dots_on_the_same_lens(scene):
+    """Dense reaches the visible edge where dots stop short, and agrees with dots at the centre."""
+    bench, panel, _, _, maps = scene
+    camera = bench.camera.to_vrkit()
+    dense_obs = dense_observations(maps, 8)
+    dots_obs = _dot_observations(bench, panel)
+    # Coverage, in the true eye frame: the gap from each visible-edge point to the nearest
+    # measured green sample.
+    edge = _edge_points(np.degrees(np.arctan(bench.truth_directions(0.5)["tan"])), 0.5)
+    gaps = {}
+    for name, obs in (("dense", dense_obs), ("dots", dots_obs)):
+        cam_px = obs.camera_px[obs.channel == 1]
+        tan, ok = bench.eye_tan(bench.camera.rays(cam_px))
+        assert ok.all()
+        gaps[name] = cKDTree(np.degrees(np.arctan(tan))).query(edge)[0].max()
+    assert len(edge) > 100
+    assert gaps["dense"] < 2.0 and gaps["dots"] > gaps["dense"] + 1.0, gaps
+    # Centre: the dense fit does not pull the centre (mean error vector within 10 degrees of
+    # the axis), and dense and dots agree there.
+    fits = {
+        name: fit_lens(obs, camera, panel, "grid", grid_knots=17)
+        for name, obs in (("dense", dense_obs), ("dots", dots_obs))
+    }
+    r = np.degrees(np.arctan(np.hypot(*bench.truth_directions(1.0)["tan"].T)))
+    centre = r < 10
+    vec = {k: _model_error_vectors_arcmin(f, bench, panel)[:, centre] for k, f in fits.items()}
+    bias = {k: np.linalg.norm(v.reshape(-1, 2).mean(axis=0)) for k, v in vec.items()}
+    agree = np.sqrt(np.mean(np.sum((vec["dense"] - vec["dots"]) ** 2, axis=-1)))
+    assert bias["dense"] < 0.1 and agree < 0.3, (bias, agree, gaps)
