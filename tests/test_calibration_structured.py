@@ -359,3 +359,96 @@ def test_dense_vs_dots_on_the_same_lens(scene):
     bias = {k: np.linalg.norm(v.reshape(-1, 2).mean(axis=0)) for k, v in vec.items()}
     agree = np.sqrt(np.mean(np.sum((vec["dense"] - vec["dots"]) ** 2, axis=-1)))
     assert bias["dense"] < 0.1 and agree < 0.3, (bias, agree, gaps)
+
+
+def _right_eye_bench() -> StructuredBench:
+    """The left eye's bench mirrored about the panel's centre line: a right eye."""
+    from structured_gen import TabulatedLens
+
+    left = TabulatedLens()
+    lens = TabulatedLens(
+        centre_px=(2880 - left.centre_px[0], left.centre_px[1]),
+        prism=(-left.prism[0], left.prism[1]),
+    )
+    return StructuredBench(
+        lens=lens, viewport=(1440, 0, 1440, 1600), rotation_deg=(0.5, 0.8, -0.3), seed=9
+    )
+
+
+def _true_overlap_deg(left: StructuredBench, right: StructuredBench) -> float:
+    """Horizontal-meridian directions both eyes see (parallel axes, at infinity), brute force."""
+    a = np.radians(np.arange(-70.0, 70.0, 0.005))
+    tan = np.stack([np.tan(a), np.zeros_like(a)], axis=1)
+    both = _visible(left, tan, 1) & _visible(right, tan, 1)
+    return float(both.sum() * 0.005)
+
+
+def _visible(bench: StructuredBench, tan: np.ndarray, channel: int) -> np.ndarray:
+    x0, y0, vw, vh = bench.viewport
+    w, h = bench.camera.size
+    p = bench.lens.panel_px(tan, channel)
+    ok = bench.lens.inside_stop(tan)
+    ok &= (p[:, 0] > x0) & (p[:, 0] < x0 + vw) & (p[:, 1] > y0) & (p[:, 1] < y0 + vh)
+    cam = np.concatenate([tan, -np.ones((len(tan), 1))], axis=1) @ bench.R_eye_cam
+    px = bench.camera.project(cam)
+    return ok & (px[:, 0] > 0) & (px[:, 0] < w - 1) & (px[:, 1] > 0) & (px[:, 1] < h - 1)
+
+
+def test_calibrate_lens_both_eyes_in_one_run(scene, tmp_path, capsys):
+    left, _, _, left_images, _ = scene
+    right = _right_eye_bench()
+    profile = load_profile("generic-1440x1600")
+    argv = ["calibrate", "lens", "--model", "grid", "--grid-knots", "17"]
+    for eye, bench in (("left", left), ("right", right)):
+        panel = PanelGeometry.from_profile(profile, 0 if eye == "left" else 1)
+        pattern = PatternSet(panel, make_structured_frames(panel, "white", PERIOD))
+        pattern.save(tmp_path / f"pattern_{eye}")
+        caps = tmp_path / f"captures_{eye}"
+        caps.mkdir()
+        files = {}
+        for f in pattern.frames:
+            img = left_images[f.name] if eye == "left" else bench.capture(render_frame(panel, f))
+            write_rgb(caps / f"{f.name}.png", img)
+            files[f.name] = f"{f.name}.png"
+        write_captures_json(caps, files)
+        argv += ["--captures", str(caps), "--pattern", str(tmp_path / f"pattern_{eye}")]
+    left.camera.to_vrkit().save(tmp_path / "camera.json")
+    base = json.loads(
+        (Path(__file__).parents[1] / "calibration/profiles/generic-1440x1600.json").read_text()
+    )
+    base["fov_limits_deg"] = {"outer": 45, "inner": 45, "up": 45, "down": 45}
+    (tmp_path / "base.json").write_text(json.dumps(base))
+    argv += [
+        "--camera",
+        str(tmp_path / "camera.json"),
+        "--base-profile",
+        str(tmp_path / "base.json"),
+    ]
+    argv += ["--out", str(tmp_path / "p.json")]
+    # One pattern short: named, nothing fitted.
+    assert main(argv[:-8] + argv[-6:]) == 1
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            "--captures given 2 time(s) and --pattern 1 time(s); give one --captures and one "
+            "--pattern per eye (at most two), in the same order"
+        )
+    )
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "--- left eye" in out and "--- right eye" in out and "binocular overlap: measured" in out
+    written = json.loads((tmp_path / "p.json").read_text())
+    assert set(written["lenses"]) == {"left", "right"}
+    report = json.loads((tmp_path / "p_report" / "report.json").read_text())
+    got = {}
+    for eye, bench in (("left", left), ("right", right)):
+        fov = report["eyes"][eye]["fov_measured"]
+        truth = _true_fov(bench, 1)
+        got[eye] = {s: fov[f"{s}_deg"] - truth[s] for s in ("left", "right", "up", "down")}
+        assert (tmp_path / "p_report" / f"fov_contour_{eye}.png").exists()
+    truth_overlap = _true_overlap_deg(left, right)
+    overlap = report["binocular"]["measured_overlap_deg"]
+    assert report["binocular"]["predicted_overlap_deg"] > 0
+    errors = [abs(e) for g in got.values() for e in g.values()]
+    assert max(errors) < 0.2 and abs(overlap - truth_overlap) < 0.3, (got, overlap, truth_overlap)

@@ -103,13 +103,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
 
     lens = ps.add_parser("lens", help="fit the lens model(s) to captures")
-    lens.add_argument("--captures", required=True, help="capture folder")
+    lens.add_argument(
+        "--captures",
+        required=True,
+        action="append",
+        help="capture folder; give it twice (with two --pattern, in the same order) to fit "
+        "both eyes in one run, the camera moved between them",
+    )
     lens.add_argument(
         "--camera",
         required=True,
         help="camera file: vrkit JSON (vrkit calibrate camera) or OpenCV FileStorage YAML/XML/JSON",
     )
-    lens.add_argument("--pattern", required=True, help="pattern.json (or its folder)")
+    lens.add_argument(
+        "--pattern",
+        required=True,
+        action="append",
+        help="pattern.json (or its folder), one per --captures; its panel eye names the eye",
+    )
     lens.add_argument(
         "--model",
         default="radial",
@@ -317,36 +328,120 @@ def _capture(args: argparse.Namespace) -> int:
 
 def _lens(args: argparse.Namespace) -> int:
     from vrkit.calibration.acceptance import AcceptanceRule
-    from vrkit.calibration.checks import check_camera_fit
-    from vrkit.calibration.export import profile_with_fit, to_cardboard, to_mesh_json, to_openhmd
-    from vrkit.calibration.fit import compare_models, fit_lens
     from vrkit.calibration.patterns import PanelGeometry, PatternSet
-    from vrkit.calibration.report import comparison_lines, fit_report, text_summary, write_heatmap
-    from vrkit.core.errors import DataError, InputError, ProfileError
+    from vrkit.core.errors import DataError, InputError
     from vrkit.core.outputs import preflight, write_json
-    from vrkit.core.progress import progress_bar
-    from vrkit.optics.profile import load_profile
+    from vrkit.optics.profile import load_profile, profile_from_dict
     from vrkit.vision.camera import load_camera
 
     models = _split(args.model)
     if not models:
         raise InputError("--model is empty")
+    if len(args.captures) != len(args.pattern) or len(args.captures) > 2:
+        raise InputError(
+            f"--captures given {len(args.captures)} time(s) and --pattern "
+            f"{len(args.pattern)} time(s)",
+            "give one --captures and one --pattern per eye (at most two), in the same order",
+        )
     out = Path(args.out)
     rep = Path(args.report_dir) if args.report_dir else out.parent / f"{out.stem}_report"
     preflight(out)  # before the fit: a fit that cannot be written is time lost
     preflight(rep, folder=True, option="--report-dir")
-    pattern = PatternSet.load(args.pattern)
+    patterns = [PatternSet.load(p) for p in args.pattern]
+    eyes = [p.panel.eye for p in patterns]
+    if len(set(eyes)) != len(eyes):
+        raise InputError(
+            f"both --pattern files are for the {eyes[0]} eye",
+            "make the other eye's pattern with `vrkit calibrate pattern --eye left|right`",
+        )
     camera = load_camera(args.camera)
     base = load_profile(args.base_profile or "generic-1440x1600")
-    eye = 0 if pattern.panel.eye == "left" else 1
-    expected = PanelGeometry.from_profile(base, eye)
-    if (expected.width_px, expected.height_px) != (pattern.panel.width_px, pattern.panel.height_px):
-        raise InputError(
-            f"pattern panel {pattern.panel.width_px}x{pattern.panel.height_px} differs from base "
-            f"profile {base.name!r} panel {expected.width_px}x{expected.height_px}",
-            "pass the profile the pattern was made for with --base-profile",
+    for pattern in patterns:
+        expected = PanelGeometry.from_profile(base, 0 if pattern.panel.eye == "left" else 1)
+        if (expected.width_px, expected.height_px) != (
+            pattern.panel.width_px,
+            pattern.panel.height_px,
+        ):
+            raise InputError(
+                f"pattern panel {pattern.panel.width_px}x{pattern.panel.height_px} differs from "
+                f"base profile {base.name!r} panel {expected.width_px}x{expected.height_px}",
+                "pass the profile the pattern was made for with --base-profile",
+            )
+    rule = AcceptanceRule(max_rms_arcmin=args.max_rms_arcmin)
+    print(rule.describe())
+    two = len(patterns) == 2
+    profile = base.data
+    reports, refusals, measured = {}, [], {}
+    for captures, pattern in zip(args.captures, patterns, strict=True):
+        eye = pattern.panel.eye
+        if two:
+            print(f"--- {eye} eye ({captures}) ---")
+        profile, report, refusal, fov = _lens_eye(
+            args, captures, pattern, camera, base, profile, models, rule, rep, eye if two else ""
         )
-    obs, verdicts, dense = _observations(args, pattern, camera)
+        reports[eye] = report
+        measured[eye] = fov
+        if refusal:
+            refusals.append(f"{eye} eye: {refusal}" if two else refusal)
+    if two:
+        # The profile keeps the lenses symmetric about the panel centre: the mean separation.
+        seps = [r["lens_separation_m"] for r in reports.values()]
+        profile["optics"]["lens_separation_m"] = round(float(sum(seps)) / 2, 7)
+        if not refusals:
+            profile_from_dict(profile)  # still valid with the mean separation
+    refusal = f"{'; '.join(refusals)}; profile {str(out)!r} not written" if refusals else None
+    if two:
+        report = {"eyes": reports, "binocular": _overlap(measured, profile, refusal is None)}
+    else:
+        report = next(iter(reports.values()))
+    report["profile"] = None if refusal else str(out)
+    report["refused"] = refusal
+    write_json(rep / "report.json", report, indent=1)
+    if refusal:
+        raise DataError(
+            f"{refusal}; report in {rep}",
+            "check that the camera JSON belongs to this camera at this focus and resolution "
+            "and that the pattern description is the one shown; if the model does not fit "
+            "the lens, put an acceptable model first in --model (see the comparison)",
+        )
+    write_json(out, profile)
+    name = models[0]
+    print(f"wrote profile {out} ({name} model; use it with `vrkit run --profile {out}`)")
+    print(f"report, heat maps and exports in {rep}")
+    return 0
+
+
+def _overlap(measured: dict, profile: dict, valid: bool) -> dict:
+    """Measured binocular overlap (both eyes' FOV through the lens) beside the predicted one."""
+    from vrkit.calibration.fovmeasure import binocular_overlap_deg
+    from vrkit.measure.fov import fov_report
+    from vrkit.optics.profile import profile_from_dict
+
+    left, right = measured.get("left"), measured.get("right")
+    got = None if left is None or right is None else binocular_overlap_deg(left, right)
+    predicted = None
+    if valid:
+        predicted = float(fov_report(profile_from_dict(profile))["binocular_overlap"])
+    print(
+        "binocular overlap: measured "
+        + ("n/a (no Gray-code flats)" if got is None else f"{got:.2f} deg")
+        + (f", profile predicts {predicted:.2f} deg" if predicted is not None else "")
+    )
+    return {"measured_overlap_deg": got, "predicted_overlap_deg": predicted}
+
+
+def _lens_eye(args, captures, pattern, camera, base, profile, models, rule, rep, tag):  # noqa: ANN001
+    """Fit one eye; returns (profile with its lens, report, refusal or None, measured FOV)."""
+    from vrkit.calibration.checks import check_camera_fit
+    from vrkit.calibration.export import profile_with_fit, to_cardboard, to_mesh_json, to_openhmd
+    from vrkit.calibration.fit import compare_models, fit_lens
+    from vrkit.calibration.report import comparison_lines, fit_report, text_summary, write_heatmap
+    from vrkit.core.errors import DataError, InputError, ProfileError
+    from vrkit.core.outputs import write_json
+    from vrkit.core.progress import progress_bar
+
+    pre = f"{tag}_" if tag else ""
+    obs, verdicts, dense = _observations(captures, args.dense_step, pattern, camera)
     fits = []
     bar = progress_bar(models, desc="fitting", unit="model")
     for m in bar:
@@ -361,17 +456,15 @@ def _lens(args: argparse.Namespace) -> int:
                 grid_knots=args.grid_knots,
             )
         )
-    rule = AcceptanceRule(max_rms_arcmin=args.max_rms_arcmin)
-    print(rule.describe())
     for f in fits:
         print("\n".join(text_summary(f, rule)))
-        write_heatmap(f, rep / f"heatmap_{f.name}.png", rule)
+        write_heatmap(f, rep / f"heatmap_{pre}{f.name}.png", rule)
     rows = compare_models(fits, rule)
     if len(fits) > 1:
         print("model comparison (lower BIC over all features is better; use an acceptable one):")
         print("\n".join(comparison_lines(rows)))
     best = fits[0]
-    profile = profile_with_fit(base.data, best, pattern.panel, args.name)
+    profile = profile_with_fit(profile, best, pattern.panel, args.name)
     verdict = best.verdict(rule)
     refusal = None
     camera_fit = check_camera_fit(best, camera)
@@ -379,7 +472,7 @@ def _lens(args: argparse.Namespace) -> int:
     if not verdict.acceptable:
         problems.append(f"the {best.name} fit is not acceptable ({'; '.join(verdict.reasons)})")
     if problems:
-        refusal = f"{'; '.join(problems)}; profile {str(out)!r} not written"
+        refusal = "; ".join(problems)
     exports: dict[str, object] = {}
     for key, fn in (("openhmd", to_openhmd), ("cardboard", to_cardboard)):
         try:
@@ -388,15 +481,18 @@ def _lens(args: argparse.Namespace) -> int:
             exports[key] = {"refused": str(exc)}
             log.info("%s export: %s", key, exc)
         else:
-            write_json(rep / f"{key}.json", exports[key])
+            write_json(rep / f"{pre}{key}.json", exports[key])
     try:
         mesh = to_mesh_json(profile)
     except (ProfileError, InputError) as exc:
         log.warning("mesh export failed: %s", exc)
     else:
         write_json(rep / "mesh.json", mesh, indent=None)
-    fov_measured = _fov_in_report(dense, camera, best, base, pattern.panel.eye, rep)
+    fov, fov_measured = _fov_in_report(dense, camera, best, base, pattern.panel.eye, rep, pre)
     report = {
+        "eye": pattern.panel.eye,
+        "captures_dir": str(captures),
+        "lens_separation_m": profile["optics"]["lens_separation_m"],
         "fov_measured": fov_measured,
         "captures": [v.to_dict() for v in verdicts],
         "dense_maps": [m.to_dict() for m in dense],
@@ -404,45 +500,35 @@ def _lens(args: argparse.Namespace) -> int:
         "comparison": rows,
         "acceptance_rule": rule.to_dict(),
         "exports": exports,
-        "profile": None if refusal else str(out),
         "camera_fit": camera_fit.to_dict(),
-        "refused": refusal,
     }
-    write_json(rep / "report.json", report, indent=1)
-    if refusal:
-        raise DataError(
-            f"{refusal}; report in {rep}",
-            "check that the camera JSON belongs to this camera at this focus and resolution "
-            "and that the pattern description is the one shown; if the model does not fit "
-            "the lens, put an acceptable model first in --model (see the comparison)",
-        )
-    write_json(out, profile)
-    print(f"wrote profile {out} ({best.name} model; use it with `vrkit run --profile {out}`)")
-    print(f"report, heat maps and exports in {rep}")
-    return 0
+    return profile, report, refusal, fov
 
 
-def _fov_in_report(dense, camera, fit, base, eye: str, rep: Path):  # noqa: ANN001
-    """FOV through the lens from the green dense map's full-on / full-off, with its plot."""
+def _fov_in_report(dense, camera, fit, base, eye: str, rep: Path, pre: str = ""):  # noqa: ANN001
+    """FOV through the lens from the green dense map's full-on / full-off, with its plot.
+
+    Returns:
+        ``(MeasuredFov or None, its report dict or None)``.
+    """
     from vrkit.calibration.fit import _rotation
     from vrkit.calibration.fovmeasure import measure_fov, plot_measured_fov
     from vrkit.measure.fov import fov_report
 
     green = next((m for m in dense if m.channel == 1 and m.contrast is not None), None)
     if green is None:
-        return None
+        return None, None
     fov = measure_fov(green.contrast, camera, _rotation(fit.rotation_vector))
     predicted = fov_report(base)["eyes"][eye]
-    plot_measured_fov(fov, predicted, rep / "fov_contour.png", eye)
+    plot_measured_fov(fov, predicted, rep / f"fov_contour{'_' + eye if pre else ''}.png", eye)
     print(
         f"FOV through the lens ({eye} eye): left {fov.left:.2f}, right {fov.right:.2f}, up "
         f"{fov.up:.2f}, down {fov.down:.2f} deg, {fov.solid_angle_sr:.4f} sr "
-        "(fov_contour.png)"
     )
-    return {**fov.to_dict(), "predicted": predicted}
+    return fov, {**fov.to_dict(), "predicted": predicted}
 
 
-def _observations(args: argparse.Namespace, pattern, camera):  # noqa: ANN001
+def _observations(captures, dense_step: int, pattern, camera):  # noqa: ANN001
     """Dot / checkerboard observations and dense Gray-code ones, as the pattern has them."""
     import numpy as np
 
@@ -453,13 +539,13 @@ def _observations(args: argparse.Namespace, pattern, camera):  # noqa: ANN001
 
     parts, verdicts, maps = [], [], []
     if any(f.kind not in STRUCTURED_KINDS for f in pattern.frames):
-        obs, verdicts = measure_captures(args.captures, pattern, camera, progress=True)
-        print(f"captures in {args.captures}:")
+        obs, verdicts = measure_captures(captures, pattern, camera, progress=True)
+        print(f"captures in {captures}:")
         for v in verdicts:
             print(v.line())
         parts.append(obs)
     if structured_sets(pattern):
-        maps = decode_captures(args.captures, pattern, camera.image_size, progress=True)
+        maps = decode_captures(captures, pattern, camera.image_size, progress=True)
         for m in maps:
             c = m.to_dict()
             print(
@@ -468,7 +554,7 @@ def _observations(args: argparse.Namespace, pattern, camera):  # noqa: ANN001
             )
             for prob in m.problems:
                 print(f"    problem: {prob}")
-        parts.append(dense_observations(maps, args.dense_step))
+        parts.append(dense_observations(maps, dense_step))
     obs = Observations(
         np.concatenate([o.camera_px for o in parts]),
         np.concatenate([o.panel_px for o in parts]),
