@@ -15,7 +15,8 @@ camera-to-eye rotation and the camera model, and the visibility ratio is read th
   (``dOmega = dx dy / (1 + x^2 + y^2)^(3/2)``), sub-cell edges by the interpolated ratio;
 * :func:`binocular_overlap_deg`: the horizontal overlap of two eyes with parallel axes.
 
-The camera is taken to sit at the eye point (its offset is not fitted).
+The camera is taken to sit at the eye point (its offset is not fitted). The eye's forward axis
+is the fitted lens axis (:func:`lens_axis_rotation`).
 """
 
 from __future__ import annotations
@@ -161,6 +162,42 @@ def measure_fov(
     cover = np.clip((_ratio_at(ratio, camera, R, tan) - 0.5) * 1e6, 0.0, 1.0)
     d_omega = h * h / (1 + tan[:, 0] ** 2 + tan[:, 1] ** 2) ** 1.5
     return MeasuredFov(left, right, up, down, float(np.sum(cover * d_omega)), np.asarray(contour))
+
+
+def lens_axis_rotation(fit: Any, panel: Any, channel: int = 1) -> NDArray[np.float64]:
+    """Camera-to-eye rotation whose forward axis is the fitted lens axis.
+
+    A free-form fit (``grid``) takes its camera rotation from its radial base, and a decentred
+    or anamorphic lens pulls that rotation off the lens axis (0.3 degree on the test bench's
+    lens): its undistortion of the fitted lens centre is then not straight ahead. The FOV is
+    measured from the direction in which the lens centre is seen, so the fit's rotation is
+    turned (the smallest rotation) to put that direction at ``(0, 0, -1)``.
+
+    Args:
+        fit: :class:`vrkit.calibration.fit.LensFit`.
+        panel: :class:`vrkit.calibration.patterns.PanelGeometry` of the fitted eye.
+        channel: Colour channel whose lens axis is used (green).
+
+    Returns:
+        (3, 3) camera-to-eye rotation.
+    """
+    import cv2
+
+    from vrkit.calibration.fit import _rotation
+
+    R = _rotation(fit.rotation_vector)
+    c = np.asarray(fit.lens_centre_px, dtype=np.float64)[None]
+    t = fit.lens.undistort(panel.px_to_tan(c, fit.lens_centre_px), channel, strict=False)[0]
+    if not np.all(np.isfinite(t)):
+        return R
+    d = np.array([t[0], t[1], -1.0]) / np.sqrt(1.0 + t[0] ** 2 + t[1] ** 2)
+    axis = np.cross(d, [0.0, 0.0, -1.0])
+    s = float(np.linalg.norm(axis))
+    if s < 1e-12:
+        return R
+    rv = axis / s * np.arctan2(s, -d[2])
+    Rg, _ = cv2.Rodrigues(rv.reshape(3, 1))
+    return Rg @ R
 
 
 def binocular_overlap_deg(left_eye: MeasuredFov, right_eye: MeasuredFov) -> float:

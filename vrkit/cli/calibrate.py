@@ -488,7 +488,7 @@ def _lens_eye(args, captures, pattern, camera, base, profile, models, rule, rep,
         log.warning("mesh export failed: %s", exc)
     else:
         write_json(rep / "mesh.json", mesh, indent=None)
-    fov, fov_measured = _fov_in_report(dense, camera, best, base, pattern.panel.eye, rep, pre)
+    fov, fov_measured = _fov_in_report(dense, camera, best, base, pattern.panel, rep, pre)
     report = {
         "eye": pattern.panel.eye,
         "captures_dir": str(captures),
@@ -505,27 +505,32 @@ def _lens_eye(args, captures, pattern, camera, base, profile, models, rule, rep,
     return profile, report, refusal, fov
 
 
-def _fov_in_report(dense, camera, fit, base, eye: str, rep: Path, pre: str = ""):  # noqa: ANN001
+def _fov_in_report(dense, camera, fit, base, panel, rep: Path, pre: str = ""):  # noqa: ANN001
     """FOV through the lens from the green dense map's full-on / full-off, with its plot.
 
     Returns:
         ``(MeasuredFov or None, its report dict or None)``.
     """
-    from vrkit.calibration.fit import _rotation
-    from vrkit.calibration.fovmeasure import measure_fov, plot_measured_fov
+    import cv2
+
+    from vrkit.calibration.fit import R_EYE_CAM_NOMINAL
+    from vrkit.calibration.fovmeasure import lens_axis_rotation, measure_fov, plot_measured_fov
     from vrkit.measure.fov import fov_report
 
     green = next((m for m in dense if m.channel == 1 and m.contrast is not None), None)
     if green is None:
         return None, None
-    fov = measure_fov(green.contrast, camera, _rotation(fit.rotation_vector))
+    R = lens_axis_rotation(fit, panel)
+    fov = measure_fov(green.contrast, camera, R)
+    eye = panel.eye
     predicted = fov_report(base)["eyes"][eye]
     plot_measured_fov(fov, predicted, rep / f"fov_contour{'_' + eye if pre else ''}.png", eye)
     print(
         f"FOV through the lens ({eye} eye): left {fov.left:.2f}, right {fov.right:.2f}, up "
         f"{fov.up:.2f}, down {fov.down:.2f} deg, {fov.solid_angle_sr:.4f} sr "
     )
-    return fov, {**fov.to_dict(), "predicted": predicted}
+    rv = cv2.Rodrigues(R @ R_EYE_CAM_NOMINAL.T)[0].ravel().tolist()  # as the fit's vector
+    return fov, {**fov.to_dict(), "predicted": predicted, "camera_rotation_vector_rad": rv}
 
 
 def _observations(captures, dense_step: int, pattern, camera):  # noqa: ANN001
