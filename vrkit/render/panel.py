@@ -226,22 +226,9 @@ class PanelCompositor:
         """Replace the per-eye meshes (e.g. to toggle distortion)."""
         self._release_meshes()
         for mesh in meshes:
-            vbo = self.ctx.buffer(mesh.vertices)
-            ibo = self.ctx.index_buffer(mesh.indices)
-            stride = 8 * 4
-            vao = self.ctx.vertex_array(
-                self._program(False, False),
-                {
-                    "a_position": (vbo, 2, stride, 0),
-                    "a_uv_red": (vbo, 2, stride, 8),
-                    "a_uv_green": (vbo, 2, stride, 16),
-                    "a_uv_blue": (vbo, 2, stride, 24),
-                },
-                ibo,
-                len(mesh.indices),
+            self._vaos.append(
+                self._upload(self._program(False, False), mesh.vertices, mesh.indices, "a_uv")
             )
-            self._buffers += [vbo, ibo]
-            self._vaos.append(vao)
         if self.warp != "off":
             for mesh, fov in zip(meshes, self.layout.fovs, strict=True):
                 # The warp's projection is not linear in the panel position: a mesh must be
@@ -251,22 +238,9 @@ class PanelCompositor:
                 cells = POSITION_MIN_CELLS if self.warp == "position" else WARP_MIN_CELLS
                 if len(mesh.vertices) < (cells + 1) ** 2 and _is_identity(mesh):
                     mesh = identity_mesh(cells, cells)
-                vbo = self.ctx.buffer(tan_vertices(mesh, fov.tangents()))
-                ibo = self.ctx.index_buffer(mesh.indices)
-                stride = 8 * 4
-                vao = self.ctx.vertex_array(
-                    self._warp_program(False, False),
-                    {
-                        "a_position": (vbo, 2, stride, 0),
-                        "a_tan_red": (vbo, 2, stride, 8),
-                        "a_tan_green": (vbo, 2, stride, 16),
-                        "a_tan_blue": (vbo, 2, stride, 24),
-                    },
-                    ibo,
-                    len(mesh.indices),
-                )
-                self._buffers += [vbo, ibo]
-                self._warp_vaos.append(vao)
+                vertices = tan_vertices(mesh, fov.tangents())
+                program = self._warp_program(False, False)
+                self._warp_vaos.append(self._upload(program, vertices, mesh.indices, "a_tan"))
         self.layout.meshes = list(meshes)
         self._achromatic = all(m.achromatic for m in meshes)
         self._identity = [_is_identity(m) for m in meshes]
@@ -281,6 +255,19 @@ class PanelCompositor:
         # Clear only when something would otherwise keep the previous frame's pixels: the eye
         # viewports leave part of the panel uncovered, or a mesh skips its black cells.
         self._needs_clear = self._viewports_leave_gaps or not all(m.covers_viewport for m in meshes)
+
+    def _upload(
+        self, program: Program, vertices: NDArray, indices: NDArray, prefix: str
+    ) -> VertexArray:
+        """A vertex array of (N, 8) float32 rows: panel xy, then red/green/blue ``prefix`` pairs."""
+        vbo = self.ctx.buffer(vertices)
+        ibo = self.ctx.index_buffer(indices)
+        self._buffers += [vbo, ibo]
+        stride = 8 * 4
+        attributes = {"a_position": (vbo, 2, stride, 0)}
+        for i, channel in enumerate(("red", "green", "blue")):
+            attributes[f"{prefix}_{channel}"] = (vbo, 2, stride, 8 * (i + 1))
+        return self.ctx.vertex_array(program, attributes, ibo, len(indices))
 
     def _program(self, achromatic: bool, encode_srgb: bool) -> Program:
         key = (achromatic, encode_srgb)
