@@ -27,10 +27,9 @@ here (``bench_distortion.py`` has the blit baseline).
 from __future__ import annotations
 
 import math
-import statistics
-import time
 
 import numpy as np
+from _timing import round_robin_ms
 
 from vrkit.core.types import LEFT, RIGHT
 from vrkit.gl.egl import create_headless_context
@@ -118,15 +117,8 @@ def run(quick: bool) -> list[dict]:
     for fn in fns.values():  # warm-up: shader compile, first upload
         fn()
     ctx.check_error("compositor benchmark warm-up")
-    rounds = 5 if quick else 30
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            s = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - s)
+    med = round_robin_ms(fns, 5 if quick else 30)
     ctx.check_error("compositor benchmark")
-    med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
     renderer = ctx.info()["renderer"]
     for obj in (off, rot, scan, pos, mesh40, floor, *eyes, *depth):
         obj.release()

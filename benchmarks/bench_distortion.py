@@ -16,10 +16,10 @@ per-pixel is checked in tests/test_distortion_pass.py (mean absolute difference 
 
 from __future__ import annotations
 
-import statistics
 import time
 
 import numpy as np
+from _timing import round_robin_ms
 
 from vrkit.gl.egl import create_headless_context
 from vrkit.optics.profile import load_profile
@@ -109,15 +109,8 @@ def run(quick: bool) -> list[dict]:
     ctx.check_error("distortion benchmark warm-up")
     # Round-robin, one frame of each variant per round, so load from other processes on this
     # machine hits every variant alike.
-    rounds = 15 if quick else 60
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            s = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - s)
+    med = round_robin_ms(fns, 15 if quick else 60)
     ctx.check_error("distortion benchmark")
-    med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
     renderer = ctx.info()["renderer"]
     ctx.release()
     size = f"{layout.panel_size[0]}x{layout.panel_size[1]} panel from 2x{EYE[0]}x{EYE[1]} eyes"
