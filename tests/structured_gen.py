@@ -9,7 +9,9 @@ again from first principles, so that a shared mistake cannot hide.
   decentred (a thin-prism term ``prism`` x rho^2 and a centre offset), with per-channel focal
   scales (lateral colour). The table is sampled on a tan-angle grid and interpolated with
   bicubic splines.
-* The lens has a circular field stop at ``field_stop_deg``.
+* The lens has a circular field stop (its rim), a real aperture ``stop_distance_m`` in front of
+  the eye point, whose edge the eye point sees at ``field_stop_deg``: a camera off the eye
+  point sees it shifted and scaled (parallax), unlike the virtual image far behind it.
 * The lens forms a virtual image at ``image_distance_m``; a camera whose entrance pupil sits at
   ``camera_offset_m`` (eye frame: x right, y up, z back) from the eye point sees the panel point
   whose virtual image lies along its ray.
@@ -85,7 +87,8 @@ class TabulatedLens:
         prism: Thin-prism decentring: (px, py) x rho^2 / focal_px added to x, y.
         centre_px: Where the lens axis meets the panel, panel pixels (x right, y down).
         chroma: Focal scale per channel (red, green, blue).
-        field_stop_deg: Field stop, degrees from the axis.
+        field_stop_deg: Field stop, degrees from the axis, seen from the eye point.
+        stop_distance_m: Distance of the field stop's plane in front of the eye point.
         table_tan: Half-width of the tan-angle table.
         table_n: Samples per axis.
     """
@@ -97,6 +100,7 @@ class TabulatedLens:
     centre_px: tuple[float, float] = (725.0, 796.0)
     chroma: tuple[float, float, float] = (0.994, 1.0, 1.007)
     field_stop_deg: float = 52.0
+    stop_distance_m: float = 0.016
     table_tan: float = 1.6
     table_n: int = 161
     _splines: list = field(default_factory=list, repr=False)
@@ -141,7 +145,16 @@ class TabulatedLens:
         return np.stack([sx.ev(tan[:, 0], tan[:, 1]), sy.ev(tan[:, 0], tan[:, 1])], axis=1)
 
     def inside_stop(self, tan: np.ndarray) -> np.ndarray:
+        """Eye-point directions (tan) that pass the field stop."""
         return np.degrees(np.arctan(np.hypot(tan[:, 0], tan[:, 1]))) < self.field_stop_deg
+
+    def passes_stop(self, origin: np.ndarray, e: np.ndarray) -> np.ndarray:
+        """Rays from ``origin`` (3,) along ``e`` (N, 3), eye frame, that pass the stop."""
+        z = self.stop_distance_m
+        mu = (-z - origin[2]) / np.where(e[:, 2] < -1e-12, e[:, 2], -1e-12)
+        xy = origin[None, :2] + mu[:, None] * e[:, :2]
+        r = z * np.tan(np.radians(self.field_stop_deg))
+        return (e[:, 2] < -1e-12) & (np.hypot(xy[:, 0], xy[:, 1]) < r)
 
 
 def rotation(rv_deg: tuple[float, float, float]) -> np.ndarray:
@@ -203,7 +216,8 @@ class StructuredBench:
     def eye_tan(self, rays_cam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Eye-point tan angles of the virtual image points camera rays meet, and validity.
 
-        The camera's entrance pupil is at ``camera_offset_m``; its ray meets the virtual image
+        The camera's entrance pupil is at ``camera_offset_m``; its ray must pass the field stop
+        (a real aperture, so the camera sees it from where it is) and meets the virtual image
         plane z = -image_distance_m; the eye sees that point at ``(x, y) / D``.
         """
         e = rays_cam @ self.R_eye_cam.T
@@ -213,7 +227,7 @@ class StructuredBench:
         lam = np.where(ok, (-D - t[2]) / np.where(ok, e[:, 2], -1.0), 0.0)
         pt = t[None, :] + lam[:, None] * e
         tan = pt[:, :2] / D
-        ok &= self.lens.inside_stop(tan)
+        ok &= self.lens.passes_stop(t, e)
         return tan, ok
 
     def capture(self, panel_rgb: np.ndarray) -> np.ndarray:

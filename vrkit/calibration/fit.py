@@ -293,6 +293,7 @@ def fit_lens(
     outlier_arcmin: float = 3.0,
     grid_knots: int = 13,
     progress: Callable[[str], None] | None = None,
+    viewpoint: Any = None,
 ) -> LensFit:
     """Fit one lens model with the lens centre and the camera-to-eye rotation.
 
@@ -307,6 +308,9 @@ def fit_lens(
             sigmas after the robust fit are rejected.
         grid_knots: Knots per axis of the grid model.
         progress: Called with a short stage name as the fit advances.
+        viewpoint: :class:`vrkit.calibration.viewpoint.Viewpoint` of the camera (its offset
+            from the eye point): the directions are taken from the eye point. None: the camera
+            is taken to sit at the eye point.
 
     Returns:
         The fit.
@@ -327,7 +331,7 @@ def fit_lens(
                 "check that the captures show the pattern",
             )
     if model == "grid":
-        return _fit_grid(obs, camera, panel, grid_knots, outlier_arcmin, progress)
+        return _fit_grid(obs, camera, panel, grid_knots, outlier_arcmin, progress, viewpoint)
 
     rays = camera.pixels_to_rays(obs.camera_px)
     centre0 = np.asarray(panel.lens_centre_px, dtype=np.float64)
@@ -356,6 +360,8 @@ def fit_lens(
         meas = meas_cache.get(key)
         if meas is None:
             ideal_m, _ = ideal_from_camera_rays(rays, _rotation(rv))
+            if viewpoint is not None:
+                ideal_m = viewpoint.eye_tan(ideal_m)
             meas = _unit(ideal_m)
             meas_cache.clear()
             meas_cache[key] = meas
@@ -429,6 +435,8 @@ def fit_lens(
             "check the camera file, the pattern description and the captures",
         )
     ideal, _ = ideal_from_camera_rays(rays, _rotation(rv))
+    if viewpoint is not None:
+        ideal = viewpoint.eye_tan(ideal)
     return LensFit(
         model, lens, centre, rv, r_all, keep, 5 + par.n, obs, ideal, cutoff, d_all.reshape(-1, 3)
     )
@@ -477,11 +485,20 @@ def _fit_grid(
     knots: int,
     outlier_arcmin: float,
     progress: Callable[[str], None] | None,
+    viewpoint: Any = None,
 ) -> LensFit:
     """Grid model: rotation and centre from a radial fit, then a linear solve per channel."""
     from scipy.interpolate import InterpolatedUnivariateSpline
 
-    base = fit_lens(obs, camera, panel, "radial", outlier_arcmin=outlier_arcmin, progress=progress)
+    base = fit_lens(
+        obs,
+        camera,
+        panel,
+        "radial",
+        outlier_arcmin=outlier_arcmin,
+        progress=progress,
+        viewpoint=viewpoint,
+    )
     if progress:
         progress("grid: linear solve")
     keep = base.inlier.copy()
