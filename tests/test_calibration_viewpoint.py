@@ -32,27 +32,31 @@ OFFSET = np.array([2.5e-3, -1.5e-3, 3.0e-3])  # camera minus eye point, eye fram
 STAGE = {"x3": (3e-3, 0.0, 0.0), "y3z4": (0.0, 3e-3, 4e-3)}
 
 
-def _shoot(offset, pattern: PatternSet, seed: int):
+def _shoot(offset, pattern: PatternSet, seed: int, frames: dict):
     bench = StructuredBench(camera_offset_m=tuple(offset), seed=seed)
-    images = {f.name: bench.capture(render_frame(pattern.panel, f)) for f in pattern.frames}
-    return bench, decode_images(images, pattern)
+    images = {name: bench.capture(img) for name, img in frames.items()}
+    return bench, images, decode_images(images, pattern)
 
 
 @pytest.fixture(scope="module")
 def offset_scene():
     panel = PanelGeometry.from_profile(load_profile("generic-1440x1600"), 0)
     white = PatternSet(panel, make_structured_frames(panel, "white", PERIOD))
-    green = PatternSet(panel, make_structured_frames(panel, "green", PERIOD))
-    bench, maps = _shoot(OFFSET, white, 5)
+    frames = {f.name: render_frame(panel, f) for f in white.frames}
+    bench, images, maps = _shoot(OFFSET, white, 5, frames)
     base = StageSet("base", np.zeros(3), maps[1], maps[1].contrast)
-    sets = []
+    sets, stage_images = [], {}
     for i, (name, s) in enumerate(STAGE.items()):
-        _, m = _shoot(OFFSET + np.asarray(s), green, 6 + i)
-        sets.append(StageSet(name, np.asarray(s), m[0], m[0].contrast))
+        _, stage_images[name], m = _shoot(OFFSET + np.asarray(s), white, 6 + i, frames)
+        sets.append(StageSet(name, np.asarray(s), m[1], m[1].contrast))
     camera = bench.camera.to_vrkit()
     obs = dense_observations(maps, 6)
     fit0 = fit_lens(obs, camera, panel, "grid", grid_knots=17)
+    _IMAGES.update(base=images, pattern=white, **stage_images)
     return bench, panel, camera, obs, fit0, base, sets
+
+
+_IMAGES: dict = {}  # the captures, for the command-line test
 
 
 def _seen_by_camera(bench: StructuredBench) -> np.ndarray:
@@ -114,3 +118,93 @@ def test_one_position_or_no_move_is_refused(offset_scene):
     still = [StageSet("same", np.zeros(3), base.green, base.contrast)]
     with pytest.raises(DataError, match="fewer than two stage positions"):
         measure_viewpoint(fit0, panel, camera, base, still, bench.lens.stop_distance_m)
+
+
+def test_fov_measured_from_the_eye_point_with_an_offset_camera(offset_scene):
+    from test_calibration_structured import _true_fov
+
+    from vrkit.calibration.fovmeasure import lens_axis_rotation, measure_fov
+
+    bench, panel, camera, obs, fit0, base, sets = offset_scene
+    truth = _true_fov(bench, 1)
+    # Taken at the eye point, the offset camera sees the stop (16 mm away) shifted by degrees.
+    naive = measure_fov(base.contrast, camera, lens_axis_rotation(fit0, panel))
+    assert max(abs(naive.up - truth["up"]), abs(naive.down - truth["down"])) > 1.0
+    vp = measure_viewpoint(fit0, panel, camera, base, sets, bench.lens.stop_distance_m)
+    fit1 = fit_lens(obs, camera, panel, "grid", grid_knots=17, viewpoint=vp)
+    fov = measure_fov(
+        base.contrast,
+        camera,
+        lens_axis_rotation(fit1, panel),
+        viewpoint=vp,
+        stage_views=[(s.offset_m, s.contrast) for s in sets],
+    )
+    # Every edge it gives is right; the ones no capture position could see (here: behind the
+    # stop's near side, 3 mm off) are not measured, never guessed.
+    measured = []
+    for side in ("left", "right", "up", "down"):
+        got = getattr(fov, side)
+        if np.isfinite(got):
+            measured.append(side)
+            assert abs(got - truth[side]) < 0.2, (side, got, truth)
+    assert measured, "no edge measured"
+    assert len(measured) < 4 and np.isnan(fov.solid_angle_sr)
+    # The stop itself, seen from the eye point: the field stop's angle (52 degrees).
+    stop_deg = math.degrees(math.atan(vp.rim_radius_m / vp.stop_to_eye_m))
+    assert abs(stop_deg - bench.lens.field_stop_deg) < 0.2, stop_deg
+    assert vp.to_dict()["stop_half_angle_deg"] == pytest.approx(stop_deg, abs=1e-3)
+
+
+def _write_captures(folder, images) -> None:
+    from vrkit.calibration.capture import write_captures_json, write_rgb
+
+    folder.mkdir()
+    for name, img in images.items():
+        write_rgb(folder / f"{name}.png", img)
+    write_captures_json(folder, {name: f"{name}.png" for name in images})
+
+
+def test_calibrate_lens_cli_with_stage_captures(offset_scene, tmp_path, capsys):
+    import json
+
+    from vrkit.cli import main
+
+    bench = offset_scene[0]
+    _IMAGES["pattern"].save(tmp_path / "pattern")
+    bench.camera.to_vrkit().save(tmp_path / "camera.json")
+    _write_captures(tmp_path / "base", _IMAGES["base"])
+    argv = ["calibrate", "lens", "--captures", str(tmp_path / "base"), "--model", "grid"]
+    argv += ["--camera", str(tmp_path / "camera.json"), "--pattern", str(tmp_path / "pattern")]
+    argv += ["--out", str(tmp_path / "p.json"), "--grid-knots", "17", "--dense-step", "6"]
+    for name, s in STAGE.items():
+        _write_captures(tmp_path / name, _IMAGES[name])
+        argv += ["--stage", f"{tmp_path / name}=" + ",".join(f"{v * 1e3:g}" for v in s)]
+    argv += ["--stop-to-eye", "16"]
+    # The offset camera sees less of the field than the eye: keep the profile's FOV limits
+    # inside what it measured (the lens is written only over measured ground).
+    from pathlib import Path
+
+    base = json.loads(
+        (Path(__file__).parents[1] / "calibration/profiles/generic-1440x1600.json").read_text()
+    )
+    base["fov_limits_deg"] = {"outer": 40, "inner": 40, "up": 40, "down": 40}
+    (tmp_path / "base.json").write_text(json.dumps(base))
+    argv += ["--base-profile", str(tmp_path / "base.json")]
+    assert main(argv) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "camera offset from the eye point (x right, y up, z away from the lens)" in out
+    assert "not measured" in out  # FOV edges behind the stop's near side
+    report = json.loads((tmp_path / "p_report" / "report.json").read_text())
+    vp = report["viewpoint"]
+    assert np.allclose(vp["camera_offset_mm"], OFFSET * 1e3, atol=0.5), vp
+    assert abs(vp["image_distance_m"] - bench.image_distance_m) < 0.03
+    assert vp["sensitivity"]["lens_arcmin_per_mm_lateral"] > 2.0
+    fov = report["fov_measured"]
+    assert fov["solid_angle_sr"] is None and None in [fov[f"{k}_deg"] for k in ("left", "right")]
+    # A stage spec without an offset, and one for an eye without a pattern: one line each.
+    bad = [*argv[: argv.index("--stage")], "--stage", str(tmp_path / "x3")]
+    assert main(bad) == 1
+    assert "is not FOLDER=X,Y,Z" in capsys.readouterr().err
+    bad = [*argv[: argv.index("--stage")], "--stage", f"right:{tmp_path / 'x3'}=1,0,0"]
+    assert main(bad) == 1
+    assert "no --pattern is for it" in capsys.readouterr().err

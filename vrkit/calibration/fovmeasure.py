@@ -15,8 +15,15 @@ camera-to-eye rotation and the camera model, and the visibility ratio is read th
   (``dOmega = dx dy / (1 + x^2 + y^2)^(3/2)``), sub-cell edges by the interpolated ratio;
 * :func:`binocular_overlap_deg`: the horizontal overlap of two eyes with parallel axes.
 
-The camera is taken to sit at the eye point (its offset is not fitted). The eye's forward axis
-is the fitted lens axis (:func:`lens_axis_rotation`).
+Without a viewpoint the camera is taken to sit at the eye point. With one
+(:mod:`vrkit.calibration.viewpoint`: the camera's measured offset, the virtual image distance
+and the lens stop), each eye direction is judged as the eye would see it: the stop, a real
+aperture a few mm in front of the eye, from the fitted circle (the eye point is on its axis);
+the panel at the virtual image point that direction meets, through whichever capture position's
+camera ray to that point clears the stop by ``margin_m``. Where no capture position sees that
+point the direction is *not measured* (NaN), never guessed: a camera a few mm off the eye
+point cannot see the panel's edge behind the stop's near side. The eye's forward axis is the
+fitted lens axis (:func:`lens_axis_rotation`).
 """
 
 from __future__ import annotations
@@ -58,17 +65,39 @@ class MeasuredFov:
         return self.up + self.down
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
+        """JSON form (``None`` where not measured)."""
+
+        def num(v: float) -> float | None:
+            return float(v) if np.isfinite(v) else None
+
         return {
-            "left_deg": self.left,
-            "right_deg": self.right,
-            "up_deg": self.up,
-            "down_deg": self.down,
-            "horizontal_deg": self.horizontal,
-            "vertical_deg": self.vertical,
-            "solid_angle_sr": self.solid_angle_sr,
-            "contour_deg": np.round(self.contour_deg, 3).tolist(),
+            "left_deg": num(self.left),
+            "right_deg": num(self.right),
+            "up_deg": num(self.up),
+            "down_deg": num(self.down),
+            "horizontal_deg": num(self.horizontal),
+            "vertical_deg": num(self.vertical),
+            "solid_angle_sr": num(self.solid_angle_sr),
+            "contour_deg": [
+                [num(v) for v in row] for row in np.round(self.contour_deg, 3).tolist()
+            ],
         }
+
+    def line(self, eye: str) -> str:
+        """One report line."""
+
+        def f(v: float, unit: str = " deg") -> str:
+            return f"{v:.2f}{unit}" if np.isfinite(v) else "not measured"
+
+        return (
+            f"FOV through the lens ({eye} eye): left {f(self.left)}, right {f(self.right)}, up "
+            f"{f(self.up)}, down {f(self.down)}, "
+            + (
+                f"{self.solid_angle_sr:.4f} sr"
+                if np.isfinite(self.solid_angle_sr)
+                else "solid angle not measured"
+            )
+        )
 
 
 def visibility_ratio(contrast: NDArray[np.floating], window: int = 9) -> NDArray[np.float32]:
@@ -109,15 +138,61 @@ def _ratio_at(
     return out
 
 
+class _EyeView:
+    """Visibility of eye directions from one or more capture positions (module docstring)."""
+
+    def __init__(
+        self,
+        ratios: list[NDArray[np.float32]],
+        camera: CameraModel,
+        R: NDArray[np.float64],
+        viewpoint: Any = None,
+        offsets: list[NDArray[np.float64]] | None = None,
+        margin_m: float = 0.3e-3,
+    ) -> None:
+        self.ratios, self.camera, self.R, self.vp = ratios, camera, R, viewpoint
+        self.offsets = offsets or [np.zeros(3)] * len(ratios)
+        self.margin = margin_m
+
+    def __call__(self, tan: NDArray[np.float64]) -> NDArray[np.float64]:
+        vp = self.vp
+        if vp is None:
+            return _ratio_at(self.ratios[0], self.camera, self.R, tan)
+        z, rho = vp.stop_to_eye_m, vp.rim_radius_m
+        th = np.arctan(np.hypot(tan[:, 0], tan[:, 1]))
+        stop = np.clip(0.5 + (np.arctan(rho / z) - th) / np.radians(0.02), 0.0, 1.0)
+        D = vp.image_distance_m
+        d_eye = np.concatenate([tan, -np.ones((len(tan), 1))], axis=1)
+        panel = np.full(len(tan), np.nan)
+        for ratio, s in zip(self.ratios, self.offsets, strict=True):
+            c = vp.camera_offset_m + s
+            d = d_eye if not np.isfinite(D) else D * d_eye - c[None]
+            mu = (-z - c[2]) / np.minimum(d[:, 2], -1e-12)
+            xy = c[None, :2] + mu[:, None] * d[:, :2]
+            clear = (d[:, 2] < 0) & (np.hypot(xy[:, 0], xy[:, 1]) < rho - self.margin)
+            todo = clear & np.isnan(panel)
+            if todo.any():
+                t = -d[todo, :2] / d[todo, 2:3]
+                panel[todo] = _ratio_at(ratio, self.camera, self.R, t)
+        out = np.minimum(stop, panel)
+        return np.where(np.isnan(panel) & (stop < 0.5), stop, out)
+
+
 def _edge_along(
-    ratio: NDArray[np.float32], camera: CameraModel, R: NDArray[np.float64], phi: float
+    ratio: NDArray[np.float32] | _EyeView,
+    camera: CameraModel,
+    R: NDArray[np.float64],
+    phi: float,
 ) -> float:
-    """Angle (deg) from the axis where visibility falls below 0.5 along azimuth ``phi``."""
+    """Angle (deg) from the axis where visibility falls below 0.5 along azimuth ``phi``.
+
+    NaN where a direction before the edge is not measured.
+    """
     a = np.radians(np.arange(0.0, 89.0, 0.01))
     tan = np.stack([np.tan(a) * np.cos(phi), np.tan(a) * np.sin(phi)], axis=1)
-    v = _ratio_at(ratio, camera, R, tan)
-    below = np.nonzero(v < 0.5)[0]
-    if len(below) == 0 or below[0] == 0:
+    v = ratio(tan) if isinstance(ratio, _EyeView) else _ratio_at(ratio, camera, R, tan)
+    below = np.nonzero((v < 0.5) | np.isnan(v))[0]
+    if len(below) == 0 or below[0] == 0 or np.isnan(v[below[0]]):
         return float("nan")
     i = below[0]
     t = (v[i - 1] - 0.5) / max(v[i - 1] - v[i], 1e-9)
@@ -130,6 +205,8 @@ def measure_fov(
     R_eye_cam: NDArray[np.float64],
     step_deg: float = 0.1,
     n_contour: int = 180,
+    viewpoint: Any = None,
+    stage_views: Any = (),
 ) -> MeasuredFov:
     """Measure one eye's field of view from a full-on minus full-off capture.
 
@@ -139,12 +216,22 @@ def measure_fov(
         R_eye_cam: (3, 3) camera-to-eye rotation (from the lens fit).
         step_deg: Grid step of the solid-angle integral, degrees (of tan angle at the axis).
         n_contour: Contour points (azimuths).
+        viewpoint: :class:`vrkit.calibration.viewpoint.Viewpoint` (measured offset, image
+            distance, stop) or None (camera at the eye point).
+        stage_views: With a viewpoint: ``(offset_m (3,), contrast (H, W))`` of the other
+            capture positions, relative to the base.
 
     Returns:
-        The measured field of view.
+        The measured field of view (NaN where not measured).
     """
-    ratio = visibility_ratio(contrast)
     R = np.asarray(R_eye_cam, dtype=np.float64)
+    ratios = [visibility_ratio(contrast)]
+    offsets = [np.zeros(3)]
+    if viewpoint is not None:
+        for s, c in stage_views:
+            ratios.append(visibility_ratio(c))
+            offsets.append(np.asarray(s, dtype=np.float64))
+    ratio = _EyeView(ratios, camera, R, viewpoint, offsets)
     right = _edge_along(ratio, camera, R, 0.0)
     up = _edge_along(ratio, camera, R, np.pi / 2)
     left = _edge_along(ratio, camera, R, np.pi)
@@ -154,14 +241,18 @@ def measure_fov(
     for p in phis:
         e = np.radians(_edge_along(ratio, camera, R, p))
         contour.append(np.degrees(np.arctan(np.tan(e) * np.array([np.cos(p), np.sin(p)]))))
-    lim = np.tan(np.radians(min(89.0, np.nanmax([left, right, up, down]) + 5)))
+    edges = np.array([left, right, up, down])
+    widest = float(np.max(edges[np.isfinite(edges)])) if np.isfinite(edges).any() else 60.0
+    lim = np.tan(np.radians(min(89.0, widest + 5)))
     h = np.tan(np.radians(step_deg))
     g = np.arange(-lim, lim + h, h)
     gx, gy = np.meshgrid(g, g)
     tan = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    cover = np.clip((_ratio_at(ratio, camera, R, tan) - 0.5) * 1e6, 0.0, 1.0)
+    v = ratio(tan)
+    cover = np.clip((v - 0.5) * 1e6, 0.0, 1.0)
     d_omega = h * h / (1 + tan[:, 0] ** 2 + tan[:, 1] ** 2) ** 1.5
-    return MeasuredFov(left, right, up, down, float(np.sum(cover * d_omega)), np.asarray(contour))
+    solid = float("nan") if np.isnan(v).any() else float(np.sum(cover * d_omega))
+    return MeasuredFov(left, right, up, down, solid, np.asarray(contour))
 
 
 def lens_axis_rotation(fit: Any, panel: Any, channel: int = 1) -> NDArray[np.float64]:

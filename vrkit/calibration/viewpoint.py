@@ -114,6 +114,11 @@ class Viewpoint:
             float("nan"), 0, z, float("nan"), float("nan"),
         )  # fmt: skip
 
+    @property
+    def stop_half_angle_deg(self) -> float:
+        """Half-angle of the field stop seen from the eye point, degrees (NaN: no stop fit)."""
+        return math.degrees(math.atan(self.rim_radius_m / self.stop_to_eye_m))
+
     def eye_tan(self, tan_cam: NDArray[np.float64]) -> NDArray[np.float64]:
         """Eye-point tan angles of what the base camera sees at ``tan_cam`` (both (N, 2)).
 
@@ -174,6 +179,7 @@ class Viewpoint:
             "stop_fit_rms_mm": _finite(self.rim_rms_mm),
             "stop_edge_points": dict(self.rim_points),
             "stop_to_eye_mm": _finite(self.stop_to_eye_m * 1e3),
+            "stop_half_angle_deg": _finite(self.stop_half_angle_deg),
             "sensitivity": {k: _finite(v) for k, v in self.sensitivity().items()},
         }
 
@@ -199,7 +205,8 @@ class Viewpoint:
                 f"  lens stop: radius {self.rim_radius_m * 1e3:.2f} mm, "
                 f"{-self.rim_centre_m[2] * 1e3:.2f} mm in front of the camera, fit RMS "
                 f"{self.rim_rms_mm:.3f} mm ({sum(self.rim_points.values())} edge points); "
-                f"eye point {self.stop_to_eye_m * 1e3:.2f} mm behind it"
+                f"eye point {self.stop_to_eye_m * 1e3:.2f} mm behind it, where the stop bounds "
+                f"the view at {self.stop_half_angle_deg:.2f} deg from the axis"
             )
         out.append(
             f"  sensitivity: lens directions {sens['lens_arcmin_per_mm_lateral']:.2f} arcmin per "

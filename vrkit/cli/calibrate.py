@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -143,6 +144,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int_range(1),
         default=8,
         help="Gray-code captures: fit every Nth camera pixel (and the field's border)",
+    )
+    lens.add_argument(
+        "--stage",
+        action="append",
+        default=[],
+        metavar="[EYE:]FOLDER=X,Y,Z",
+        help="Gray-code captures of the same pattern with the camera moved by X,Y,Z mm on a "
+        "stage (eye frame: x right, y up, z away from the lens); two or more measure the "
+        "camera's offset from the eye point and the virtual image distance, and the lens is "
+        "fitted as the eye sees it. With two eyes, prefix left: or right:",
+    )
+    lens.add_argument(
+        "--stop-to-eye",
+        type=positive_float,
+        metavar="MM",
+        help="with --stage: distance from the lens's field stop (the rim that cuts the view) "
+        "back to the design eye point, mm (default: the base profile's eye relief + 3 mm, "
+        "cornea to the eye's entrance pupil)",
     )
     lens.add_argument("--outlier-arcmin", type=positive_float, default=3.0)
     lens.add_argument(
@@ -367,6 +386,7 @@ def _lens(args: argparse.Namespace) -> int:
                 f"base profile {base.name!r} panel {expected.width_px}x{expected.height_px}",
                 "pass the profile the pattern was made for with --base-profile",
             )
+    stages = _stage_specs(args.stage, eyes)
     rule = AcceptanceRule(max_rms_arcmin=args.max_rms_arcmin)
     print(rule.describe())
     two = len(patterns) == 2
@@ -377,7 +397,17 @@ def _lens(args: argparse.Namespace) -> int:
         if two:
             print(f"--- {eye} eye ({captures}) ---")
         profile, report, refusal, fov = _lens_eye(
-            args, captures, pattern, camera, base, profile, models, rule, rep, eye if two else ""
+            args,
+            captures,
+            pattern,
+            camera,
+            base,
+            profile,
+            models,
+            rule,
+            rep,
+            eye if two else "",
+            stages.get(eye, []),
         )
         reports[eye] = report
         measured[eye] = fov
@@ -411,6 +441,108 @@ def _lens(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stage_specs(specs: list[str], eyes: list[str]) -> dict[str, list[tuple[Path, list[float]]]]:
+    """``--stage [EYE:]FOLDER=X,Y,Z`` -> eye -> [(folder, offset in metres)]."""
+    from vrkit.core.errors import InputError
+
+    out: dict[str, list[tuple[Path, list[float]]]] = {}
+    for spec in specs:
+        eye = None
+        rest = spec
+        for e in ("left", "right"):
+            if spec.startswith(e + ":"):
+                eye, rest = e, spec[len(e) + 1 :]
+        folder, sep, xyz = rest.rpartition("=")
+        try:
+            mm = [float(v) for v in xyz.split(",")]
+        except ValueError:
+            mm = []
+        if not sep or not folder or len(mm) != 3 or not all(math.isfinite(v) for v in mm):
+            raise InputError(
+                f"--stage {spec!r} is not FOLDER=X,Y,Z",
+                "give the capture folder and the stage move in mm, e.g. --stage moved/=3,0,0",
+            )
+        if eye is None:
+            if len(eyes) > 1:
+                raise InputError(
+                    f"--stage {spec!r} does not say which eye",
+                    "with two eyes, prefix it with left: or right:",
+                )
+            eye = eyes[0]
+        if eye not in eyes:
+            raise InputError(
+                f"--stage {spec!r} is for the {eye} eye, but no --pattern is for it",
+                f"the patterns are for: {', '.join(eyes)}",
+            )
+        if not Path(folder).is_dir():
+            raise InputError(f"--stage folder {folder!r} does not exist", "check the path")
+        out.setdefault(eye, []).append((Path(folder), [v * 1e-3 for v in mm]))
+    return out
+
+
+def _viewpoint(args, stages, pattern, camera, base, obs, dense, tag):  # noqa: ANN001
+    """Measure the camera's offset from the eye point (None without --stage)."""
+    import numpy as np
+
+    from vrkit.calibration.fit import _rotation, fit_lens
+    from vrkit.calibration.graycode import decode_captures
+    from vrkit.calibration.viewpoint import CORNEA_TO_PUPIL_M, StageSet, measure_viewpoint
+    from vrkit.core.errors import DataError
+
+    if not stages:
+        print(
+            "camera offset from the eye point: not measured (one camera position; the camera "
+            "is taken to sit at the eye point - add --stage captures to measure it)"
+        )
+        return None, []
+    if args.stop_to_eye is not None:
+        stop_to_eye = args.stop_to_eye * 1e-3
+    elif base.eye_relief_m is not None:
+        stop_to_eye = base.eye_relief_m + CORNEA_TO_PUPIL_M
+    else:
+        raise DataError(
+            f"profile {base.name!r} has no eye relief: the eye point's distance behind the "
+            "lens stop is unknown",
+            "give --stop-to-eye MM",
+        )
+    green = next((m for m in dense if m.channel == 1 and m.contrast is not None), None)
+    if green is None:
+        raise DataError(
+            "--stage needs Gray-code captures lighting green at the base position",
+            "make the pattern with `vrkit calibrate pattern --kinds graycode`",
+        )
+    sets = []
+    for folder, offset in stages:
+        print(f"stage position {folder} ({', '.join(f'{v * 1e3:+.2f}' for v in offset)} mm):")
+        maps = decode_captures(folder, pattern, camera.image_size, progress=True)
+        g = next((m for m in maps if m.channel == 1 and m.contrast is not None), None)
+        if g is None or not g.valid.any():
+            problems = "; ".join(p for m in maps for p in m.problems) or "no valid pixels"
+            raise DataError(
+                f"the green Gray-code captures in {str(folder)!r} cannot be decoded ({problems})",
+                "capture the same pattern there",
+            )
+        sets.append(StageSet(str(folder), np.asarray(offset), g, g.contrast))
+    base_set = StageSet("base", np.zeros(3), green, green.contrast)
+    # The camera-view lens (free-form: any lens) carries the parallax; a refit from the eye
+    # point then gives the rotation the stop is placed with.
+    kw = {"outlier_arcmin": args.outlier_arcmin, "grid_knots": args.grid_knots}
+    cam_fit = fit_lens(obs, camera, pattern.panel, "grid", **kw)
+    vp = measure_viewpoint(cam_fit, pattern.panel, camera, base_set, sets, stop_to_eye)
+    eye_fit = fit_lens(obs, camera, pattern.panel, "grid", viewpoint=vp, **kw)
+    vp = measure_viewpoint(
+        cam_fit,
+        pattern.panel,
+        camera,
+        base_set,
+        sets,
+        stop_to_eye,
+        R_eye_cam=_rotation(eye_fit.rotation_vector),
+    )
+    print("\n".join(vp.lines()))
+    return vp, [(s.offset_m, s.contrast) for s in sets]
+
+
 def _overlap(measured: dict, profile: dict, valid: bool) -> dict:
     """Measured binocular overlap (both eyes' FOV through the lens) beside the predicted one."""
     from vrkit.calibration.fovmeasure import binocular_overlap_deg
@@ -419,18 +551,24 @@ def _overlap(measured: dict, profile: dict, valid: bool) -> dict:
 
     left, right = measured.get("left"), measured.get("right")
     got = None if left is None or right is None else binocular_overlap_deg(left, right)
+    if got is not None and not math.isfinite(got):
+        got = None  # an inner edge not measured (camera offset): say so, no number
     predicted = None
     if valid:
         predicted = float(fov_report(profile_from_dict(profile))["binocular_overlap"])
     print(
         "binocular overlap: measured "
-        + ("n/a (no Gray-code flats)" if got is None else f"{got:.2f} deg")
+        + (
+            "not measured (no Gray-code flats, or an inner edge no camera position saw)"
+            if got is None
+            else f"{got:.2f} deg"
+        )
         + (f", profile predicts {predicted:.2f} deg" if predicted is not None else "")
     )
     return {"measured_overlap_deg": got, "predicted_overlap_deg": predicted}
 
 
-def _lens_eye(args, captures, pattern, camera, base, profile, models, rule, rep, tag):  # noqa: ANN001
+def _lens_eye(args, captures, pattern, camera, base, profile, models, rule, rep, tag, stages):  # noqa: ANN001
     """Fit one eye; returns (profile with its lens, report, refusal or None, measured FOV)."""
     from vrkit.calibration.checks import check_camera_fit
     from vrkit.calibration.export import profile_with_fit, to_cardboard, to_mesh_json, to_openhmd
@@ -442,6 +580,7 @@ def _lens_eye(args, captures, pattern, camera, base, profile, models, rule, rep,
 
     pre = f"{tag}_" if tag else ""
     obs, verdicts, dense = _observations(captures, args.dense_step, pattern, camera)
+    vp, stage_views = _viewpoint(args, stages, pattern, camera, base, obs, dense, tag)
     fits = []
     bar = progress_bar(models, desc="fitting", unit="model")
     for m in bar:
@@ -454,6 +593,7 @@ def _lens_eye(args, captures, pattern, camera, base, profile, models, rule, rep,
                 m,
                 outlier_arcmin=args.outlier_arcmin,
                 grid_knots=args.grid_knots,
+                viewpoint=vp,
             )
         )
     for f in fits:
@@ -488,12 +628,19 @@ def _lens_eye(args, captures, pattern, camera, base, profile, models, rule, rep,
         log.warning("mesh export failed: %s", exc)
     else:
         write_json(rep / "mesh.json", mesh, indent=None)
-    fov, fov_measured = _fov_in_report(dense, camera, best, base, pattern.panel, rep, pre)
+    fov, fov_measured = _fov_in_report(
+        dense, camera, best, base, pattern.panel, rep, pre, vp, stage_views
+    )
     report = {
         "eye": pattern.panel.eye,
         "captures_dir": str(captures),
         "lens_separation_m": profile["optics"]["lens_separation_m"],
         "fov_measured": fov_measured,
+        "viewpoint": (
+            vp.to_dict()
+            if vp is not None
+            else {"measured": False, "note": "one camera position: taken at the eye point"}
+        ),
         "captures": [v.to_dict() for v in verdicts],
         "dense_maps": [m.to_dict() for m in dense],
         "fits": [fit_report(f) for f in fits],
@@ -505,7 +652,7 @@ def _lens_eye(args, captures, pattern, camera, base, profile, models, rule, rep,
     return profile, report, refusal, fov
 
 
-def _fov_in_report(dense, camera, fit, base, panel, rep: Path, pre: str = ""):  # noqa: ANN001
+def _fov_in_report(dense, camera, fit, base, panel, rep: Path, pre="", vp=None, views=()):  # noqa: ANN001
     """FOV through the lens from the green dense map's full-on / full-off, with its plot.
 
     Returns:
@@ -521,14 +668,11 @@ def _fov_in_report(dense, camera, fit, base, panel, rep: Path, pre: str = ""):  
     if green is None:
         return None, None
     R = lens_axis_rotation(fit, panel)
-    fov = measure_fov(green.contrast, camera, R)
+    fov = measure_fov(green.contrast, camera, R, viewpoint=vp, stage_views=views)
     eye = panel.eye
     predicted = fov_report(base)["eyes"][eye]
     plot_measured_fov(fov, predicted, rep / f"fov_contour{'_' + eye if pre else ''}.png", eye)
-    print(
-        f"FOV through the lens ({eye} eye): left {fov.left:.2f}, right {fov.right:.2f}, up "
-        f"{fov.up:.2f}, down {fov.down:.2f} deg, {fov.solid_angle_sr:.4f} sr "
-    )
+    print(fov.line(eye))
     rv = cv2.Rodrigues(R @ R_EYE_CAM_NOMINAL.T)[0].ravel().tolist()  # as the fit's vector
     return fov, {**fov.to_dict(), "predicted": predicted, "camera_rotation_vector_rad": rv}
 
