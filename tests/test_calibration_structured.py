@@ -220,6 +220,10 @@ def test_calibrate_lens_cli_on_gray_code_captures(scene, tmp_path, capsys):
     assert [d["channel"] for d in report["dense_maps"]] == ["red", "green", "blue"]
     rows = {r["model"]: r for r in report["comparison"]}
     assert rows["grid"]["acceptable"] and not rows["radial"]["acceptable"]
+    # One camera position: the offset is not measured, and the report says what it can do.
+    assert report["viewpoint"]["measured"] is False
+    assert "3.4 arcmin at 1 m" in report["viewpoint"]["sensitivity"]
+    assert "camera offset from the eye point: not measured" in out
     assert "NOT acceptable" in out and (tmp_path / "p.json").exists()
     # FOV through the lens in the same report folder, and from `vrkit fov --measured`.
     fov = report["fov_measured"]

@@ -480,6 +480,29 @@ def _stage_specs(specs: list[str], eyes: list[str]) -> dict[str, list[tuple[Path
     return out
 
 
+def _unmeasured_offset_note(base) -> dict:  # noqa: ANN001
+    """What an unmeasured camera offset can do, from the profile's eye relief."""
+    from vrkit.calibration.viewpoint import ARCMIN, CORNEA_TO_PUPIL_M
+
+    per_m = [f"{1e-3 / d / ARCMIN:.1f} arcmin at {d:g} m" for d in (1.0, 2.0)]
+    text = (
+        "each mm of camera offset moves the lens's directions by 1 mm / image distance ("
+        + ", ".join(per_m)
+        + ", none for a collimated image)"
+    )
+    if base.eye_relief_m is not None:
+        z = base.eye_relief_m + CORNEA_TO_PUPIL_M
+        text += (
+            f" and an edge the lens's stop sets by up to {math.degrees(1e-3 / z):.1f} deg "
+            f"(stop ~{z * 1e3:.0f} mm from the eye by the profile's eye relief)"
+        )
+    return {
+        "measured": False,
+        "note": "one camera position: the camera is taken at the eye point",
+        "sensitivity": text,
+    }
+
+
 def _viewpoint(args, stages, pattern, camera, base, obs, dense, tag):  # noqa: ANN001
     """Measure the camera's offset from the eye point (None without --stage)."""
     import numpy as np
@@ -494,6 +517,7 @@ def _viewpoint(args, stages, pattern, camera, base, obs, dense, tag):  # noqa: A
             "camera offset from the eye point: not measured (one camera position; the camera "
             "is taken to sit at the eye point - add --stage captures to measure it)"
         )
+        print("  " + _unmeasured_offset_note(base)["sensitivity"])
         return None, []
     if args.stop_to_eye is not None:
         stop_to_eye = args.stop_to_eye * 1e-3
@@ -637,9 +661,7 @@ def _lens_eye(args, captures, pattern, camera, base, profile, models, rule, rep,
         "lens_separation_m": profile["optics"]["lens_separation_m"],
         "fov_measured": fov_measured,
         "viewpoint": (
-            vp.to_dict()
-            if vp is not None
-            else {"measured": False, "note": "one camera position: taken at the eye point"}
+            {"measured": True, **vp.to_dict()} if vp is not None else _unmeasured_offset_note(base)
         ),
         "captures": [v.to_dict() for v in verdicts],
         "dense_maps": [m.to_dict() for m in dense],
