@@ -235,8 +235,11 @@ def test_calibrate_lens_cli_on_gray_code_captures(scene, tmp_path, capsys):
     argv = ["fov", "--measured", str(caps), "--pattern", str(tmp_path / "pattern"), "--json"]
     argv += ["--camera", str(tmp_path / "camera.json"), "--plot", str(plot)]
     rv = fov["camera_rotation_vector_rad"]  # the fit's, turned onto the lens axis
-    argv += ["--camera-rotation=" + ",".join(f"{v:.9f}" for v in rv)]
-    assert main(argv) == 0
+    assert main([*argv, "--camera-rotation=" + ",".join(f"{v:.9f}" for v in rv)]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["measured"]["solid_angle_sr"] == pytest.approx(fov["solid_angle_sr"])
+    # The same, the rotation read from the report (no offset measured: camera at the eye point).
+    assert main([*argv, "--from-report", str(tmp_path / "p_report" / "report.json")]) == 0
     got = json.loads(capsys.readouterr().out)
     assert got["measured"]["solid_angle_sr"] == pytest.approx(fov["solid_angle_sr"])
     assert got["eye"] == "left" and plot.stat().st_size > 5_000

@@ -198,6 +198,22 @@ def test_calibrate_lens_cli_with_stage_captures(offset_scene, tmp_path, capsys):
     assert vp["sensitivity"]["lens_arcmin_per_mm_lateral"] > 2.0
     fov = report["fov_measured"]
     assert fov["solid_angle_sr"] is None and None in [fov[f"{k}_deg"] for k in ("left", "right")]
+    # `vrkit fov --measured` with that report: the same rotation and offset, from the eye point
+    # (only the base captures: what they cannot see is not measured; here, no whole edge).
+    argv_fov = ["fov", "--measured", str(tmp_path / "base"), "--pattern", str(tmp_path / "pattern")]
+    argv_fov += ["--camera", str(tmp_path / "camera.json")]
+    argv_fov += ["--from-report", str(tmp_path / "p_report" / "report.json")]
+    assert main([*argv_fov, "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)["measured"]
+    for k in ("left_deg", "right_deg", "up_deg", "down_deg"):
+        if got[k] is not None and fov[k] is not None:
+            assert got[k] == pytest.approx(fov[k], abs=0.05), (k, got, fov)
+    assert got["solid_angle_sr"] is None  # the base position alone saw no whole edge here
+    assert main(argv_fov) == 0
+    text = capsys.readouterr().out
+    assert "from the eye point" in text and "solid angle not measured" in text
+    assert main([*argv_fov, "--camera-rotation=0,0,0"]) == 1
+    assert "not both" in capsys.readouterr().err
     # A stage spec without an offset, and one for an eye without a pattern: one line each.
     bad = [*argv[: argv.index("--stage")], "--stage", str(tmp_path / "x3")]
     assert main(bad) == 1

@@ -114,6 +114,30 @@ class Viewpoint:
             float("nan"), 0, z, float("nan"), float("nan"),
         )  # fmt: skip
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Viewpoint:
+        """Back from :meth:`to_dict` (a report's ``viewpoint``).
+
+        Raises:
+            ValueError: A field is missing or not a number.
+        """
+
+        def num(key: str, scale: float = 1.0) -> float:
+            v = d.get(key)
+            return float("inf") if v is None and key == "image_distance_m" else float(v) * scale
+
+        t = np.asarray(d["camera_offset_mm"], dtype=np.float64) * 1e-3
+        sig = np.asarray(d["camera_offset_sigma_mm"], dtype=np.float64) * 1e-3
+        c = np.asarray(d["stop_centre_mm_from_camera"], dtype=np.float64) * 1e-3
+        if t.shape != (3,) or sig.shape != (3,) or c.shape != (3,):
+            raise ValueError("camera_offset_mm, its sigma and the stop centre need 3 numbers")
+        D = num("image_distance_m")
+        return cls(
+            t, sig, D, float("nan"), 0.0 if math.isinf(D) else 1.0 / (D + t[2]), float("nan"),
+            float("nan"), 0, c, num("stop_radius_mm", 1e-3), float("nan"), {},
+            num("stop_to_eye_mm", 1e-3),
+        )  # fmt: skip
+
     @property
     def stop_half_angle_deg(self) -> float:
         """Half-angle of the field stop seen from the eye point, degrees (NaN: no stop fit)."""

@@ -49,6 +49,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "camera_rotation_vector_rad); default 0,0,0",
     )
     p.add_argument(
+        "--from-report",
+        type=Path,
+        metavar="REPORT",
+        help="with --measured: report.json of `vrkit calibrate lens` for these captures: its "
+        "camera rotation and, when it measured one (--stage), the camera's offset from the eye "
+        "point, so the FOV is judged from the eye point",
+    )
+    p.add_argument(
         "--predicted",
         default="generic-1440x1600",
         help="with --measured: profile whose predicted FOV is shown beside the measurement",
@@ -201,9 +209,12 @@ def _measured(args: argparse.Namespace) -> int:
                 f"--camera-rotation must be three numbers RX,RY,RZ (radians), got "
                 f"{args.camera_rotation!r}"
             )
-    contrast = contrast_from_captures(args.measured, pattern, camera)
-    fov = measure_fov(contrast, camera, _rotation(rv))
     eye = pattern.panel.eye
+    vp = None
+    if args.from_report:
+        rv, vp = _from_report(args.from_report, eye, args.camera_rotation)
+    contrast = contrast_from_captures(args.measured, pattern, camera)
+    fov = measure_fov(contrast, camera, _rotation(rv), viewpoint=vp)
     predicted = fov_report(load_profile(args.predicted))["eyes"][eye]
     report: dict[str, Any] = {
         "source": "measured",
@@ -218,14 +229,56 @@ def _measured(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
         return 0
     p = predicted
-    print(f"{eye} eye, measured through the lens (vs profile {args.predicted}):")
-    print(f"  left  {fov.left:6.2f} deg   (profile {-p['left']:6.2f})")
-    print(f"  right {fov.right:6.2f} deg   (profile {p['right']:6.2f})")
-    print(f"  up    {fov.up:6.2f} deg   (profile {p['up']:6.2f})")
-    print(f"  down  {fov.down:6.2f} deg   (profile {-p['down']:6.2f})")
-    print(f"  horizontal {fov.horizontal:.2f} deg, vertical {fov.vertical:.2f} deg")
-    print(f"  solid angle {fov.solid_angle_sr:.4f} sr")
+
+    def deg(v: float) -> str:
+        return f"{v:6.2f} deg" if np.isfinite(v) else "not measured"
+
+    where = "from the eye point" if vp is not None else "camera at the eye point"
+    print(f"{eye} eye, measured through the lens, {where} (vs profile {args.predicted}):")
+    print(f"  left  {deg(fov.left)}   (profile {-p['left']:6.2f})")
+    print(f"  right {deg(fov.right)}   (profile {p['right']:6.2f})")
+    print(f"  up    {deg(fov.up)}   (profile {p['up']:6.2f})")
+    print(f"  down  {deg(fov.down)}   (profile {-p['down']:6.2f})")
+    print(f"  horizontal {deg(fov.horizontal)}, vertical {deg(fov.vertical)}")
+    if np.isfinite(fov.solid_angle_sr):
+        print(f"  solid angle {fov.solid_angle_sr:.4f} sr")
+    else:
+        print("  solid angle not measured (an edge the camera could not see from here)")
     return 0
+
+
+def _from_report(path: Path, eye: str, rotation: str | None) -> tuple[Any, Any]:
+    """Camera rotation vector and viewpoint (or None) of ``eye`` in a calibration report."""
+    import numpy as np
+
+    from vrkit.calibration.viewpoint import Viewpoint
+    from vrkit.core.errors import InputError
+
+    if rotation:
+        raise InputError("give --camera-rotation or --from-report, not both")
+    try:
+        data = json.loads(Path(path).read_text())
+        rep = data["eyes"][eye] if "eyes" in data else data
+        if rep.get("eye") != eye:
+            raise InputError(
+                f"--from-report {str(path)!r} is for the {rep.get('eye')} eye, the pattern for "
+                f"the {eye} eye",
+                "give the report of these captures",
+            )
+        rv = np.asarray(rep["fov_measured"]["camera_rotation_vector_rad"], dtype=np.float64)
+        v = rep.get("viewpoint") or {}
+        vp = Viewpoint.from_dict(v) if v.get("measured") else None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(
+            f"--from-report {str(path)!r} is not a `vrkit calibrate lens` report with a "
+            f"measured FOV ({exc.__class__.__name__}: {exc})",
+            "give the report.json written beside the calibrated profile",
+        ) from None
+    if rv.shape != (3,) or not np.all(np.isfinite(rv)):
+        raise InputError(
+            f"--from-report {str(path)!r}: camera_rotation_vector_rad is not 3 numbers"
+        )
+    return rv, vp
 
 
 def run(args: argparse.Namespace) -> int:
