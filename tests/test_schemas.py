@@ -21,6 +21,8 @@ import pytest
 
 from vrkit.calibration.capture import capture_files, write_captures_json
 from vrkit.calibration.patterns import PanelGeometry, PatternSet, make_pattern_set
+from vrkit.calibration.report import read_lens_report
+from vrkit.calibration.viewpoint import Viewpoint
 from vrkit.cli import main
 from vrkit.core import documents
 from vrkit.core.documents import FORMATS, read_document, validate_document
@@ -125,6 +127,30 @@ def _captures(d: Path) -> Path:
     for n in names:
         (folder / f"{n}.png").write_bytes(b"")
     return write_captures_json(folder, {n: f"{n}.png" for n in names}, {"n_average": 8})
+
+
+def _lens_report(d: Path) -> Path:
+    # The fields `fov --from-report` reads, as `calibrate lens` writes them (both eyes).
+    vp = Viewpoint(
+        np.array([0.0025, -0.0015, 0.003]), np.full(3, 1e-4), 1.5, 0.02, 0.66, 0.3, 0.5, 400,
+        np.array([0.0, 0.0, -0.013]), 0.016, 0.05, {"left": 40}, 0.016,
+    )  # fmt: skip
+    eye = {
+        "eye": "left",
+        "fov_measured": {"left_deg": 50.0, "camera_rotation_vector_rad": [0.01, -0.02, 0.0]},
+        "viewpoint": {"measured": True, **vp.to_dict()},
+        "fits": [],
+    }
+    right = {**eye, "eye": "right", "fov_measured": None, "viewpoint": {"measured": False}}
+    report = {"format": "vrkit.lens-report", "version": 1, "eyes": {"left": eye, "right": right}}
+    (d / "report.json").write_text(json.dumps(report))
+    return d / "report.json"
+
+
+def _load_lens_report(path: Path) -> object:
+    rv, vp = read_lens_report(path, "left")
+    assert vp is not None and abs(vp.camera_offset_m[0] - 0.0025) < 1e-9
+    return rv
 
 
 def _run(d: Path) -> Path:
@@ -250,6 +276,15 @@ CASES = {
         (("frames", "dots_green"), 7, "$.frames.dots_green", "7"),
         (("frames", "../escape"), "x.png", "$.frames", "'../escape'"),
         (("meta", "n_average"), NAN, "$.meta.n_average", "NaN"),
+    ]),
+    "lens-report": (_lens_report, _load_lens_report, [
+        (("eyes", "left", "viewpoint"), DROP, "$.eyes.left", "['viewpoint']"),
+        (("eyes", "left", "viewpoint", "camera_offset_mm", 1), "1.5",
+         "$.eyes.left.viewpoint.camera_offset_mm[1]", "'1.5'"),
+        (("eyes", "left", "fov_measured", "camera_rotation_vector_rad", 2), 7.0,
+         "$.eyes.left.fov_measured.camera_rotation_vector_rad[2]", "7.0"),
+        (("eyes", "left", "viewpoint", "image_distance_m"), NAN,
+         "$.eyes.left.viewpoint.image_distance_m", "NaN"),
     ]),
     "run": (_run, FrameTimingRecorder.from_run_json, [
         (("frames", 0, "timing"), DROP, None, None),  # allowed: timing is optional per frame
@@ -378,6 +413,7 @@ def _kind_of(path: Path, doc: object) -> str:
             "vrkit.camera": "camera",
             "vrkit.pattern": "pattern",
             "vrkit.captures": "captures",
+            "vrkit.lens-report": "lens-report",
             "vrkit-poses": "pose-file",
         }
         for key in ("schema", "format"):
@@ -663,3 +699,15 @@ def test_cli_track_run_with_a_broken_target(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "\n" not in err
     assert f"target file {str(target)!r}: $.leds[5]: expected an array of 3 items" in err
+
+
+def test_lens_report_for_the_other_eye_or_without_a_measured_fov_is_refused(tmp_path):
+    path = _lens_report(tmp_path)
+    with pytest.raises(InputError, match="no measured FOV for the right eye"):
+        read_lens_report(path, "right")
+    doc = json.loads(path.read_text())
+    path.write_text(json.dumps(doc["eyes"]["left"]))  # a one-eye report
+    rv, vp = read_lens_report(path, "left")
+    assert rv.tolist() == [0.01, -0.02, 0.0] and vp is not None
+    with pytest.raises(InputError, match="has the left eye, the captures are of the right eye"):
+        read_lens_report(path, "right")

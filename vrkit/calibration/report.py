@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -14,6 +14,9 @@ from vrkit.calibration.acceptance import DEFAULT_RULE, AcceptanceRule
 from vrkit.calibration.fit import LensFit
 from vrkit.core.outputs import save_figure
 from vrkit.optics.base import CHANNELS
+
+if TYPE_CHECKING:
+    from vrkit.calibration.viewpoint import Viewpoint
 
 #: Field rings (degrees from the lens axis) for the per-field-position summary.
 RING_EDGES_DEG = (0, 10, 20, 30, 40, 50, 60, 90)
@@ -220,3 +223,44 @@ def write_heatmap(fit: LensFit, path: str | Path, rule: AcceptanceRule = DEFAULT
     save_figure(fig, p, dpi=90)
     plt.close(fig)
     return p
+
+
+def read_lens_report(path: str | Path, eye: str) -> tuple[NDArray[np.float64], Viewpoint | None]:
+    """The camera rotation and measured viewpoint of one eye in a ``calibrate lens`` report.
+
+    Args:
+        path: ``report.json`` of ``vrkit calibrate lens`` (one eye, or both under ``eyes``).
+        eye: ``"left"`` or ``"right"``: the eye the captures being measured are of.
+
+    Returns:
+        ``(rotation_vector (3,) radians, viewpoint)``: the camera's rotation in the eye frame
+        about the fitted lens axis, and the camera offset measured with ``--stage`` (None when
+        the run measured none).
+
+    Raises:
+        InputError: One line naming the file: not JSON, not a lens report (schema), for the
+            other eye, or without a measured FOV.
+    """
+    from vrkit.calibration.viewpoint import Viewpoint
+    from vrkit.core.documents import read_document
+    from vrkit.core.errors import InputError
+
+    hint = "give the report.json that `vrkit calibrate lens` wrote for these captures"
+    data = read_document(path, "lens-report", hint=hint)
+    eyes = data["eyes"] if "eyes" in data else {data["eye"]: data}
+    if eye not in eyes:
+        raise InputError(
+            f"lens report {str(path)!r} has the {' and '.join(sorted(eyes))} eye, the captures "
+            f"are of the {eye} eye",
+            hint,
+        )
+    rep = eyes[eye]
+    if rep["fov_measured"] is None:
+        raise InputError(
+            f"lens report {str(path)!r} has no measured FOV for the {eye} eye (its captures had "
+            "no full-on / full-off frames), so no camera rotation about the lens axis",
+            "give --camera-rotation, or calibrate from captures with the dense patterns",
+        )
+    rv = np.asarray(rep["fov_measured"]["camera_rotation_vector_rad"], dtype=np.float64)
+    v = rep["viewpoint"]
+    return rv, (Viewpoint.from_dict(v) if v["measured"] else None)

@@ -124,7 +124,9 @@ class Viewpoint:
 
         def num(key: str, scale: float = 1.0) -> float:
             v = d.get(key)
-            return float("inf") if v is None and key == "image_distance_m" else float(v) * scale
+            if v is None:  # written for a value that was not finite (to_dict)
+                return float("inf") if key == "image_distance_m" else float("nan")
+            return float(v) * scale
 
         t = np.asarray(d["camera_offset_mm"], dtype=np.float64) * 1e-3
         sig = np.asarray(d["camera_offset_sigma_mm"], dtype=np.float64) * 1e-3

@@ -424,6 +424,7 @@ def _lens(args: argparse.Namespace) -> int:
         report = {"eyes": reports, "binocular": _overlap(measured, profile, refusal is None)}
     else:
         report = next(iter(reports.values()))
+    report = {"format": "vrkit.lens-report", "version": 1, **report}
     report["profile"] = None if refusal else str(out)
     report["refused"] = refusal
     write_json(rep / "report.json", report, indent=1)

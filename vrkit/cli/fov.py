@@ -249,36 +249,12 @@ def _measured(args: argparse.Namespace) -> int:
 
 def _from_report(path: Path, eye: str, rotation: str | None) -> tuple[Any, Any]:
     """Camera rotation vector and viewpoint (or None) of ``eye`` in a calibration report."""
-    import numpy as np
-
-    from vrkit.calibration.viewpoint import Viewpoint
+    from vrkit.calibration.report import read_lens_report
     from vrkit.core.errors import InputError
 
     if rotation:
         raise InputError("give --camera-rotation or --from-report, not both")
-    try:
-        data = json.loads(Path(path).read_text())
-        rep = data["eyes"][eye] if "eyes" in data else data
-        if rep.get("eye") != eye:
-            raise InputError(
-                f"--from-report {str(path)!r} is for the {rep.get('eye')} eye, the pattern for "
-                f"the {eye} eye",
-                "give the report of these captures",
-            )
-        rv = np.asarray(rep["fov_measured"]["camera_rotation_vector_rad"], dtype=np.float64)
-        v = rep.get("viewpoint") or {}
-        vp = Viewpoint.from_dict(v) if v.get("measured") else None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(
-            f"--from-report {str(path)!r} is not a `vrkit calibrate lens` report with a "
-            f"measured FOV ({exc.__class__.__name__}: {exc})",
-            "give the report.json written beside the calibrated profile",
-        ) from None
-    if rv.shape != (3,) or not np.all(np.isfinite(rv)):
-        raise InputError(
-            f"--from-report {str(path)!r}: camera_rotation_vector_rad is not 3 numbers"
-        )
-    return rv, vp
+    return read_lens_report(path, eye)
 
 
 def run(args: argparse.Namespace) -> int:

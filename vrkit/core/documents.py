@@ -51,6 +51,7 @@ FORMATS: dict[str, str] = {
     "camera": "camera file",
     "pattern": "pattern description",
     "captures": "capture index",
+    "lens-report": "lens-calibration report",
     "run": "run file",
     # other tools' files that vrkit reads (vrkit.interop)
     "views": "views file",
