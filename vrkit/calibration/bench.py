@@ -463,8 +463,8 @@ def true_fov(
     """The bench's true field of view: edges along the meridians, degrees from the lens axis.
 
     Visible: inside the true lens's usable radius, its panel point (true lens, true centre)
-    inside the eye's viewport, and its camera pixel (true rotation) inside the image; the edge
-    by bisection to 1e-6 degree.
+    inside the eye's viewport, and its camera pixel (true rotation) inside the image. Edges by
+    bisection to 1e-6 degree; ``solid_angle_sr`` by cell centres of a 0.2 degree tan grid.
     """
     lens = lens_model_from_dict(truth["lens"], "truth")
     R = _rotation_from_deg(cfg.rotation_deg)
@@ -472,26 +472,35 @@ def true_fov(
     x0, y0, vw, vh = panel.viewport_px
     w, h = cfg.camera.image_size
 
-    def visible(tan: NDArray[np.float64]) -> bool:
-        if float(np.hypot(*tan[0])) >= lens.max_radius:
-            return False
-        p = panel.tan_to_px(lens.distort(tan, channel, strict=False), centre)[0]
-        if not (np.all(np.isfinite(p)) and x0 < p[0] < x0 + vw and y0 < p[1] < y0 + vh):
-            return False
-        cam = np.array([tan[0, 0], tan[0, 1], -1.0]) @ R  # eye -> camera
-        if cam[2] <= 0:
-            return False
-        q = cfg.camera.project(cam[None])[0]
-        return bool(0 < q[0] < w - 1 and 0 < q[1] < h - 1)
+    def visible(tan: NDArray[np.float64]) -> NDArray[np.bool_]:
+        ok = np.hypot(tan[:, 0], tan[:, 1]) < lens.max_radius
+        p = panel.tan_to_px(lens.distort(tan, channel, strict=False), centre)
+        with np.errstate(invalid="ignore"):
+            ok &= (p[:, 0] > x0) & (p[:, 0] < x0 + vw) & (p[:, 1] > y0) & (p[:, 1] < y0 + vh)
+        cam = np.concatenate([tan, -np.ones((len(tan), 1))], axis=1) @ R  # eye -> camera
+        front = cam[:, 2] > 0
+        q = np.full((len(tan), 2), -1.0)
+        q[front] = cfg.camera.project(cam[front])
+        return ok & front & (q[:, 0] > 0) & (q[:, 0] < w - 1) & (q[:, 1] > 0) & (q[:, 1] < h - 1)
 
-    out = {}
+    out: dict[str, float] = {}
     for name, phi in (("left", np.pi), ("right", 0.0), ("up", np.pi / 2), ("down", -np.pi / 2)):
         lo, hi = 0.0, 89.0
         for _ in range(40):
             mid = 0.5 * (lo + hi)
             t = np.tan(np.radians(mid)) * np.array([[np.cos(phi), np.sin(phi)]])
-            lo, hi = (mid, hi) if visible(t) else (lo, mid)
+            lo, hi = (mid, hi) if visible(t)[0] else (lo, mid)
         out[name] = lo
+    step = np.tan(np.radians(0.2))
+    lim = np.tan(np.radians(min(88.0, max(out.values()) + 3.0)))
+    g = np.arange(-lim, lim, step) + step / 2
+    total = 0.0
+    for gy in np.array_split(g, max(1, len(g) // 200)):
+        xx, yy = np.meshgrid(g, gy)
+        tan = np.stack([xx.ravel(), yy.ravel()], axis=1)
+        d_omega = step**2 / (1 + tan[:, 0] ** 2 + tan[:, 1] ** 2) ** 1.5
+        total += float(np.sum(d_omega[visible(tan)]))
+    out["solid_angle_sr"] = total
     return out
 
 
@@ -527,6 +536,7 @@ def _fov_vs_truth(
         "measured": {k: v for k, v in fov.to_dict().items() if k != "contour_deg"},
         "true": t,
         "error_deg": {k: getattr(fov, k) - t[k] for k in sides},
+        "solid_angle_relative_error": fov.solid_angle_sr / t["solid_angle_sr"] - 1.0,
         # The profile's own FOV (signed: left and down negative), clamped by its limits.
         "predicted": {k: predicted[k] for k in sides},
     }
@@ -644,6 +654,6 @@ def bench_lines(result: BenchResult) -> list[str]:
             f"{m['left_deg']:.2f} ({e['left']:+.3f}), right {m['right_deg']:.2f} "
             f"({e['right']:+.3f}), up {m['up_deg']:.2f} ({e['up']:+.3f}), down "
             f"{m['down_deg']:.2f} ({e['down']:+.3f}) deg (error vs truth), "
-            f"{m['solid_angle_sr']:.4f} sr"
+            f"{m['solid_angle_sr']:.4f} sr ({f['solid_angle_relative_error'] * 100:+.2f} %)"
         )
     return lines
