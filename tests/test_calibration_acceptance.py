@@ -71,9 +71,8 @@ def test_coherent_residuals_are_a_model_error_incoherent_ones_are_noise():
 def test_issue_case_radial_on_an_openhmd_lens_is_flagged(tmp_path, capsys):
     """`vrkit calibrate bench --truth openhmd --model openhmd,radial` (issue 17)."""
     out = tmp_path / "bench"
-    code = main(
-        ["calibrate", "bench", "--truth", "openhmd", "--model", "openhmd,radial", "--out", str(out)]
-    )
+    argv = ["calibrate", "bench", "--truth", "openhmd", "--model", "openhmd,radial"]
+    code = main([*argv, "--eye", "left", "--out", str(out)])  # one eye: its files in OUT
     text = capsys.readouterr().out
     assert code == 0
     bench = json.loads((out / "bench.json").read_text())

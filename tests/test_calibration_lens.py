@@ -484,3 +484,61 @@ def test_camera_file_with_flipped_distortion_sign_is_refused(clean_bench, tmp_pa
     assert report["fits"][0]["rms_arcmin"] < 5  # what the arcmin acceptance alone let through
     assert report["camera_fit"]["ok"] is False
     assert min(report["camera_fit"]["rms_px"].values()) > 0.3
+
+
+def test_mirrored_lens_is_the_mirror_image():
+    """The right eye's Brown-Conrady lens maps (-x, y) to the mirror of the left's (x, y)."""
+    from vrkit.calibration.bench import mirrored_lens_dict
+
+    left = lens_model_from_dict(BROWN_LENS, "left")
+    right = lens_model_from_dict(mirrored_lens_dict(BROWN_LENS), "right")
+    pts = np.random.default_rng(3).uniform(-0.8, 0.8, (50, 2))
+    flip = np.array([-1.0, 1.0])
+    for c in range(3):
+        a = left.distort(pts, c)
+        b = right.distort(pts * flip, c) * flip
+        assert np.abs(a - b).max() < 1e-12
+        assert np.abs(a - left.distort(pts * flip, c) * flip).max() > 1e-4  # not symmetric
+
+
+def test_bench_runs_both_eyes_with_the_binocular_overlap(tmp_path, capsys):
+    """`vrkit calibrate bench` runs both eyes by default: right eye mirrored, FOV, overlap."""
+    from vrkit.measure.fov import fov_report
+
+    out = tmp_path / "bench"
+    assert main(["calibrate", "bench", "--model", "radial", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "--- left eye" in text and "--- right eye" in text
+    assert "binocular overlap: measured " in text and "profile predicts 100.00 deg" in text
+    bench = json.loads((out / "bench.json").read_text())
+    eyes = bench["eyes"]
+    assert [eyes[e]["eye"] for e in ("left", "right")] == ["left", "right"]
+    for eye in ("left", "right"):
+        assert json.loads((out / eye / "bench.json").read_text()) == eyes[eye]
+        assert (out / eye / "heatmap_radial.png").exists()
+        m = eyes[eye]["models"]["radial"]
+        assert m["acceptable"] and m["centre_error_px"] < 0.05 and m["rotation_error_deg"] < 0.01
+    # The right eye is the left one mirrored about the panel's centre line.
+    tl, tr = eyes["left"]["truth"], eyes["right"]["truth"]
+    assert tr["lens_centre_px"] == pytest.approx(
+        [2880 - tl["lens_centre_px"][0], tl["lens_centre_px"][1]]
+    )
+    a, b, c = tl["rotation_vector_rad"]
+    assert tr["rotation_vector_rad"] == pytest.approx([a, -b, -c])
+    # FOV through the lens, per eye, against the bench's truth; and the two eyes measure as
+    # mirror images of each other (no truth involved).
+    fl, fr = eyes["left"]["fov"], eyes["right"]["fov"]
+    for f in (fl, fr):
+        assert max(abs(e) for e in f["error_deg"].values()) < 0.1, f["error_deg"]
+        # +1.1 %: the field's far corners (75 deg off axis) are vignetted to a few grey levels.
+        assert abs(f["solid_angle_relative_error"]) < 0.02, f["solid_angle_relative_error"]
+    ml, mr = fl["measured"], fr["measured"]
+    assert (
+        abs(ml["left_deg"] - mr["right_deg"]) < 0.05
+        and abs(ml["right_deg"] - mr["left_deg"]) < 0.05
+    )
+    assert abs(ml["up_deg"] - mr["up_deg"]) < 0.05 and abs(ml["down_deg"] - mr["down_deg"]) < 0.05
+    binoc = bench["binocular"]
+    assert abs(binoc["error_deg"]) < 0.1 and binoc["true_overlap_deg"] > 100
+    predicted = fov_report(load_profile("generic-1440x1600"))["binocular_overlap"]
+    assert binoc["predicted_overlap_deg"] == pytest.approx(predicted)

@@ -13,6 +13,13 @@
 4. The fit is compared with the truth: residual RMS / max, the largest angle between the true and
    fitted lens over the measured field, lens centre and rotation errors, and, when the fitted
    family is the true one, the relative error of every coefficient.
+5. The field of view through the lens is measured from a full-on and a full-off capture of the
+   eye's viewport (``flats/``; the dot pattern alone does not show the field's edge), about the
+   first model's lens axis, beside the bench's true FOV and the profile's.
+
+:func:`run_bench_eyes` runs both eyes in one run, the right eye mirrored from the left (lens,
+lens centre offset and camera rotation), and adds the binocular overlap: measured, true and
+predicted by the profile.
 """
 
 from __future__ import annotations
@@ -117,6 +124,61 @@ class BenchConfig:
     channels: tuple[str, ...] = ("red", "green", "blue")
 
 
+EYE_NAMES = ("left", "right")
+
+
+def mirrored_lens_dict(lens: dict[str, Any]) -> dict[str, Any]:
+    """A lens-model dict mirrored left-right (the other eye's lens of a symmetric headset).
+
+    Radial, panotools and OpenHMD lenses are symmetric about their axis and stay as they are;
+    a Brown-Conrady lens's tangential ``p2`` (the term odd in x) changes sign; a grid's
+    displacement is flipped in x.
+
+    Raises:
+        InputError: A lens kind this does not know how to mirror.
+    """
+    from vrkit.core.errors import InputError
+
+    kind = lens.get("kind")
+    if kind in ("radial", "panotools"):
+        return dict(lens)
+    if kind == "brown_conrady":
+        coeffs = {
+            ch: [k1, k2, p1, -p2, *rest]
+            for ch, (k1, k2, p1, p2, *rest) in lens["coefficients"].items()
+        }
+        return {**lens, "coefficients": coeffs}
+    if kind == "grid":
+        x = [-v for v in reversed(lens["x"])]
+        disp = np.asarray(lens["displacement"], dtype=np.float64)[..., ::-1, :].copy()
+        disp[..., 0] *= -1
+        return {**lens, "x": x, "displacement": disp.tolist()}
+    raise InputError(f"cannot mirror a {kind!r} lens for the other eye")
+
+
+def right_eye_config(left: BenchConfig) -> BenchConfig:
+    """The right eye's bench mirrored from the left eye's.
+
+    The lens is the profile's right-eye lens (``true_lens`` None) or the mirror image of the
+    left's true lens; the lens centre offset is mirrored in x; the camera rotation is mirrored
+    (rotation vector ``(a, b, c)`` -> ``(a, -b, -c)``), as a camera moved to the other eye and
+    set up the same way would be; the noise seed is the next one.
+    """
+    from dataclasses import replace
+
+    lens = None if left.true_lens is None else mirrored_lens_dict(left.true_lens)
+    dx, dy = left.centre_offset_px
+    a, b, c = left.rotation_deg
+    return replace(
+        left,
+        eye=1,
+        true_lens=lens,
+        centre_offset_px=(-dx, dy),
+        rotation_deg=(a, -b, -c),
+        seed=left.seed + 1,
+    )
+
+
 @dataclass
 class BenchResult:
     """Outcome of one bench run (see :func:`compare_with_truth` for the metric keys)."""
@@ -127,14 +189,23 @@ class BenchResult:
     truth: dict[str, Any]
     metrics: dict[str, dict[str, Any]]
     out_dir: Path
+    fov: dict[str, Any] | None = None
+    measured_fov: Any = None
+
+    @property
+    def eye(self) -> str:
+        """``"left"`` or ``"right"``."""
+        return EYE_NAMES[self.config.eye]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly summary."""
         return {
+            "eye": self.eye,
             "truth": self.truth,
             "noise": self.config.noise,
             "models": self.metrics,
             "comparison": self.comparison,
+            "fov": self.fov,
         }
 
 
@@ -175,6 +246,14 @@ def make_captures(cfg: BenchConfig, out_dir: str | Path, progress: bool = False)
         write_rgb(cap_dir / f"{frame.name}.png", img)
         files[frame.name] = f"{frame.name}.png"
     write_captures_json(cap_dir, files, {"source": "vrkit synthetic bench", "noise": cfg.noise})
+    # Full-on and full-off of the eye's viewport (white), for the FOV through the lens.
+    flat_dir = out / "flats"
+    flat_dir.mkdir(exist_ok=True)
+    x0, y0, vw, vh = panel.viewport_px
+    for name, level_on in (("white", 255), ("black", 0)):
+        img = np.zeros((panel.height_px, panel.width_px, 3), np.uint8)
+        img[y0 : y0 + vh, x0 : x0 + vw] = level_on
+        write_rgb(flat_dir / f"{name}.png", imaging.capture(img, rng=rng, **level))
     cfg.camera.save(out / "camera.json")
     return {
         "lens": lens.to_dict(),
@@ -372,9 +451,168 @@ def run_bench(
         if heatmap:
             write_heatmap(f, out / f"heatmap_{m}.png")
     comparison = compare_models(fits)
-    result = BenchResult(cfg, fits, comparison, truth, metrics, out)
+    fov, measured = _fov_vs_truth(cfg, fits[0], truth, pattern.panel, camera, out)
+    result = BenchResult(cfg, fits, comparison, truth, metrics, out, fov, measured)
     write_json(out / "bench.json", result.to_dict())
     return result
+
+
+def true_fov(
+    cfg: BenchConfig, truth: dict[str, Any], panel: PanelGeometry, channel: int = 1
+) -> dict[str, float]:
+    """The bench's true field of view: edges along the meridians, degrees from the lens axis.
+
+    Visible: inside the true lens's usable radius, its panel point (true lens, true centre)
+    inside the eye's viewport, and its camera pixel (true rotation) inside the image. Edges by
+    bisection to 1e-6 degree; ``solid_angle_sr`` by cell centres of a 0.2 degree tan grid.
+    """
+    lens = lens_model_from_dict(truth["lens"], "truth")
+    R = _rotation_from_deg(cfg.rotation_deg)
+    centre = np.asarray(truth["lens_centre_px"], dtype=np.float64)
+    x0, y0, vw, vh = panel.viewport_px
+    w, h = cfg.camera.image_size
+
+    def visible(tan: NDArray[np.float64]) -> NDArray[np.bool_]:
+        ok = np.hypot(tan[:, 0], tan[:, 1]) < lens.max_radius
+        p = panel.tan_to_px(lens.distort(tan, channel, strict=False), centre)
+        with np.errstate(invalid="ignore"):
+            ok &= (p[:, 0] > x0) & (p[:, 0] < x0 + vw) & (p[:, 1] > y0) & (p[:, 1] < y0 + vh)
+        cam = np.concatenate([tan, -np.ones((len(tan), 1))], axis=1) @ R  # eye -> camera
+        front = cam[:, 2] > 0
+        q = np.full((len(tan), 2), -1.0)
+        q[front] = cfg.camera.project(cam[front])
+        return ok & front & (q[:, 0] > 0) & (q[:, 0] < w - 1) & (q[:, 1] > 0) & (q[:, 1] < h - 1)
+
+    out: dict[str, float] = {}
+    for name, phi in (("left", np.pi), ("right", 0.0), ("up", np.pi / 2), ("down", -np.pi / 2)):
+        lo, hi = 0.0, 89.0
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            t = np.tan(np.radians(mid)) * np.array([[np.cos(phi), np.sin(phi)]])
+            lo, hi = (mid, hi) if visible(t)[0] else (lo, mid)
+        out[name] = lo
+    step = np.tan(np.radians(0.2))
+    lim = np.tan(np.radians(min(88.0, max(out.values()) + 3.0)))
+    g = np.arange(-lim, lim, step) + step / 2
+    total = 0.0
+    for gy in np.array_split(g, max(1, len(g) // 200)):
+        xx, yy = np.meshgrid(g, gy)
+        tan = np.stack([xx.ravel(), yy.ravel()], axis=1)
+        d_omega = step**2 / (1 + tan[:, 0] ** 2 + tan[:, 1] ** 2) ** 1.5
+        total += float(np.sum(d_omega[visible(tan)]))
+    out["solid_angle_sr"] = total
+    return out
+
+
+def _fov_vs_truth(
+    cfg: BenchConfig,
+    fit: LensFit,
+    truth: dict[str, Any],
+    panel: PanelGeometry,
+    camera: CameraModel,
+    out: Path,
+) -> tuple[dict[str, Any] | None, Any]:
+    """FOV through the lens from the bench's flats (first model's axis) beside truth and profile.
+
+    Returns:
+        ``(report dict or None when the flats are missing, MeasuredFov or None)``.
+    """
+    from vrkit.calibration.fovmeasure import lens_axis_rotation, measure_fov
+    from vrkit.measure.fov import fov_report
+    from vrkit.optics.profile import load_profile
+
+    white, black = out / "flats" / "white.png", out / "flats" / "black.png"
+    if not (white.exists() and black.exists()):
+        return None, None
+    contrast = read_rgb(white)[..., 1].astype(np.float32) - read_rgb(black)[..., 1].astype(
+        np.float32
+    )
+    fov = measure_fov(contrast, camera, lens_axis_rotation(fit, panel))
+    t = true_fov(cfg, truth, panel)
+    predicted = fov_report(load_profile(cfg.profile))["eyes"][EYE_NAMES[cfg.eye]]
+    sides = ("left", "right", "up", "down")
+    report = {
+        "model": fit.name,
+        "measured": {k: v for k, v in fov.to_dict().items() if k != "contour_deg"},
+        "true": t,
+        "error_deg": {k: getattr(fov, k) - t[k] for k in sides},
+        "solid_angle_relative_error": fov.solid_angle_sr / t["solid_angle_sr"] - 1.0,
+        # The profile's own FOV (signed: left and down negative), clamped by its limits.
+        "predicted": {k: predicted[k] for k in sides},
+    }
+    return report, fov
+
+
+def run_bench_eyes(
+    cfg: BenchConfig,
+    out_dir: str | Path,
+    models: Sequence[str] = ("radial2",),
+    eyes: str = "both",
+    progress: bool = False,
+    heatmap: bool = True,
+) -> dict[str, Any]:
+    """Run the bench for one eye or both, the right eye mirrored from ``cfg`` (the left's).
+
+    With ``eyes="both"`` each eye runs in its own sub-folder (``left/``, ``right/``) and
+    ``bench.json`` in ``out_dir`` holds both eyes' results and the binocular overlap (parallel
+    eye axes): measured (both eyes' FOV through the lens), true, and the profile's prediction.
+    With ``"left"`` or ``"right"`` the eye runs in ``out_dir`` itself, as :func:`run_bench`.
+
+    Returns:
+        ``{"results": {eye: BenchResult}, "binocular": dict or None}``.
+    """
+    from vrkit.calibration.fovmeasure import binocular_overlap_deg
+    from vrkit.measure.fov import fov_report
+    from vrkit.optics.profile import load_profile
+
+    left = replace_eye(cfg, 0)
+    configs = {"left": left, "right": right_eye_config(left)}
+    if eyes != "both":
+        res = run_bench(configs[eyes], out_dir, models, progress, heatmap)
+        return {"results": {eyes: res}, "binocular": None}
+    out = Path(out_dir)
+    results = {
+        eye: run_bench(c, out / eye, models, progress, heatmap) for eye, c in configs.items()
+    }
+    lr, rr = results["left"], results["right"]
+    binocular: dict[str, Any] = {
+        "predicted_overlap_deg": float(fov_report(load_profile(cfg.profile))["binocular_overlap"]),
+        "measured_overlap_deg": None,
+        "true_overlap_deg": None,
+        "error_deg": None,
+    }
+    if lr.fov is not None and rr.fov is not None:
+        tl, tr = lr.fov["true"], rr.fov["true"]
+        true_overlap = min(tl["right"], tr["right"]) + min(tl["left"], tr["left"])
+        measured = binocular_overlap_deg(lr.measured_fov, rr.measured_fov)
+        binocular.update(
+            measured_overlap_deg=measured,
+            true_overlap_deg=true_overlap,
+            error_deg=measured - true_overlap,
+        )
+    write_json(
+        out / "bench.json",
+        {"eyes": {e: r.to_dict() for e, r in results.items()}, "binocular": binocular},
+    )
+    return {"results": results, "binocular": binocular}
+
+
+def replace_eye(cfg: BenchConfig, eye: int) -> BenchConfig:
+    """``cfg`` for the left eye (0) as given, or mirrored for the right (1)."""
+    from dataclasses import replace
+
+    base = replace(cfg, eye=0)
+    return base if eye == 0 else right_eye_config(base)
+
+
+def binocular_lines(binocular: dict[str, Any]) -> list[str]:
+    """One line: the binocular overlap measured, true and predicted by the profile."""
+    m, t = binocular["measured_overlap_deg"], binocular["true_overlap_deg"]
+    got = "n/a (no flats)" if m is None else f"{m:.2f} deg (true {t:.2f}, error {m - t:+.3f})"
+    return [
+        f"binocular overlap: measured {got}, profile predicts "
+        f"{binocular['predicted_overlap_deg']:.2f} deg"
+    ]
 
 
 def bench_lines(result: BenchResult) -> list[str]:
@@ -408,4 +646,14 @@ def bench_lines(result: BenchResult) -> list[str]:
 
         lines.append("model comparison (lower BIC over all features is better):")
         lines += ["  " + ln for ln in comparison_lines(result.comparison)]
+    if result.fov is not None:
+        f, e = result.fov, result.fov["error_deg"]
+        m = f["measured"]
+        lines.append(
+            f"FOV through the lens ({result.eye} eye, {f['model']} axis): left "
+            f"{m['left_deg']:.2f} ({e['left']:+.3f}), right {m['right_deg']:.2f} "
+            f"({e['right']:+.3f}), up {m['up_deg']:.2f} ({e['up']:+.3f}), down "
+            f"{m['down_deg']:.2f} ({e['down']:+.3f}) deg (error vs truth), "
+            f"{m['solid_angle_sr']:.4f} sr ({f['solid_angle_relative_error'] * 100:+.2f} %)"
+        )
     return lines

@@ -12,8 +12,9 @@ Unknowns: rotation vector (3) of ``R_eye_cam`` about its nominal value, lens cen
 pixels), and the model's parameters (all channels at once, with the model's own chromatic
 terms). ``scipy.optimize.least_squares`` with a soft-L1 loss, then the observations whose
 residual is far above the rest (> max(4 x robust sigma, ``outlier_arcmin``)) are dropped and
-the fit is repeated with plain least squares. The free-form grid is fitted linearly on top of
-the rotation and centre of a radial fit.
+the fit is repeated with plain least squares. The free-form grid is fitted linearly, first on
+top of the rotation and centre of a radial fit, then again about the lens axis found on its own
+map, with the rotation turned to put that axis straight ahead.
 
 A camera translation away from the eye point is not fitted: with a lens model in tan-angle
 units (an image at infinity) it has no effect on the directions, so it is unobservable here.
@@ -487,8 +488,16 @@ def _fit_grid(
     progress: Callable[[str], None] | None,
     viewpoint: Any = None,
 ) -> LensFit:
-    """Grid model: rotation and centre from a radial fit, then a linear solve per channel."""
-    from scipy.interpolate import InterpolatedUnivariateSpline
+    """Grid model: start from a radial fit's centre and rotation, solve linearly per channel.
+
+    The radial fit's centre is not the lens axis of a decentred lens (the thin-prism part pulls
+    it about 1 panel pixel off on the test bench's lens), and its rotation does not put the
+    grid's image of that centre straight ahead. So after a first solve the lens axis is found
+    on the grid's own map (:func:`_grid_lens_axis`): the centre moves there, the rotation turns
+    it straight ahead, and the grid is solved again in that frame (twice). The fitted grid's
+    undistortion of its lens centre is then ``(0, 0)``.
+    """
+    import cv2
 
     base = fit_lens(
         obs,
@@ -499,11 +508,54 @@ def _fit_grid(
         progress=progress,
         viewpoint=viewpoint,
     )
-    if progress:
-        progress("grid: linear solve")
+    rays = camera.pixels_to_rays(obs.camera_px)
+    channels = sorted(set(int(c) for c in obs.channel))
+    axis_channel = 1 if 1 in channels else channels[0]
+    centre = np.asarray(base.lens_centre_px, dtype=np.float64)
+    rv = np.asarray(base.rotation_vector, dtype=np.float64)
+    for rnd in range(3):
+        if progress:
+            progress("grid: linear solve" if rnd == 0 else f"grid: solve on the lens axis ({rnd})")
+        # Eye frame of this round relative to the radial fit's (for the radial prior).
+        R_rel = _rotation(rv) @ _rotation(base.rotation_vector).T
+        lens, keep, r_all, d_all, meas, cutoff = _grid_solve(
+            obs, panel, base, rays, centre, rv, R_rel, knots, outlier_arcmin, channels, viewpoint
+        )
+        if rnd == 2:
+            break
+        shift, Q = _grid_lens_axis(lens, axis_channel, 0.5 * lens.max_panel_radius)
+        centre = panel.tan_to_px(shift, centre)
+        rv = cv2.Rodrigues(Q @ _rotation(rv) @ R_EYE_CAM_NOMINAL.T)[0].ravel()
+    n_params = 5 + 2 * knots * knots * len(channels)
+    return LensFit("grid", lens, centre, rv, r_all, keep, n_params, obs, meas, cutoff, d_all)
+
+
+def _grid_solve(
+    obs: Observations,
+    panel: PanelGeometry,
+    base: LensFit,
+    rays: NDArray[np.float64],
+    centre: NDArray[np.float64],
+    rv: NDArray[np.float64],
+    R_rel: NDArray[np.float64],
+    knots: int,
+    outlier_arcmin: float,
+    channels: list[int],
+    viewpoint: Any = None,
+) -> tuple[GridLens, NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64], Any, float]:
+    """One linear grid solve about lens centre ``centre`` (px) with camera rotation ``rv``.
+
+    Returns:
+        ``(lens, keep (N,), residual arcmin (N,), residual vectors (N, 3), measured ideal
+        (N, 2), cut-off arcmin)``.
+    """
+    from scipy.interpolate import InterpolatedUnivariateSpline
+
     keep = base.inlier.copy()
-    tan = panel.px_to_tan(obs.panel_px, base.lens_centre_px)
-    meas = base.ideal
+    tan = panel.px_to_tan(obs.panel_px, centre)
+    meas, _ = ideal_from_camera_rays(rays, _rotation(rv))
+    if viewpoint is not None:
+        meas = viewpoint.eye_tan(meas)
     lo, hi = tan.min(axis=0), tan.max(axis=0)
     pad = 0.02 * (hi - lo)
     xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], knots)
@@ -521,23 +573,24 @@ def _fit_grid(
     # Knots with little data fall back on a prior: the radial fit's map, continued linearly in
     # radius beyond its usable range (monotonic), strongly where no data supports the knot
     # (summed spline weight of its observations < 1) and only faintly elsewhere, so that the
-    # data, not a possibly wrong radial map, decides the field's edge.
+    # data, not a possibly wrong radial map, decides the field's edge. The prior is the radial
+    # map about its own centre, turned into this solve's eye frame.
     gx, gy = np.meshgrid(xs, ys)
     knots_xy = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    r_k = np.hypot(knots_xy[:, 0], knots_xy[:, 1])
+    knots_b = knots_xy + panel.px_to_tan(centre[None], base.lens_centre_px)
+    r_k = np.hypot(knots_b[:, 0], knots_b[:, 1])
     r_lim = 0.98 * base.lens.max_panel_radius
     clamp = np.minimum(1.0, r_lim / np.maximum(r_k, 1e-12))
     eye = np.eye(knots)
     d2 = np.diff(eye, 2, axis=0)
     smooth = np.vstack([np.kron(eye, d2), np.kron(d2, eye)]) * 1e-2
     disp = np.zeros((3, knots, knots, 2))
-    channels = sorted(set(int(c) for c in obs.channel))
     for _ in range(2):
         for c in range(3):
             src = c if c in channels else 1
             m = keep & (obs.channel == src)
-            inside = base.lens.undistort(knots_xy * clamp[:, None], src, strict=False)
-            prior = inside / clamp[:, None] - knots_xy
+            inside = base.lens.undistort(knots_b * clamp[:, None], src, strict=False)
+            prior = _turn_tan(R_rel, inside / clamp[:, None]) - knots_xy
             has_prior = np.all(np.isfinite(prior), axis=1)
             support = np.sum(np.abs(basis[m]), axis=0)
             weight = np.where(support >= 1.0, 0.01, 1.0)[has_prior]
@@ -569,20 +622,100 @@ def _fit_grid(
         r_all = _angles(d_all)
         cutoff = max(outlier_arcmin, 4.0 * 1.4826 * float(np.median(r_all)))
         keep = base.inlier & (r_all <= cutoff)
-    n_params = 5 + 2 * n_k * len(channels)
-    return LensFit(
-        "grid",
-        lens,
-        base.lens_centre_px,
-        base.rotation_vector,
-        r_all,
-        keep,
-        n_params,
-        obs,
-        meas,
-        cutoff,
-        d_all,
+    return lens, keep, r_all, d_all, meas, cutoff
+
+
+def axis_rotation(tan: NDArray[np.float64]) -> NDArray[np.float64]:
+    """(3, 3) smallest eye-frame rotation taking the direction of ``tan`` (2,) to (0, 0, -1)."""
+    import cv2
+
+    d = np.array([tan[0], tan[1], -1.0]) / math.sqrt(1.0 + tan[0] ** 2 + tan[1] ** 2)
+    axis = np.cross(d, [0.0, 0.0, -1.0])
+    s = float(np.linalg.norm(axis))
+    if s < 1e-15:
+        return np.eye(3)
+    R, _ = cv2.Rodrigues((axis / s * math.atan2(s, -d[2])).reshape(3, 1))
+    return R
+
+
+def _turn_tan(R: NDArray[np.float64], tan: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Tan coordinates (N, 2) of directions turned by the eye-frame rotation R (3, 3)."""
+    d = np.concatenate([tan, -np.ones((len(tan), 1))], axis=1) @ R.T
+    with np.errstate(all="ignore"):
+        return -d[:, :2] / d[:, 2:3]
+
+
+def _axis_coma(
+    lens: GridLens, shift: NDArray[np.float64], channel: int, r0: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The ``w^2`` coefficient of the grid's map about a candidate lens centre, and its turn.
+
+    The map (panel tan ``s`` about ``shift`` -> ideal tan, turned so that ``s = 0`` is straight
+    ahead) is fitted by a 5th-degree polynomial over the disc ``|s| <= r0``; its quadratic term,
+    written in the coordinates ``w = L s`` of its linear part ``L`` and as complex numbers, is
+    ``a w^2 + b |w|^2 + c conj(w)^2``. A lens symmetric about its axis up to a thin prism
+    (``b``) has ``a = 0`` at its axis; moving the centre off the axis adds ``a`` in proportion.
+
+    Returns:
+        ``((2,) real and imaginary part of a, (3, 3) rotation putting the centre ahead)``.
+    """
+    t0 = lens.undistort(shift[None], channel, strict=False)[0]
+    Q = axis_rotation(t0)
+    rr, th = np.meshgrid(np.linspace(0, r0, 25)[1:], np.linspace(0, 2 * np.pi, 72, endpoint=False))
+    s = np.concatenate(
+        [[[0.0, 0.0]], np.stack([(rr * np.cos(th)).ravel(), (rr * np.sin(th)).ravel()], 1)]
     )
+    t = _turn_tan(Q, lens.undistort(shift + s, channel, strict=False))
+    ok = np.all(np.isfinite(t), axis=1)
+    mons = [(i, n - i) for n in range(6) for i in range(n + 1)]
+    A = np.stack([s[ok, 0] ** i * s[ok, 1] ** j for i, j in mons], 1)
+    coef = np.linalg.lstsq(A, t[ok], rcond=None)[0]  # (n_mons, 2)
+    L = np.stack([coef[mons.index((1, 0))], coef[mons.index((0, 1))]], axis=1)
+    ang = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+    sw = np.stack([np.cos(ang), np.sin(ang)], 1) @ np.linalg.inv(L).T  # s of unit w
+    q = sum(
+        np.outer(sw[:, 0] ** i * sw[:, 1] ** j, coef[k])
+        for k, (i, j) in enumerate(mons)
+        if i + j == 2
+    )
+    a = np.mean((q[:, 0] + 1j * q[:, 1]) * np.exp(-2j * ang))
+    return np.array([a.real, a.imag]), Q
+
+
+def _grid_lens_axis(
+    lens: GridLens, channel: int, r0: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The grid's lens axis: where its map is symmetric up to a thin prism (``a = 0``).
+
+    Newton steps (finite-difference Jacobian) on :func:`_axis_coma` from the grid's centre.
+
+    Args:
+        lens: The fitted grid.
+        channel: Colour channel whose axis is found (green).
+        r0: Radius of the disc the map's Taylor terms are fitted over, panel tan units.
+
+    Returns:
+        ``(shift (2,), Q (3, 3))``: the axis in panel tan units about the grid's centre, and the
+        eye-frame rotation putting it straight ahead. ``(0, I)`` when Newton does not settle
+        within ``0.05 * r0`` of the centre.
+    """
+    shift = np.zeros(2)
+    h = 2e-3 * r0
+    for _ in range(4):
+        f0, _q = _axis_coma(lens, shift, channel, r0)
+        J = np.stack(
+            [(_axis_coma(lens, shift + h * e, channel, r0)[0] - f0) / h for e in np.eye(2)], 1
+        )
+        try:
+            step = np.linalg.solve(J, f0)
+        except np.linalg.LinAlgError:
+            return np.zeros(2), axis_rotation(lens.undistort(np.zeros((1, 2)), channel)[0])
+        shift = shift - step
+        if not np.all(np.isfinite(shift)) or np.hypot(*shift) > 0.05 * r0:
+            return np.zeros(2), axis_rotation(lens.undistort(np.zeros((1, 2)), channel)[0])
+        if np.hypot(*step) < 1e-7:
+            break
+    return shift, _axis_coma(lens, shift, channel, r0)[1]
 
 
 def compare_models(

@@ -101,7 +101,14 @@ class MeasuredFov:
 
 
 def visibility_ratio(contrast: NDArray[np.floating], window: int = 9) -> NDArray[np.float32]:
-    """Contrast over the largest contrast within ``window`` px, 0 outside the lit field (H, W)."""
+    """Contrast over the largest contrast within ``window`` px, 0 outside the lit field (H, W).
+
+    The lit field is the largest region above 5 % of the bright contrast, grown over the
+    pixels connected to it that stand above the noise (4 robust sigmas of the contrast well
+    outside it, at least 1 grey level): a strongly vignetted edge (the bench's lens reaches 5 %
+    of the centre's brightness at its edge) is dimmer than the 5 % cut and would otherwise be
+    cut off a few pixels inside the field.
+    """
     import cv2
     from scipy import ndimage
 
@@ -111,6 +118,15 @@ def visibility_ratio(contrast: NDArray[np.floating], window: int = 9) -> NDArray
     lab, n = ndimage.label(lit)
     if n > 1:
         lit = lab == 1 + int(np.argmax(ndimage.sum(lit, lab, range(1, n + 1))))
+    lit = ndimage.binary_fill_holes(lit)
+    outside = ~ndimage.binary_dilation(lit, iterations=2 * window)
+    if outside.any():
+        dark = c[outside]
+        sigma = 1.4826 * float(np.median(np.abs(dark - np.median(dark))))
+        above = c > max(4.0 * sigma, 1.0)
+        lab, n = ndimage.label(above | lit)
+        touching = np.unique(lab[lit])
+        lit = np.isin(lab, touching[touching > 0])
     near = ndimage.binary_dilation(ndimage.binary_fill_holes(lit), iterations=window // 2 + 1)
     local = cv2.dilate(c, np.ones((window, window), np.uint8))
     ratio = np.where(near, c / np.maximum(local, 1e-6), 0.0)
@@ -258,11 +274,12 @@ def measure_fov(
 def lens_axis_rotation(fit: Any, panel: Any, channel: int = 1) -> NDArray[np.float64]:
     """Camera-to-eye rotation whose forward axis is the fitted lens axis.
 
-    A free-form fit (``grid``) takes its camera rotation from its radial base, and a decentred
-    or anamorphic lens pulls that rotation off the lens axis (0.3 degree on the test bench's
-    lens): its undistortion of the fitted lens centre is then not straight ahead. The FOV is
-    measured from the direction in which the lens centre is seen, so the fit's rotation is
-    turned (the smallest rotation) to put that direction at ``(0, 0, -1)``.
+    The FOV is measured from the direction in which the fitted lens centre is seen. Every
+    fit vrkit makes sees it straight ahead (parametric models map the centre to ``(0, 0)``;
+    the ``grid`` fit turns its rotation onto the lens axis it finds), and then this is the
+    fit's own rotation. For a lens whose undistortion of its centre is not straight ahead
+    (a grid written by an older vrkit), the fit's rotation is turned by the smallest rotation
+    that puts that direction at ``(0, 0, -1)``.
 
     Args:
         fit: :class:`vrkit.calibration.fit.LensFit`.
@@ -272,23 +289,14 @@ def lens_axis_rotation(fit: Any, panel: Any, channel: int = 1) -> NDArray[np.flo
     Returns:
         (3, 3) camera-to-eye rotation.
     """
-    import cv2
-
-    from vrkit.calibration.fit import _rotation
+    from vrkit.calibration.fit import _rotation, axis_rotation
 
     R = _rotation(fit.rotation_vector)
     c = np.asarray(fit.lens_centre_px, dtype=np.float64)[None]
     t = fit.lens.undistort(panel.px_to_tan(c, fit.lens_centre_px), channel, strict=False)[0]
     if not np.all(np.isfinite(t)):
         return R
-    d = np.array([t[0], t[1], -1.0]) / np.sqrt(1.0 + t[0] ** 2 + t[1] ** 2)
-    axis = np.cross(d, [0.0, 0.0, -1.0])
-    s = float(np.linalg.norm(axis))
-    if s < 1e-12:
-        return R
-    rv = axis / s * np.arctan2(s, -d[2])
-    Rg, _ = cv2.Rodrigues(rv.reshape(3, 1))
-    return Rg @ R
+    return axis_rotation(t) @ R
 
 
 def binocular_overlap_deg(left_eye: MeasuredFov, right_eye: MeasuredFov) -> float:

@@ -199,6 +199,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--profile", default="generic-1440x1600")
     bench.add_argument("--model", default="radial2,radial,panotools")
     bench.add_argument("--seed", type=nonneg_int, default=1)
+    bench.add_argument(
+        "--eye",
+        choices=("left", "right", "both"),
+        default="both",
+        help="eye(s) to run: both (default; the right eye mirrored from the left, each in its "
+        "own sub-folder, with the binocular overlap) or one eye in OUT itself",
+    )
     p.set_defaults(func=run)
 
 
@@ -741,8 +748,9 @@ def _bench(args: argparse.Namespace) -> int:
         BROWN_LENS,
         BenchConfig,
         bench_lines,
+        binocular_lines,
         openhmd_truth,
-        run_bench,
+        run_bench_eyes,
     )
     from vrkit.core.outputs import preflight
 
@@ -753,7 +761,13 @@ def _bench(args: argparse.Namespace) -> int:
         "openhmd": openhmd_truth(args.profile) if args.truth == "openhmd" else None,
     }[args.truth]
     cfg = BenchConfig(profile=args.profile, noise=args.noise, seed=args.seed, true_lens=truth)
-    res = run_bench(cfg, args.out, _split(args.model), progress=True)
-    print("\n".join(bench_lines(res)))
+    run = run_bench_eyes(cfg, args.out, _split(args.model), args.eye, progress=True)
+    both = run["binocular"] is not None
+    for eye, res in run["results"].items():
+        if both:
+            print(f"--- {eye} eye ({res.out_dir}) ---")
+        print("\n".join(bench_lines(res)))
+    if both:
+        print("\n".join(binocular_lines(run["binocular"])))
     print(f"wrote {Path(args.out) / 'bench.json'} and heat maps")
     return 0
