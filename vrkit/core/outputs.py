@@ -455,7 +455,8 @@ def inside(root: str | Path, relative: Any, what: str, allow_outside: bool = Fal
     except (OSError, RuntimeError):  # a name too long, a symlink loop: not followed
         escapes = True
     if escapes:
-        shown = relative if len(relative) <= 80 else relative[:77] + "..."
+        # A long path keeps its end (the file's name) and its start.
+        shown = relative if len(relative) <= 80 else relative[:30] + "..." + relative[-47:]
         raise InputError(
             f"{what} {shown!r} is outside {base}",
             "pass --allow-outside to read files outside the recording",
